@@ -1,0 +1,77 @@
+// Command hasim runs deterministic simulations of highly available control
+// planes and judges them with checkers.
+//
+//	hasim run   [flags]   run one simulation and print its summary
+//	hasim bugs            list the bug switches
+//	hasim scenarios       list the scenarios
+//
+// Exit codes: 0 when no check is violated, 1 when one is, 2 on bad usage or
+// bad input (the message names the flag or field).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// usageError is bad input from the user: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// errViolated means the run completed and some check was violated: exit 1.
+var errViolated = errors.New("a check was violated")
+
+const topUsage = `hasim: deterministic simulation testing for HA control planes
+
+usage:
+  hasim run [flags]      run one simulation and print its summary (hasim run -h)
+  hasim bugs             list the bug switches that plant known bugs
+  hasim scenarios        list the scenarios
+
+exit codes: 0 no check violated, 1 a check violated, 2 bad usage or input
+`
+
+func main() { os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stdout, stderr)
+	case "bugs":
+		err = cmdBugs(args[1:], stdout)
+	case "scenarios":
+		err = cmdScenarios(args[1:], stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, topUsage)
+		return 0
+	default:
+		err = usagef("unknown command %q (run 'hasim help')", args[0])
+	}
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errViolated):
+		return 1
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "hasim %s: %v\n", args[0], err)
+		return 2
+	case errors.Is(err, errHelp):
+		return 0
+	default:
+		fmt.Fprintf(stderr, "hasim %s: %v\n", args[0], err)
+		return 2
+	}
+}

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"hasim/harness"
+	"hasim/model"
+	"hasim/model/scenarios"
+)
+
+var errHelp = errors.New("help shown")
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// runFlags are the flags shared by every command that runs simulations.
+type runFlags struct {
+	seed     string
+	duration time.Duration
+	schedule string
+	scenario string
+	size     int
+	bugs     listFlag
+	out      string
+	json     bool
+	strict   bool
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.seed, "seed", "1", "root seed: a number, or \"random\" to draw one (printed)")
+	fs.DurationVar(&f.duration, "duration", time.Minute, "simulated time to run")
+	fs.StringVar(&f.schedule, "schedule", "", "fault schedule file (text form); default: generated from the seed")
+	fs.StringVar(&f.scenario, "scenario", scenarios.Default, "scenario to run (hasim scenarios lists them)")
+	fs.IntVar(&f.size, "size", 0, "replicas/members of the scenario (0: its default)")
+	fs.Var(&f.bugs, "bug", "turn a bug switch on (repeatable; hasim bugs lists them)")
+	fs.StringVar(&f.out, "out", "", "directory for the trace and schedule files")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the text summary")
+	fs.BoolVar(&f.strict, "strict", false, "exit 1 when a check is unknown, not only when violated")
+}
+
+func parseSeed(s string) (uint64, bool, error) {
+	if s == "random" {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, false, err
+		}
+		// Keep drawn seeds short enough to type.
+		return binary.LittleEndian.Uint64(b[:]) % 1_000_000_000, true, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, false, usagef("--seed: %q is not a non-negative integer or \"random\"", s)
+	}
+	return n, false, nil
+}
+
+// prepared is a run ready to start.
+type prepared struct {
+	seed      uint64
+	drawn     bool
+	sc        scenarios.Scenario
+	sched     harness.Schedule
+	generated bool
+}
+
+func (f *runFlags) prepare() (*prepared, error) {
+	seed, drawn, err := parseSeed(f.seed)
+	if err != nil {
+		return nil, err
+	}
+	if f.duration <= 0 {
+		return nil, usagef("--duration: must be positive, got %s", f.duration)
+	}
+	if f.size < 0 {
+		return nil, usagef("--size: must not be negative, got %d", f.size)
+	}
+	bugs, err := model.ParseBugs(f.bugs)
+	if err != nil {
+		return nil, usagef("--%v", err)
+	}
+	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size})
+	if err != nil {
+		return nil, usagef("--%v", err)
+	}
+	p := &prepared{seed: seed, drawn: drawn, sc: sc}
+	if f.schedule != "" {
+		text, err := os.ReadFile(f.schedule)
+		if err != nil {
+			return nil, usagef("--schedule: %v", err)
+		}
+		p.sched, err = harness.ParseSchedule(string(text))
+		if err != nil {
+			return nil, usagef("--schedule %s: %v", f.schedule, err)
+		}
+	} else {
+		p.generated = true
+		p.sched = harness.GenerateSchedule(harness.NewRand(seed, "faults"), sc.GenOptions(f.duration))
+	}
+	return p, nil
+}
+
+// replayCommand is the one command that reproduces a run exactly.
+func (f *runFlags) replayCommand(seed uint64, schedFile string) string {
+	parts := []string{"go run ./cmd/hasim run", "--seed", strconv.FormatUint(seed, 10),
+		"--duration", f.duration.String()}
+	if f.scenario != scenarios.Default {
+		parts = append(parts, "--scenario", f.scenario)
+	}
+	if f.size != 0 {
+		parts = append(parts, "--size", strconv.Itoa(f.size))
+	}
+	bugs := append([]string(nil), f.bugs...)
+	sort.Strings(bugs)
+	for _, b := range bugs {
+		parts = append(parts, "--bug", b)
+	}
+	if schedFile != "" {
+		parts = append(parts, "--schedule", schedFile)
+	}
+	return strings.Join(parts, " ")
+}
+
+type jsonCheck struct {
+	Verdict harness.Status `json:"verdict"`
+	Detail  string         `json:"detail"`
+}
+
+type jsonSummary struct {
+	Seed        uint64               `json:"seed"`
+	Scenario    string               `json:"scenario"`
+	Bugs        []string             `json:"bugs"`
+	TraceHash   string               `json:"trace_hash"`
+	SimSeconds  float64              `json:"sim_seconds"`
+	WallSeconds float64              `json:"wall_seconds"`
+	SpeedUp     float64              `json:"speed_up"`
+	Events      uint64               `json:"events"`
+	Schedule    []string             `json:"schedule"`
+	Generated   bool                 `json:"schedule_generated"`
+	Checks      map[string]jsonCheck `json:"checks"`
+	Replay      string               `json:"replay"`
+	TraceFile   string               `json:"trace_file,omitempty"`
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hasim run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f runFlags
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: hasim run [flags]\n\nRuns one simulation: builds the scenario, applies the fault schedule, judges\nthe run with every checker and prints a summary.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	p, err := f.prepare()
+	if err != nil {
+		return err
+	}
+	cfg := harness.Config{Scenario: p.sc, Duration: f.duration}
+	var traceFile, schedFile string
+	if f.out != "" {
+		if err := os.MkdirAll(f.out, 0o755); err != nil {
+			return usagef("--out: %v", err)
+		}
+		schedFile = filepath.Join(f.out, "schedule.txt")
+		if err := os.WriteFile(schedFile, []byte(p.sched.String()), 0o644); err != nil {
+			return usagef("--out: %v", err)
+		}
+		traceFile = filepath.Join(f.out, "trace.txt")
+		tf, err := os.Create(traceFile)
+		if err != nil {
+			return usagef("--out: %v", err)
+		}
+		defer tf.Close()
+		cfg.Trace.File = tf
+	}
+	res, err := harness.Run(cfg, p.seed, p.sched)
+	if err != nil {
+		var ve *harness.ValidationError
+		if errors.As(err, &ve) {
+			return usagef("--schedule: %v", err)
+		}
+		return err
+	}
+	replaySched := ""
+	if !p.generated {
+		replaySched = f.schedule
+	}
+	replay := f.replayCommand(p.seed, replaySched)
+
+	violated, unknown := false, false
+	for _, v := range res.Verdicts {
+		violated = violated || v.Status == harness.Violated
+		unknown = unknown || v.Status == harness.Unknown
+	}
+	if f.json {
+		js := jsonSummary{
+			Seed: res.Seed, Scenario: res.Scenario, Bugs: f.bugs, TraceHash: res.TraceHash,
+			SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), SpeedUp: res.SpeedUp(),
+			Events: res.Events, Generated: p.generated, Checks: map[string]jsonCheck{},
+			Replay: replay, TraceFile: traceFile, Schedule: []string{},
+		}
+		if js.Bugs == nil {
+			js.Bugs = []string{}
+		}
+		for _, e := range p.sched {
+			js.Schedule = append(js.Schedule, e.String())
+		}
+		for _, v := range res.Verdicts {
+			js.Checks[v.Check] = jsonCheck{Verdict: v.Status, Detail: v.Detail}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(js); err != nil {
+			return err
+		}
+	} else {
+		printSummary(stdout, &f, p, &res, replay, traceFile, schedFile)
+	}
+	if violated || (f.strict && unknown) {
+		return errViolated
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, replay, traceFile, schedFile string) {
+	seedNote := ""
+	if p.drawn {
+		seedNote = " (drawn at random)"
+	}
+	fmt.Fprintf(w, "hasim run: scenario %s, seed %d%s", res.Scenario, res.Seed, seedNote)
+	if len(f.bugs) > 0 {
+		fmt.Fprintf(w, ", bugs %s", strings.Join(f.bugs, ","))
+	}
+	fmt.Fprintln(w)
+	src := "generated from the seed"
+	if !p.generated {
+		src = "from " + f.schedule
+	}
+	fmt.Fprintf(w, "schedule (%s, %d entries):\n", src, len(p.sched))
+	for _, e := range p.sched {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+	if len(p.sched) == 0 {
+		fmt.Fprintln(w, "  (no faults)")
+	}
+	skipped := 0
+	for _, r := range res.Faults {
+		skipped += len(r.Skipped)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(w, "  %d fault parts did not apply when they fired (see the trace)\n", skipped)
+	}
+	fmt.Fprintf(w, "simulated %s in %.3fs of wall time: %.0fx real time, %d events (%.0f/s)\n",
+		res.SimTime, res.Wall.Seconds(), res.SpeedUp(), res.Events, float64(res.Events)/res.Wall.Seconds())
+	fmt.Fprintf(w, "trace hash %s (%d lines)\n", res.TraceHash, res.Lines)
+	fmt.Fprintln(w, "checks:")
+	width := 0
+	for _, v := range res.Verdicts {
+		width = max(width, len(v.Check))
+	}
+	for _, v := range res.Verdicts {
+		fmt.Fprintf(w, "  %-8s %-*s  %s\n", v.Status, width, v.Check, v.Detail)
+	}
+	if traceFile != "" {
+		fmt.Fprintf(w, "trace: %s\nschedule: %s\n", traceFile, schedFile)
+	}
+	fmt.Fprintf(w, "replay: %s\n", replay)
+}
+
+func cmdBugs(args []string, w io.Writer) error {
+	if len(args) > 0 {
+		return usagef("takes no arguments")
+	}
+	bugs := model.AllBugs()
+	width := 0
+	for _, b := range bugs {
+		width = max(width, len(b.Name))
+	}
+	for _, b := range bugs {
+		fmt.Fprintf(w, "%-*s  %s (caught by %s)\n", width, b.Name, b.Plants, b.Caught)
+	}
+	return nil
+}
+
+func cmdScenarios(args []string, w io.Writer) error {
+	if len(args) > 0 {
+		return usagef("takes no arguments")
+	}
+	for _, n := range scenarios.Names() {
+		fmt.Fprintln(w, n)
+	}
+	return nil
+}

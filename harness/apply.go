@@ -1,0 +1,396 @@
+package harness
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// FaultRecord is what happened to one schedule entry during a run, for
+// checkers and reports (timelines, annotations of counterexamples).
+type FaultRecord struct {
+	Entry    int           // 1-based index in the schedule
+	At       time.Duration // when it fired
+	End      time.Duration // when it was undone; -1 if it never was
+	Text     string        // the entry's text, with role targets resolved
+	Hosts    []string      // hosts it acted on
+	Skipped  []string      // parts that did not apply when they fired, and why
+	Resolved map[string]string
+}
+
+type firing struct {
+	entry  Entry
+	index  int
+	undo   bool
+	parent int // for an undo: the firing it undoes
+	undos  []func()
+	rec    int
+}
+
+// FaultLog returns what the schedule did during the run, in firing order.
+func (s *Sim) FaultLog() []FaultRecord { return s.faultLog }
+
+// LastFaultEnd returns the last instant at which a fault fired or was undone.
+func (s *Sim) LastFaultEnd() time.Duration {
+	var t time.Duration
+	for _, r := range s.faultLog {
+		if r.At > t {
+			t = r.At
+		}
+		if r.End > t {
+			t = r.End
+		}
+	}
+	return t
+}
+
+// load queues every entry of a schedule.
+func (s *Sim) load(sched Schedule) {
+	for i, e := range sched {
+		s.faults = append(s.faults, firing{entry: e, index: i + 1})
+		s.push(event{at: e.At, kind: evFault, ref: uint32(len(s.faults) - 1)})
+	}
+}
+
+func (s *Sim) traceFault(verb string, index int, text string) {
+	if !s.tr.on {
+		return
+	}
+	b := s.tr.begin(s.now)
+	b = append(b, verb...)
+	b = fmt.Appendf(b, " #%d ", index)
+	b = append(b, text...)
+	s.tr.end(b)
+}
+
+func entryBody(e Entry) string {
+	_, body, _ := strings.Cut(e.String(), " ")
+	_, body, _ = strings.Cut(body, " ")
+	return body
+}
+
+func (s *Sim) fire(ref uint32) {
+	f := &s.faults[ref]
+	if f.undo {
+		parent := &s.faults[f.parent]
+		for _, u := range parent.undos {
+			u()
+		}
+		s.faultLog[parent.rec].End = s.now
+		s.traceFault("fault-end", parent.index, s.faultLog[parent.rec].Text)
+		return
+	}
+	rec := FaultRecord{Entry: f.index, At: s.now, End: -1, Resolved: map[string]string{}}
+	// Resolve every role once for the whole entry.
+	var missing []string
+	for _, flt := range f.entry.Faults {
+		for _, t := range flt.targets() {
+			if !t.Role {
+				continue
+			}
+			if _, done := rec.Resolved[t.Name]; done {
+				continue
+			}
+			if p, ok := s.resolveRole(t.Name); ok {
+				rec.Resolved[t.Name] = s.procs[p].name
+			} else {
+				rec.Resolved[t.Name] = ""
+				missing = append(missing, "@"+t.Name)
+			}
+		}
+	}
+	rec.Text = entryBody(f.entry)
+	if len(rec.Resolved) > 0 {
+		var parts []string
+		for _, r := range SortedKeys(rec.Resolved) {
+			v := rec.Resolved[r]
+			if v == "" {
+				v = "none"
+			}
+			parts = append(parts, "@"+r+"="+v)
+		}
+		rec.Text += " [" + strings.Join(parts, " ") + "]"
+	}
+	if len(missing) > 0 {
+		rec.Skipped = append(rec.Skipped, "no holder for "+strings.Join(missing, ", "))
+		s.faultLog = append(s.faultLog, rec)
+		s.traceFault("fault-skipped", f.index, rec.Text)
+		return
+	}
+	f.rec = len(s.faultLog)
+	s.faultLog = append(s.faultLog, rec)
+	s.traceFault("fault", f.index, rec.Text)
+	for _, flt := range f.entry.Faults {
+		undo, skip := s.applyFault(flt, rec.Resolved)
+		if skip != "" {
+			s.faultLog[f.rec].Skipped = append(s.faultLog[f.rec].Skipped, flt.String()+": "+skip)
+			s.traceFault("fault-part-skipped", f.index, flt.String()+": "+skip)
+			continue
+		}
+		if undo != nil {
+			f.undos = append(f.undos, undo)
+		}
+	}
+	s.faultLog[f.rec].Hosts = s.hostsOf(f.entry, rec.Resolved)
+	if f.entry.For > 0 {
+		s.faults = append(s.faults, firing{undo: true, parent: int(ref), index: f.index})
+		s.push(event{at: s.now + f.entry.For, kind: evFault, ref: uint32(len(s.faults) - 1)})
+	}
+}
+
+func (s *Sim) resolveRole(name string) (ProcID, bool) {
+	r := s.roles[name]
+	if r == nil {
+		return NoProc, false
+	}
+	p, ok := r()
+	if !ok || p < 0 || int(p) >= len(s.procs) {
+		return NoProc, false
+	}
+	return p, true
+}
+
+func (s *Sim) hostOf(t Target, res map[string]string) HostID {
+	name := t.Name
+	if t.Role {
+		name = res[t.Name]
+	}
+	if h, _, ok := strings.Cut(name, "/"); ok {
+		name = h
+	}
+	id, ok := s.hostByName[name]
+	if !ok {
+		panic(fmt.Sprintf("hasim: fault names unknown host %q (validate schedules before running them)", name))
+	}
+	return id
+}
+
+func (s *Sim) procOf(t Target, res map[string]string) ProcID {
+	name := t.Name
+	if t.Role {
+		name = res[t.Name]
+	}
+	id, ok := s.procByName[name]
+	if !ok {
+		panic(fmt.Sprintf("hasim: fault names unknown process %q (validate schedules before running them)", name))
+	}
+	return id
+}
+
+func (s *Sim) hostsOf(e Entry, res map[string]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range e.Faults {
+		for _, t := range f.targets() {
+			h := s.hosts[s.hostOf(t, res)].name
+			if !seen[h] {
+				seen[h] = true
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Sim) hostSet(ts []Target, res map[string]string) []HostID {
+	var out []HostID
+	for _, t := range ts {
+		out = append(out, s.hostOf(t, res))
+	}
+	return out
+}
+
+// applyFault carries out one fault now. It returns how to undo it, or why
+// it did not apply.
+func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip string) {
+	switch f := f.(type) {
+	case Partition:
+		id := s.net.addCut(cut{from: s.hostSet(f.A, res), to: s.hostSet(f.B, res), symmetric: !f.OneWay, hold: f.Hold})
+		return func() { s.net.removeCut(id) }, ""
+	case Isolate:
+		h := s.hostOf(f.Host, res)
+		var others []HostID
+		for _, o := range s.hosts {
+			if o.id != h {
+				others = append(others, o.id)
+			}
+		}
+		id := s.net.addCut(cut{from: []HostID{h}, to: others, symmetric: true, hold: f.Hold})
+		return func() { s.net.removeCut(id) }, ""
+	case Heal:
+		s.net.healAll()
+		return nil, ""
+	case Crash:
+		h := s.hosts[s.hostOf(f.Host, res)]
+		if !h.up {
+			return nil, "host " + h.name + " is already down"
+		}
+		s.crashHost(h)
+		return func() {
+			if !h.up {
+				s.restartHost(h)
+			}
+		}, ""
+	case Restart:
+		h := s.hosts[s.hostOf(f.Host, res)]
+		if h.up {
+			return nil, "host " + h.name + " is up"
+		}
+		s.restartHost(h)
+		return nil, ""
+	case Kill:
+		p := s.procs[s.procOf(f.Proc, res)]
+		if p.inst == nil {
+			return nil, "process " + p.name + " is not running"
+		}
+		s.stopProc(p, "killed")
+		return func() {
+			if p.inst == nil && s.hosts[p.host].up {
+				s.startProc(p.id)
+			}
+		}, ""
+	case Start:
+		p := s.procs[s.procOf(f.Proc, res)]
+		if p.inst != nil {
+			return nil, "process " + p.name + " is running"
+		}
+		if !s.hosts[p.host].up {
+			return nil, "host " + s.hosts[p.host].name + " is down"
+		}
+		s.startProc(p.id)
+		return nil, ""
+	case Pause:
+		h := s.hosts[s.hostOf(f.Host, res)]
+		if !h.up {
+			return nil, "host " + h.name + " is down"
+		}
+		if h.paused {
+			return nil, "host " + h.name + " is already paused"
+		}
+		h.paused = true
+		inc := h.inc
+		return func() {
+			if h.paused && h.inc == inc {
+				s.resumeHost(h)
+			}
+		}, ""
+	case Resume:
+		h := s.hosts[s.hostOf(f.Host, res)]
+		if !h.paused {
+			return nil, "host " + h.name + " is not paused"
+		}
+		s.resumeHost(h)
+		return nil, ""
+	case ClockJump:
+		h := s.hosts[s.hostOf(f.Host, res)]
+		h.clock.Jump(s.now, f.By)
+		s.retime(h)
+		return nil, ""
+	case ClockRate:
+		h := s.hosts[s.hostOf(f.Host, res)]
+		prev := h.clock.Rate()
+		h.clock.SetRate(s.now, f.Rate)
+		s.retime(h)
+		return func() {
+			h.clock.SetRate(s.now, prev)
+			s.retime(h)
+		}, ""
+	case NetFault:
+		return s.setLinks(f.A, f.B, res, f.apply), ""
+	case NetReset:
+		def := s.net.def
+		s.setLinks(f.A, f.B, res, func(LinkParams) LinkParams { return def })
+		return nil, ""
+	}
+	panic(fmt.Sprintf("hasim: unknown fault type %T", f))
+}
+
+// setLinks changes the links between groups a and b (both ways), or every
+// link when both are empty, and returns how to restore them.
+func (s *Sim) setLinks(a, b []Target, res map[string]string, change func(LinkParams) LinkParams) func() {
+	type saved struct {
+		l *link
+		p LinkParams
+	}
+	var prev []saved
+	set := func(x, y HostID) {
+		if x == y {
+			return
+		}
+		l := s.net.link(x, y)
+		prev = append(prev, saved{l, l.params})
+		l.params = change(l.params)
+	}
+	if len(a) == 0 && len(b) == 0 {
+		for x := range s.hosts {
+			for y := range s.hosts {
+				set(HostID(x), HostID(y))
+			}
+		}
+	} else {
+		for _, x := range s.hostSet(a, res) {
+			for _, y := range s.hostSet(b, res) {
+				set(x, y)
+				set(y, x)
+			}
+		}
+	}
+	return func() {
+		for i := len(prev) - 1; i >= 0; i-- {
+			prev[i].l.params = prev[i].p
+		}
+	}
+}
+
+func (s *Sim) traceHost(verb string, h *host, extra string) {
+	if !s.tr.on {
+		return
+	}
+	b := s.tr.begin(s.now)
+	b = append(b, verb...)
+	b = append(b, ' ')
+	b = append(b, h.name...)
+	if extra != "" {
+		b = append(b, ' ')
+		b = append(b, extra...)
+	}
+	s.tr.end(b)
+}
+
+func (s *Sim) crashHost(h *host) {
+	for _, p := range h.procs {
+		s.stopProc(s.procs[p], "host-crash")
+	}
+	h.up, h.paused = false, false
+	h.inc++
+	for _, ev := range h.backlog {
+		if ev.kind == evDeliver {
+			s.traceMsg("drop", ev.ref, "host-crash")
+			s.freeMsg(ev.ref)
+		}
+	}
+	h.backlog = h.backlog[:0]
+	lost := h.disk.crash()
+	s.traceHost("crash", h, fmt.Sprintf("lost-writes=%d", lost))
+}
+
+func (s *Sim) restartHost(h *host) {
+	h.up = true
+	s.traceHost("boot", h, "")
+	for _, p := range h.procs {
+		if s.procs[p].inst == nil {
+			s.startProc(p)
+		}
+	}
+}
+
+func (s *Sim) resumeHost(h *host) {
+	h.paused = false
+	s.traceHost("resume", h, fmt.Sprintf("backlog=%d", len(h.backlog)))
+	backlog := h.backlog
+	h.backlog = nil
+	for _, ev := range backlog {
+		ev.at = s.now
+		s.push(ev)
+	}
+}

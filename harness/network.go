@@ -1,0 +1,307 @@
+package harness
+
+import (
+	"strconv"
+	"time"
+)
+
+// LinkParams are the conditions on one direction of a link between two
+// hosts. Messages between processes of one host use the loopback instead,
+// which never loses, delays or reorders.
+type LinkParams struct {
+	// Latency is the one-way base delay.
+	Latency time.Duration
+	// Jitter adds a uniform extra delay in [0, Jitter].
+	Jitter time.Duration
+	// Loss is the chance a message is lost.
+	Loss Prob
+	// Duplicate is the chance a message is delivered twice.
+	Duplicate Prob
+	// Reorder is the chance a message leaves the link's FIFO order and is
+	// delayed by up to a further 2*Latency+Jitter, so later ones overtake it.
+	Reorder Prob
+}
+
+// DefaultLink is a healthy datacenter link: 0.5ms round trips.
+var DefaultLink = LinkParams{Latency: 250 * time.Microsecond, Jitter: 100 * time.Microsecond}
+
+// LoopbackLatency is the delay of a message between two processes of one host.
+const LoopbackLatency = 20 * time.Microsecond
+
+type blockMode uint8
+
+const (
+	blockNone blockMode = iota
+	blockHold
+	blockDrop
+)
+
+type link struct {
+	params LinkParams
+	last   time.Duration // delivery time of the last FIFO message
+	block  blockMode
+	held   []uint32
+	rnd    *Rand
+}
+
+// cut is one active partition: messages from a host in from to a host in to
+// are dropped or held (and the reverse too when symmetric).
+type cut struct {
+	id        int
+	from, to  []HostID
+	symmetric bool
+	hold      bool
+}
+
+type network struct {
+	s      *Sim
+	def    LinkParams
+	n      int
+	links  []link
+	cuts   []cut
+	nextID int
+}
+
+func (n *network) init(s *Sim, def LinkParams) {
+	n.s = s
+	n.def = def
+}
+
+func (n *network) grow(hosts int) {
+	old, on := n.links, n.n
+	n.n = hosts
+	n.links = make([]link, hosts*hosts)
+	for i := range n.links {
+		n.links[i].params = n.def
+	}
+	for a := 0; a < on; a++ {
+		for b := 0; b < on; b++ {
+			n.links[a*hosts+b] = old[a*on+b]
+		}
+	}
+}
+
+func (n *network) link(a, b HostID) *link { return &n.links[int(a)*n.n+int(b)] }
+
+func (n *network) rand(a, b HostID) *Rand {
+	l := n.link(a, b)
+	if l.rnd == nil {
+		l.rnd = NewRand(n.s.seed, "network/"+n.s.hosts[a].name+"->"+n.s.hosts[b].name)
+	}
+	return l.rnd
+}
+
+// recompute derives every link's block mode from the active cuts, and
+// releases what links no longer blocked were holding.
+func (n *network) recompute() {
+	for i := range n.links {
+		n.links[i].block = blockNone
+	}
+	mark := func(a, b HostID, hold bool) {
+		l := n.link(a, b)
+		m := blockDrop
+		if hold {
+			m = blockHold
+		}
+		if m > l.block {
+			l.block = m
+		}
+	}
+	for _, c := range n.cuts {
+		for _, a := range c.from {
+			for _, b := range c.to {
+				mark(a, b, c.hold)
+				if c.symmetric {
+					mark(b, a, c.hold)
+				}
+			}
+		}
+	}
+	for a := 0; a < n.n; a++ {
+		for b := 0; b < n.n; b++ {
+			l := n.link(HostID(a), HostID(b))
+			if l.block == blockNone && len(l.held) > 0 {
+				held := l.held
+				l.held = nil
+				for _, slot := range held {
+					n.s.release(slot, l, HostID(a), HostID(b))
+				}
+			}
+		}
+	}
+}
+
+func (n *network) addCut(c cut) int {
+	n.nextID++
+	c.id = n.nextID
+	n.cuts = append(n.cuts, c)
+	n.recompute()
+	return c.id
+}
+
+func (n *network) removeCut(id int) bool {
+	for i, c := range n.cuts {
+		if c.id == id {
+			n.cuts = append(n.cuts[:i], n.cuts[i+1:]...)
+			n.recompute()
+			return true
+		}
+	}
+	return false
+}
+
+func (n *network) healAll() {
+	n.cuts = n.cuts[:0]
+	n.recompute()
+}
+
+func (s *Sim) allocMsg(m msgSlot) uint32 {
+	if k := len(s.freeMsgs); k > 0 {
+		i := s.freeMsgs[k-1]
+		s.freeMsgs = s.freeMsgs[:k-1]
+		s.msgs[i] = m
+		return i
+	}
+	s.msgs = append(s.msgs, m)
+	return uint32(len(s.msgs) - 1)
+}
+
+func (s *Sim) freeMsg(i uint32) {
+	s.msgs[i] = msgSlot{}
+	s.freeMsgs = append(s.freeMsgs, i)
+}
+
+func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
+	if to < 0 || int(to) >= len(s.procs) {
+		panic("hasim: Send to an unknown process")
+	}
+	s.nextMsgID++
+	dst := s.procs[to]
+	slot := s.allocMsg(msgSlot{
+		msg:     Message{ID: s.nextMsgID, From: from.id, To: to, Payload: pl},
+		fromInc: from.inc, toInc: dst.inc,
+	})
+	if from.host == dst.host {
+		s.push(event{at: s.now + LoopbackLatency, kind: evDeliver, ref: slot})
+		return s.nextMsgID
+	}
+	l := s.net.link(from.host, dst.host)
+	switch l.block {
+	case blockDrop:
+		s.traceMsg("drop", slot, "partition")
+		s.freeMsg(slot)
+		return s.nextMsgID
+	case blockHold:
+		s.traceMsg("hold", slot, "")
+		l.held = append(l.held, slot)
+		return s.nextMsgID
+	}
+	r := s.net.rand(from.host, dst.host)
+	if r.Chance(l.params.Loss) {
+		s.traceMsg("drop", slot, "loss")
+		s.freeMsg(slot)
+		return s.nextMsgID
+	}
+	s.transmit(slot, l, r)
+	if r.Chance(l.params.Duplicate) {
+		d := s.msgs[slot]
+		d.dup = true
+		s.transmit(s.allocMsg(d), l, r)
+	}
+	return s.nextMsgID
+}
+
+func (s *Sim) transmit(slot uint32, l *link, r *Rand) {
+	p := l.params
+	at := s.now + p.Latency + r.Between(0, p.Jitter)
+	if r.Chance(p.Reorder) {
+		at += r.Between(0, 2*p.Latency+p.Jitter)
+	} else {
+		if at < l.last {
+			at = l.last
+		}
+		l.last = at
+	}
+	s.push(event{at: at, kind: evDeliver, ref: slot})
+}
+
+// release sends on a message a healed link was holding: like a TCP
+// connection that resumes, it arrives in order and is not lost, unless the
+// sender died meanwhile (its connection with it).
+func (s *Sim) release(slot uint32, l *link, a, b HostID) {
+	m := &s.msgs[slot]
+	if s.procs[m.msg.From].inc != m.fromInc {
+		s.traceMsg("drop", slot, "sender-restarted")
+		s.freeMsg(slot)
+		return
+	}
+	s.traceMsg("release", slot, "")
+	s.transmit(slot, l, s.net.rand(a, b))
+}
+
+func (s *Sim) deliver(ev event) {
+	m := &s.msgs[ev.ref]
+	dst := s.procs[m.msg.To]
+	h := s.hosts[dst.host]
+	switch {
+	case !h.up:
+		s.traceMsg("drop", ev.ref, "host-down")
+	case h.paused:
+		h.backlog = append(h.backlog, ev)
+		return
+	case dst.inc != m.toInc:
+		s.traceMsg("drop", ev.ref, "receiver-restarted")
+	case dst.inst == nil:
+		s.traceMsg("drop", ev.ref, "not-running")
+	default:
+		s.traceMsg("deliver", ev.ref, "")
+		msg := m.msg
+		s.freeMsg(ev.ref)
+		s.step(dst, Input{Kind: InputMessage, Msg: msg})
+		return
+	}
+	s.freeMsg(ev.ref)
+}
+
+// traceMsg writes "<verb> #id from->to [reason] payload".
+func (s *Sim) traceMsg(verb string, slot uint32, reason string) {
+	if !s.tr.on {
+		return
+	}
+	m := &s.msgs[slot]
+	b := s.tr.begin(s.now)
+	b = append(b, verb...)
+	b = append(b, " #"...)
+	b = strconv.AppendUint(b, m.msg.ID, 10)
+	if m.dup {
+		b = append(b, "'"...)
+	}
+	b = append(b, ' ')
+	b = append(b, s.procs[m.msg.From].name...)
+	b = append(b, "->"...)
+	b = append(b, s.procs[m.msg.To].name...)
+	if reason != "" {
+		b = append(b, " ("...)
+		b = append(b, reason...)
+		b = append(b, ')')
+	}
+	b = append(b, ' ')
+	b = append(b, m.msg.Payload.String()...)
+	s.tr.end(b)
+}
+
+// Network is a scenario's handle on the simulated network.
+type Network struct{ s *Sim }
+
+// SetDefault sets the conditions of every link between distinct hosts.
+func (n *Network) SetDefault(p LinkParams) {
+	n.s.net.def = p
+	for i := range n.s.net.links {
+		n.s.net.links[i].params = p
+	}
+}
+
+// SetLink sets the conditions of the link from host a to host b.
+func (n *Network) SetLink(a, b string, p LinkParams) {
+	n.s.net.link(n.s.hostByName[a], n.s.hostByName[b]).params = p
+}

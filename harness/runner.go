@@ -1,0 +1,172 @@
+package harness
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+)
+
+// Status is a checker's verdict.
+type Status string
+
+const (
+	// OK: the property held on this run.
+	OK Status = "ok"
+	// Violated: the property failed; Detail holds the evidence.
+	Violated Status = "violated"
+	// Unknown: the checker could not decide (a time-out, a run too short
+	// to judge); never to be read as ok.
+	Unknown Status = "unknown"
+)
+
+// Verdict is one checker's judgement of a run.
+type Verdict struct {
+	Check  string `json:"-"`
+	Status Status `json:"verdict"`
+	Detail string `json:"detail"`
+}
+
+// Scenario builds a simulated system on a Sim and judges the finished run.
+// Build adds hosts, processes, roles and workload; Check reads the history
+// the scenario recorded and the final state, and returns one verdict per
+// checker, in a fixed order.
+type Scenario interface {
+	Name() string
+	Build(s *Sim) error
+	Check(s *Sim) []Verdict
+}
+
+// Config is everything a run depends on besides its seed and schedule.
+type Config struct {
+	// Scenario is the simulated system and its checkers.
+	Scenario Scenario
+	// Duration is how much simulated time the run lasts.
+	Duration time.Duration
+	// Network is the default condition of every link; zero means DefaultLink.
+	Network *LinkParams
+	// Trace says what to do with the trace.
+	Trace TraceOptions
+}
+
+// Result is what a run produced.
+type Result struct {
+	Seed      uint64
+	Scenario  string
+	TraceHash string        // hex SHA-256 of the trace, "" when tracing is off
+	Trace     []byte        // the whole trace, when Trace.Keep
+	SimTime   time.Duration // simulated time covered
+	Wall      time.Duration // wall-clock time the run took
+	Events    uint64        // events the kernel processed
+	Lines     uint64        // trace lines
+	Verdicts  []Verdict
+	Faults    []FaultRecord
+	// Sim is the finished simulation, for callers that inspect it further.
+	Sim *Sim
+}
+
+// Failed reports whether some verdict is a violation.
+func (r *Result) Failed() bool {
+	for _, v := range r.Verdicts {
+		if v.Status == Violated {
+			return true
+		}
+	}
+	return false
+}
+
+// SpeedUp returns simulated time per wall time.
+func (r *Result) SpeedUp() float64 {
+	if r.Wall <= 0 {
+		return 0
+	}
+	return float64(r.SimTime) / float64(r.Wall)
+}
+
+var running atomic.Bool
+
+// Run runs one simulation: Build the scenario on a new Sim, validate and load
+// the schedule, run for cfg.Duration, then Check. The outcome is a pure
+// function of (cfg, seed, schedule): the same inputs give a byte-identical
+// trace on any machine.
+//
+// raft and other libraries draw randomness from crypto/rand.Reader, a
+// process-wide variable. Run installs a reader derived from the seed (the
+// "crypto" stream) for the run's duration and restores the previous one
+// afterwards; so two simulations must not run at once in one process, and Run
+// panics if asked to. Run simulations one after another, or in separate
+// processes (as soak does).
+func Run(cfg Config, seed uint64, sched Schedule) (Result, error) {
+	if cfg.Scenario == nil {
+		return Result{}, fmt.Errorf("config: scenario: none given")
+	}
+	if cfg.Duration <= 0 {
+		return Result{}, fmt.Errorf("config: duration: must be positive, got %s", cfg.Duration)
+	}
+	if !running.CompareAndSwap(false, true) {
+		panic("hasim: a second simulation started while another is running in this process; " +
+			"crypto/rand.Reader is process-global, so run simulations one at a time per process " +
+			"(hasim soak runs one simulation per worker process)")
+	}
+	defer running.Store(false)
+
+	s := NewSim(seed, cfg.Trace)
+	s.end = cfg.Duration
+	if cfg.Network != nil {
+		s.net.def = *cfg.Network
+	}
+	old := rand.Reader //detlint:allow cryptorand the runner owns the process's crypto source for the run
+	rand.Reader = s.Rand("crypto")
+	defer func() { rand.Reader = old }() //detlint:allow cryptorand restoring the saved reader
+
+	s.headerf("run seed=%d scenario=%s duration=%s", seed, cfg.Scenario.Name(), cfg.Duration)
+	if err := cfg.Scenario.Build(s); err != nil {
+		return Result{}, fmt.Errorf("scenario %s: %w", cfg.Scenario.Name(), err)
+	}
+	if err := sched.Validate(s, cfg.Duration); err != nil {
+		return Result{}, err
+	}
+	for _, e := range sched {
+		s.headerf("schedule %s", e)
+	}
+	start := time.Now() //detlint:allow wallclock measures the run's own speed; never reaches the simulation
+	s.load(sched)
+	s.start()
+	s.runUntil(cfg.Duration)
+	s.headerf("end events=%d", s.steps)
+	// Verdicts stay out of the trace: the trace is the simulation alone, and a
+	// checker with a time budget may decide differently on a slower machine.
+	verdicts := cfg.Scenario.Check(s)
+	wall := time.Since(start) //detlint:allow wallclock measures the run's own speed
+	res := Result{
+		Seed:      seed,
+		Scenario:  cfg.Scenario.Name(),
+		TraceHash: s.tr.sum(),
+		SimTime:   s.now,
+		Wall:      wall,
+		Events:    s.steps,
+		Lines:     s.tr.n,
+		Verdicts:  verdicts,
+		Faults:    s.faultLog,
+		Sim:       s,
+	}
+	if cfg.Trace.Keep {
+		res.Trace = s.tr.all
+	}
+	if s.tr.err != nil {
+		return res, fmt.Errorf("trace file: %w", s.tr.err)
+	}
+	return res, nil
+}
+
+func (s *Sim) headerf(format string, args ...any) {
+	if !s.tr.on {
+		return
+	}
+	b := s.tr.begin(s.now)
+	b = fmt.Appendf(b, format, args...)
+	s.tr.end(b)
+}
+
+var _ io.Reader = (*Rand)(nil)

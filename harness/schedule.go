@@ -1,0 +1,391 @@
+package harness
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Entry is one line of a schedule: at time At, apply Faults together (their
+// role targets are resolved once, so "pause @raft-leader + isolate
+// @raft-leader" hits one host); if For > 0, undo them all For later.
+type Entry struct {
+	At     time.Duration
+	Faults []Fault
+	For    time.Duration
+}
+
+// String prints the entry in its canonical text form:
+// "at 10s pause @raft-leader + isolate @raft-leader for 8s".
+func (e Entry) String() string {
+	var b strings.Builder
+	b.WriteString("at ")
+	b.WriteString(e.At.String())
+	for i, f := range e.Faults {
+		if i > 0 {
+			b.WriteString(" +")
+		}
+		b.WriteByte(' ')
+		b.WriteString(f.String())
+	}
+	if e.For > 0 {
+		b.WriteString(" for ")
+		b.WriteString(e.For.String())
+	}
+	return b.String()
+}
+
+// End returns when the entry's effect ends: At+For, or At if it is not undone.
+func (e Entry) End() time.Duration { return e.At + e.For }
+
+// Schedule is a fault script: entries in non-decreasing time order. Its text
+// form has one entry per line and reads like a script; '#' starts a comment.
+type Schedule []Entry
+
+// String prints the schedule, one canonical entry per line.
+func (s Schedule) String() string {
+	var b strings.Builder
+	for _, e := range s {
+		b.WriteString(e.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// LastEnd returns the time at which the schedule's last effect ends (the
+// last entry, or the end of the last undo), 0 for an empty schedule.
+func (s Schedule) LastEnd() time.Duration {
+	var t time.Duration
+	for _, e := range s {
+		if e.End() > t {
+			t = e.End()
+		}
+	}
+	return t
+}
+
+// ParseError is a schedule text that could not be read; it names the line
+// and the field.
+type ParseError struct {
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("schedule line %d: %s: %s", e.Line, e.Field, e.Msg)
+}
+
+// ParseSchedule reads a schedule's text form.
+func ParseSchedule(text string) (Schedule, error) {
+	var out Schedule
+	for i, raw := range strings.Split(text, "\n") {
+		line := raw
+		if j := strings.IndexByte(line, '#'); j >= 0 {
+			line = line[:j]
+		}
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		p := &parser{line: i + 1, toks: tokenize(line)}
+		e, err := p.entry()
+		if err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 && e.At < out[n-1].At {
+			return nil, &ParseError{Line: i + 1, Field: "at", Msg: fmt.Sprintf("%s is before the previous entry's %s (entries must be in time order)", e.At, out[n-1].At)}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func tokenize(line string) []string {
+	r := strings.NewReplacer("{", " { ", "}", " } ", "|", " | ", "->", " -> ")
+	return strings.Fields(r.Replace(line))
+}
+
+type parser struct {
+	line int
+	toks []string
+	pos  int
+}
+
+func (p *parser) errf(field, format string, args ...any) error {
+	return &ParseError{Line: p.line, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *parser) peek() string {
+	if p.pos < len(p.toks) {
+		return p.toks[p.pos]
+	}
+	return ""
+}
+
+func (p *parser) next() string {
+	t := p.peek()
+	if p.pos < len(p.toks) {
+		p.pos++
+	}
+	return t
+}
+
+func (p *parser) entry() (Entry, error) {
+	var e Entry
+	if kw := p.next(); kw != "at" {
+		return e, p.errf("at", "an entry starts with \"at <time>\", got %q", kw)
+	}
+	tok := p.next()
+	if tok == "" {
+		return e, p.errf("at", "missing time")
+	}
+	d, err := ParseDuration("at", tok)
+	if err != nil {
+		return e, p.errf("at", "%v", strings.TrimPrefix(err.Error(), "at: "))
+	}
+	e.At = d
+	for {
+		f, err := p.fault()
+		if err != nil {
+			return e, err
+		}
+		e.Faults = append(e.Faults, f)
+		if p.peek() != "+" {
+			break
+		}
+		p.next()
+	}
+	if p.peek() == "for" {
+		p.next()
+		tok := p.next()
+		if tok == "" {
+			return e, p.errf("for", "missing duration")
+		}
+		d, err := ParseDuration("for", tok)
+		if err != nil {
+			return e, p.errf("for", "%v", strings.TrimPrefix(err.Error(), "for: "))
+		}
+		if d == 0 {
+			return e, p.errf("for", "duration must be positive")
+		}
+		e.For = d
+	}
+	if t := p.peek(); t != "" {
+		return e, p.errf("entry", "unexpected %q after the last fault", t)
+	}
+	return e, nil
+}
+
+func (p *parser) target(field string) (Target, error) {
+	tok := p.next()
+	switch tok {
+	case "", "{", "}", "|", "->", "+", "for", "hold":
+		if tok == "" {
+			return Target{}, p.errf(field, "missing target")
+		}
+		return Target{}, p.errf(field, "expected a host, process or @role, got %q", tok)
+	}
+	if role, ok := strings.CutPrefix(tok, "@"); ok {
+		if err := validName(role); err != nil {
+			return Target{}, p.errf(field, "role %v", err)
+		}
+		return RoleT(role), nil
+	}
+	for _, part := range strings.Split(tok, "/") {
+		if err := validName(part); err != nil {
+			return Target{}, p.errf(field, "target %v", err)
+		}
+	}
+	if strings.Count(tok, "/") > 1 {
+		return Target{}, p.errf(field, "target %q: a process is written host/name", tok)
+	}
+	return HostT(tok), nil
+}
+
+func (p *parser) group(field string) ([]Target, error) {
+	if t := p.next(); t != "{" {
+		return nil, p.errf(field, "expected a group \"{host ...}\", got %q", t)
+	}
+	var g []Target
+	for {
+		switch p.peek() {
+		case "}":
+			p.next()
+			if len(g) == 0 {
+				return nil, p.errf(field, "empty group {}")
+			}
+			return g, nil
+		case "":
+			return nil, p.errf(field, "group is missing its closing \"}\"")
+		}
+		t, err := p.target(field)
+		if err != nil {
+			return nil, err
+		}
+		g = append(g, t)
+	}
+}
+
+func (p *parser) hold() bool {
+	if p.peek() == "hold" {
+		p.next()
+		return true
+	}
+	return false
+}
+
+func (p *parser) between(field string) ([]Target, []Target, error) {
+	if p.peek() != "between" {
+		return nil, nil, nil
+	}
+	p.next()
+	a, err := p.group(field)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t := p.next(); t != "|" {
+		return nil, nil, p.errf(field, "expected \"|\" between the groups, got %q", t)
+	}
+	b, err := p.group(field)
+	return a, b, err
+}
+
+func (p *parser) fault() (Fault, error) {
+	kw := p.next()
+	switch kw {
+	case "":
+		return nil, p.errf("fault", "missing fault after the time")
+	case "partition":
+		a, err := p.group(kw)
+		if err != nil {
+			return nil, err
+		}
+		f := Partition{A: a}
+		switch sep := p.next(); sep {
+		case "|":
+		case "->":
+			f.OneWay = true
+		default:
+			return nil, p.errf(kw, "expected \"|\" (both ways) or \"->\" (one way) between the groups, got %q", sep)
+		}
+		if f.B, err = p.group(kw); err != nil {
+			return nil, err
+		}
+		f.Hold = p.hold()
+		return f, nil
+	case "isolate":
+		t, err := p.target(kw)
+		if err != nil {
+			return nil, err
+		}
+		return Isolate{Host: t, Hold: p.hold()}, nil
+	case "heal":
+		return Heal{}, nil
+	case "crash", "restart", "kill", "start", "pause", "resume":
+		t, err := p.target(kw)
+		if err != nil {
+			return nil, err
+		}
+		switch kw {
+		case "crash":
+			return Crash{t}, nil
+		case "restart":
+			return Restart{t}, nil
+		case "kill":
+			return Kill{t}, nil
+		case "start":
+			return Start{t}, nil
+		case "pause":
+			return Pause{t}, nil
+		default:
+			return Resume{t}, nil
+		}
+	case "clock":
+		t, err := p.target(kw)
+		if err != nil {
+			return nil, err
+		}
+		switch what := p.next(); what {
+		case "jump":
+			tok := p.next()
+			if tok == "" || (tok[0] != '+' && tok[0] != '-') {
+				return nil, p.errf("clock jump", "expected a signed duration such as +2s or -500ms, got %q", tok)
+			}
+			d, err := time.ParseDuration(tok)
+			if err != nil {
+				return nil, p.errf("clock jump", "%q is not a duration", tok)
+			}
+			return ClockJump{Host: t, By: d}, nil
+		case "rate":
+			r, err := ParseRate(p.next())
+			if err != nil {
+				return nil, p.errf("clock rate", "%v", err)
+			}
+			return ClockRate{Host: t, Rate: r}, nil
+		default:
+			return nil, p.errf(kw, "expected \"jump\" or \"rate\" after the host, got %q", what)
+		}
+	case "net":
+		if p.peek() == "reset" {
+			p.next()
+			a, b, err := p.between("net reset")
+			if err != nil {
+				return nil, err
+			}
+			return NetReset{A: a, B: b}, nil
+		}
+		var f NetFault
+		for {
+			param := p.peek()
+			var bit uint8
+			switch param {
+			case "delay":
+				bit = SetDelay
+			case "jitter":
+				bit = SetJitter
+			case "loss":
+				bit = SetLoss
+			case "dup":
+				bit = SetDup
+			case "reorder":
+				bit = SetReorder
+			}
+			if bit == 0 {
+				break
+			}
+			p.next()
+			if f.Set&bit != 0 {
+				return nil, p.errf("net "+param, "given twice")
+			}
+			f.Set |= bit
+			val := p.next()
+			var err error
+			switch bit {
+			case SetDelay:
+				f.Delay, err = ParseDuration("net delay", val)
+			case SetJitter:
+				f.Jitter, err = ParseDuration("net jitter", val)
+			case SetLoss:
+				f.Loss, err = ParseProb(val)
+			case SetDup:
+				f.Dup, err = ParseProb(val)
+			case SetReorder:
+				f.Reorder, err = ParseProb(val)
+			}
+			if err != nil {
+				return nil, p.errf("net "+param, "%v", strings.TrimPrefix(err.Error(), "net "+param+": "))
+			}
+		}
+		if f.Set == 0 {
+			return nil, p.errf("net", "expected reset or at least one of delay, jitter, loss, dup, reorder; got %q", p.peek())
+		}
+		a, b, err := p.between("net")
+		if err != nil {
+			return nil, err
+		}
+		f.A, f.B = a, b
+		return f, nil
+	default:
+		return nil, p.errf("fault", "unknown fault %q (known: partition, isolate, heal, crash, restart, kill, start, pause, resume, clock, net)", kw)
+	}
+}

@@ -1,0 +1,295 @@
+package harness
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Topology is what a schedule is validated against: the names a scenario
+// defines. *Sim implements it.
+type Topology interface {
+	Hosts() []string
+	Procs() []string
+	Roles() []string
+}
+
+// ValidationError is a schedule that does not fit its scenario; it names the
+// entry (1-based) and the field.
+type ValidationError struct {
+	Entry int
+	Text  string
+	Field string
+	Msg   string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("schedule entry %d (%s): %s: %s", e.Entry, e.Text, e.Field, e.Msg)
+}
+
+// Limits on fault values, beyond which a schedule is rejected.
+const (
+	MaxClockJump = 24 * time.Hour
+	MaxNetDelay  = time.Hour
+)
+
+// Validate checks a schedule against a topology and the run's duration
+// (0: no limit): known hosts, processes and roles; a host where a host is
+// meant and a process where a process is meant; values in range; time order;
+// "for" only on faults that can be undone; and, for faults naming concrete
+// hosts and processes, that each makes sense when it fires (no restart of a
+// live host, no pause of a paused one, ...). Role-relative faults are checked
+// when they fire instead, and skipped (with a trace line) if they do not
+// apply then.
+func (s Schedule) Validate(topo Topology, duration time.Duration) error {
+	hosts := map[string]bool{}
+	for _, h := range topo.Hosts() {
+		hosts[h] = true
+	}
+	procs := map[string]bool{}
+	for _, p := range topo.Procs() {
+		procs[p] = true
+	}
+	roles := map[string]bool{}
+	for _, r := range topo.Roles() {
+		roles[r] = true
+	}
+	known := func(m map[string]bool) string {
+		k := SortedKeys(m)
+		if len(k) > 12 {
+			k = append(k[:12], "...")
+		}
+		return strings.Join(k, " ")
+	}
+	for i, e := range s {
+		fail := func(field, format string, args ...any) error {
+			return &ValidationError{Entry: i + 1, Text: e.String(), Field: field, Msg: fmt.Sprintf(format, args...)}
+		}
+		if e.At < 0 {
+			return fail("at", "negative time %s", e.At)
+		}
+		if i > 0 && e.At < s[i-1].At {
+			return fail("at", "%s is before the previous entry's %s", e.At, s[i-1].At)
+		}
+		if duration > 0 && e.At > duration {
+			return fail("at", "%s is past the end of the run (%s)", e.At, duration)
+		}
+		if e.For < 0 {
+			return fail("for", "negative duration %s", e.For)
+		}
+		if len(e.Faults) == 0 {
+			return fail("faults", "an entry needs at least one fault")
+		}
+		for _, f := range e.Faults {
+			name := strings.Fields(f.String())[0]
+			if e.For > 0 && !f.Reversible() {
+				return fail("for", "%q cannot be undone; only partition, isolate, crash, kill, pause, clock rate and net faults take \"for\"", name)
+			}
+			wantProc := false
+			switch f.(type) {
+			case Kill, Start:
+				wantProc = true
+			}
+			for _, t := range f.targets() {
+				switch {
+				case t.Role:
+					if !roles[t.Name] {
+						return fail(name, "unknown role @%s (known: %s)", t.Name, known(roles))
+					}
+				case wantProc:
+					if hosts[t.Name] {
+						return fail(name, "%s is a host; %s takes a process (host/name)", t.Name, name)
+					}
+					if !procs[t.Name] {
+						return fail(name, "unknown process %q (known: %s)", t.Name, known(procs))
+					}
+				default:
+					if procs[t.Name] {
+						return fail(name, "%s is a process; %s takes a host", t.Name, name)
+					}
+					if !hosts[t.Name] {
+						return fail(name, "unknown host %q (known: %s)", t.Name, known(hosts))
+					}
+				}
+			}
+			if err := checkValues(f, func(field, format string, args ...any) error {
+				return fail(field, format, args...)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return s.walk(topo)
+}
+
+func checkValues(f Fault, fail func(field, format string, args ...any) error) error {
+	distinct := func(field string, groups ...[]Target) error {
+		seen := map[Target]bool{}
+		for _, g := range groups {
+			for _, t := range g {
+				if seen[t] {
+					return fail(field, "%s is named twice", t)
+				}
+				seen[t] = true
+			}
+		}
+		return nil
+	}
+	switch f := f.(type) {
+	case Partition:
+		if len(f.A) == 0 || len(f.B) == 0 {
+			return fail("partition", "both groups must name at least one host")
+		}
+		return distinct("partition", f.A, f.B)
+	case ClockJump:
+		if f.By == 0 {
+			return fail("clock jump", "a jump of zero does nothing")
+		}
+		if f.By > MaxClockJump || f.By < -MaxClockJump {
+			return fail("clock jump", "%s is beyond ±%s", f.By, MaxClockJump)
+		}
+	case ClockRate:
+		if !f.Rate.Valid() {
+			return fail("clock rate", "%s out of range [%s, %s]", f.Rate, MinRate, MaxRate)
+		}
+	case NetFault:
+		if f.Set == 0 {
+			return fail("net", "sets no parameter")
+		}
+		if (len(f.A) == 0) != (len(f.B) == 0) {
+			return fail("net between", "both groups must be given, or neither")
+		}
+		if f.Delay < 0 || f.Delay > MaxNetDelay {
+			return fail("net delay", "%s out of range [0, %s]", f.Delay, MaxNetDelay)
+		}
+		if f.Jitter < 0 || f.Jitter > MaxNetDelay {
+			return fail("net jitter", "%s out of range [0, %s]", f.Jitter, MaxNetDelay)
+		}
+		for _, p := range []struct {
+			n string
+			v Prob
+		}{{"net loss", f.Loss}, {"net dup", f.Dup}, {"net reorder", f.Reorder}} {
+			if !p.v.Valid() {
+				return fail(p.n, "%s out of range [0%%, 100%%]", p.v)
+			}
+		}
+		return distinct("net between", f.A, f.B)
+	case NetReset:
+		if (len(f.A) == 0) != (len(f.B) == 0) {
+			return fail("net reset between", "both groups must be given, or neither")
+		}
+		return distinct("net reset between", f.A, f.B)
+	}
+	return nil
+}
+
+// walk replays the schedule's effects on concrete hosts and processes and
+// rejects faults that cannot apply when they fire.
+func (s Schedule) walk(topo Topology) error {
+	type step struct {
+		at    time.Duration
+		entry int
+		undo  bool
+		order int
+	}
+	var steps []step
+	for i, e := range s {
+		steps = append(steps, step{at: e.At, entry: i, order: 2 * i})
+		if e.For > 0 {
+			steps = append(steps, step{at: e.End(), entry: i, undo: true, order: 2*i + 1})
+		}
+	}
+	// Undos at the same instant as a later entry run first: the kernel
+	// queues an undo when its entry fires, before later entries fire only if
+	// they were queued after; entries are all queued at the start, so at a
+	// tie the entry (queued earlier) runs first.
+	sort.SliceStable(steps, func(a, b int) bool {
+		if steps[a].at != steps[b].at {
+			return steps[a].at < steps[b].at
+		}
+		if steps[a].undo != steps[b].undo {
+			return !steps[a].undo
+		}
+		return steps[a].order < steps[b].order
+	})
+	down := map[string]bool{}
+	paused := map[string]bool{}
+	stopped := map[string]bool{}
+	hostOf := func(p string) string { h, _, _ := strings.Cut(p, "/"); return h }
+	for _, st := range steps {
+		e := s[st.entry]
+		for _, f := range e.Faults {
+			fail := func(format string, args ...any) error {
+				verb := "fires"
+				if st.undo {
+					verb = "is undone"
+				}
+				return &ValidationError{Entry: st.entry + 1, Text: e.String(), Field: strings.Fields(f.String())[0],
+					Msg: fmt.Sprintf("when it "+verb+" at %s, ", st.at) + fmt.Sprintf(format, args...)}
+			}
+			var t Target
+			if ts := f.targets(); len(ts) == 1 {
+				t = ts[0]
+			}
+			if t.Role {
+				continue
+			}
+			n := t.Name
+			switch f.(type) {
+			case Crash:
+				if st.undo { // restart
+					down[n] = false
+					continue
+				}
+				if down[n] {
+					return fail("host %s is already down", n)
+				}
+				down[n], paused[n] = true, false
+			case Restart:
+				if !down[n] {
+					return fail("host %s is up; restart takes a crashed host", n)
+				}
+				down[n] = false
+			case Pause:
+				if st.undo {
+					paused[n] = false
+					continue
+				}
+				if down[n] {
+					return fail("host %s is down", n)
+				}
+				if paused[n] {
+					return fail("host %s is already paused", n)
+				}
+				paused[n] = true
+			case Resume:
+				if !paused[n] {
+					return fail("host %s is not paused", n)
+				}
+				paused[n] = false
+			case Kill:
+				if st.undo {
+					stopped[n] = false
+					continue
+				}
+				if down[hostOf(n)] {
+					return fail("its host %s is down", hostOf(n))
+				}
+				if stopped[n] {
+					return fail("process %s is already stopped", n)
+				}
+				stopped[n] = true
+			case Start:
+				if down[hostOf(n)] {
+					return fail("its host %s is down", hostOf(n))
+				}
+				if !stopped[n] {
+					return fail("process %s is running", n)
+				}
+				stopped[n] = false
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+// Package scenarios names hasim's runnable scenarios, so that the CLI, soak
+// workers and replays build exactly the same system from the same words.
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"hasim/harness"
+	"hasim/model"
+	"hasim/model/counter"
+)
+
+// Options are the knobs a scenario is built from; each scenario reads the
+// ones it knows and rejects a setting it cannot honour.
+type Options struct {
+	// Bugs turned on.
+	Bugs model.Bugs
+	// Size is the number of replicas/members/masters; 0 is the default.
+	Size int
+}
+
+// Scenario is a built scenario plus what it needs from the runner.
+type Scenario interface {
+	harness.Scenario
+	// GenOptions says how to generate a fault schedule for a run of
+	// the given length.
+	GenOptions(duration time.Duration) harness.GenOptions
+}
+
+type entry struct {
+	name    string
+	summary string
+	build   func(Options) (Scenario, error)
+}
+
+var all = []entry{
+	{"counter", "a replicated grow-only counter on n1..nN and a client (the demonstration model)", func(o Options) (Scenario, error) {
+		return &counter.Scenario{Cfg: counter.Config{Replicas: o.Size, Bugs: o.Bugs}}, nil
+	}},
+}
+
+// Default is the scenario a plain run uses.
+const Default = "counter"
+
+// Names lists the scenarios with one line each.
+func Names() []string {
+	var out []string
+	for _, e := range all {
+		out = append(out, e.name+": "+e.summary)
+	}
+	return out
+}
+
+// New builds the named scenario.
+func New(name string, o Options) (Scenario, error) {
+	var names []string
+	for _, e := range all {
+		if e.name == name {
+			return e.build(o)
+		}
+		names = append(names, e.name)
+	}
+	return nil, fmt.Errorf("scenario: unknown %q (known: %s)", name, strings.Join(names, ", "))
+}
