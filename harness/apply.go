@@ -288,58 +288,58 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 		return nil, ""
 	case ClockRate:
 		h := s.hosts[s.hostOf(f.Host, res)]
-		prev := h.clock.Rate()
-		h.clock.SetRate(s.now, f.Rate)
-		s.retime(h)
+		s.nextRateID++
+		id := s.nextRateID
+		h.rates = append(h.rates, rateMod{id: id, rate: f.Rate})
+		s.setRate(h)
 		return func() {
-			h.clock.SetRate(s.now, prev)
-			s.retime(h)
+			for i, m := range h.rates {
+				if m.id == id {
+					h.rates = append(h.rates[:i], h.rates[i+1:]...)
+					break
+				}
+			}
+			s.setRate(h)
 		}, ""
 	case NetFault:
-		return s.setLinks(f.A, f.B, res, f.apply), ""
+		id := s.net.addMod(netMod{links: s.linksBetween(f.A, f.B, res), f: f})
+		return func() { s.net.removeMod(id) }, ""
 	case NetReset:
-		def := s.net.def
-		s.setLinks(f.A, f.B, res, func(LinkParams) LinkParams { return def })
+		if len(f.A) == 0 && len(f.B) == 0 {
+			s.net.mods = s.net.mods[:0]
+			s.net.reparam()
+			return nil, ""
+		}
+		s.net.addMod(netMod{links: s.linksBetween(f.A, f.B, res), reset: true})
 		return nil, ""
 	}
 	panic(fmt.Sprintf("hasim: unknown fault type %T", f))
 }
 
-// setLinks changes the links between groups a and b (both ways), or every
-// link when both are empty, and returns how to restore them.
-func (s *Sim) setLinks(a, b []Target, res map[string]string, change func(LinkParams) LinkParams) func() {
-	type saved struct {
-		l *link
-		p LinkParams
-	}
-	var prev []saved
-	set := func(x, y HostID) {
-		if x == y {
-			return
+// linksBetween returns the indexes of the links between groups a and b
+// (both ways), or of every link between distinct hosts when both are empty.
+func (s *Sim) linksBetween(a, b []Target, res map[string]string) []int {
+	var out []int
+	add := func(x, y HostID) {
+		if x != y {
+			out = append(out, int(x)*s.net.n+int(y))
 		}
-		l := s.net.link(x, y)
-		prev = append(prev, saved{l, l.params})
-		l.params = change(l.params)
 	}
 	if len(a) == 0 && len(b) == 0 {
 		for x := range s.hosts {
 			for y := range s.hosts {
-				set(HostID(x), HostID(y))
+				add(HostID(x), HostID(y))
 			}
 		}
-	} else {
-		for _, x := range s.hostSet(a, res) {
-			for _, y := range s.hostSet(b, res) {
-				set(x, y)
-				set(y, x)
-			}
+		return out
+	}
+	for _, x := range s.hostSet(a, res) {
+		for _, y := range s.hostSet(b, res) {
+			add(x, y)
+			add(y, x)
 		}
 	}
-	return func() {
-		for i := len(prev) - 1; i >= 0; i-- {
-			prev[i].l.params = prev[i].p
-		}
-	}
+	return out
 }
 
 func (s *Sim) traceHost(verb string, h *host, extra string) {
@@ -392,5 +392,72 @@ func (s *Sim) resumeHost(h *host) {
 	for _, ev := range backlog {
 		ev.at = s.now
 		s.push(ev)
+	}
+}
+
+// Disturbed lists what is still abnormal now: active partitions, hosts down
+// or paused, processes not running on a running host, links not at their
+// default conditions, clocks not at rate 1x. Liveness and convergence
+// checks judge only an undisturbed cluster (or say unknown, naming this).
+func (s *Sim) Disturbed() []string {
+	var out []string
+	for _, c := range s.net.cuts {
+		var from, to []string
+		for _, h := range c.from {
+			from = append(from, s.hosts[h].name)
+		}
+		for _, h := range c.to {
+			to = append(to, s.hosts[h].name)
+		}
+		sep := "|"
+		if !c.symmetric {
+			sep = "->"
+		}
+		out = append(out, fmt.Sprintf("partition {%s} %s {%s}", strings.Join(from, " "), sep, strings.Join(to, " ")))
+	}
+	for _, h := range s.hosts {
+		switch {
+		case !h.up:
+			out = append(out, "host "+h.name+" down")
+		case h.paused:
+			out = append(out, "host "+h.name+" paused")
+		default:
+			for _, p := range h.procs {
+				if s.procs[p].inst == nil {
+					out = append(out, "process "+s.procs[p].name+" not running")
+				}
+			}
+		}
+		if h.clock.Rate() != h.baseRate {
+			out = append(out, "host "+h.name+" clock at "+h.clock.Rate().String())
+		}
+	}
+	degraded := 0
+	for i := range s.net.links {
+		if l := &s.net.links[i]; l.params != l.base && i/s.net.n != i%s.net.n {
+			degraded++
+		}
+	}
+	if degraded > 0 {
+		out = append(out, fmt.Sprintf("%d links not at default conditions", degraded))
+	}
+	return out
+}
+
+type rateMod struct {
+	id   int
+	rate Rate
+}
+
+// setRate makes h's clock run at the rate of its newest active clock-rate
+// fault, or at its configured rate when none is active.
+func (s *Sim) setRate(h *host) {
+	r := h.baseRate
+	if n := len(h.rates); n > 0 {
+		r = h.rates[n-1].rate
+	}
+	if r != h.clock.Rate() {
+		h.clock.SetRate(s.now, r)
+		s.retime(h)
 	}
 }

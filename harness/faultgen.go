@@ -2,6 +2,7 @@ package harness
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -158,10 +159,14 @@ func GenerateSchedule(r *Rand, o GenOptions) Schedule {
 				continue
 			}
 			p := o.Procs[r.Intn(len(o.Procs))]
-			if !free(procBusy[p], at, at+d) {
+			h, _, _ := strings.Cut(p, "/")
+			// A process is killed on a host that stays up meanwhile, and
+			// the host is not crashed or paused while it is dead.
+			if !free(procBusy[p], at, at+d) || !free(hostBusy[h], at, at+d) {
 				continue
 			}
 			procBusy[p] = append(procBusy[p], busy{at, at + d})
+			hostBusy[h] = append(hostBusy[h], busy{at, at + d})
 			e.Faults = []Fault{Kill{HostT(p)}}
 		case KindClockJump:
 			by := r.Between(-2*time.Second, 2*time.Second).Truncate(time.Millisecond)

@@ -37,7 +37,8 @@ const (
 )
 
 type link struct {
-	params LinkParams
+	base   LinkParams    // the run's configured conditions
+	params LinkParams    // base with the active net faults applied
 	last   time.Duration // delivery time of the last FIFO message
 	block  blockMode
 	held   []uint32
@@ -53,13 +54,60 @@ type cut struct {
 	hold      bool
 }
 
+// netMod is one active net fault: it changes the links at the given
+// indexes; a reset sets them back to their base conditions. Mods apply in
+// the order they fired, so overlapping faults compose and each one's undo
+// removes exactly its own effect.
+type netMod struct {
+	id    int
+	links []int
+	reset bool
+	f     NetFault
+}
+
 type network struct {
 	s      *Sim
 	def    LinkParams
 	n      int
 	links  []link
 	cuts   []cut
+	mods   []netMod
 	nextID int
+}
+
+func (n *network) addMod(m netMod) int {
+	n.nextID++
+	m.id = n.nextID
+	n.mods = append(n.mods, m)
+	n.reparam()
+	return m.id
+}
+
+func (n *network) removeMod(id int) {
+	for i, m := range n.mods {
+		if m.id == id {
+			n.mods = append(n.mods[:i], n.mods[i+1:]...)
+			n.reparam()
+			return
+		}
+	}
+}
+
+// reparam recomputes every link's conditions from its base and the mods.
+func (n *network) reparam() {
+	for i := range n.links {
+		n.links[i].params = n.links[i].base
+	}
+	for _, m := range n.mods {
+		for _, i := range m.links {
+			l := &n.links[i]
+			if m.reset {
+				l.params = l.base
+			} else {
+				l.params = m.f.apply(l.params)
+			}
+		}
+	}
 }
 
 func (n *network) init(s *Sim, def LinkParams) {
@@ -72,6 +120,7 @@ func (n *network) grow(hosts int) {
 	n.n = hosts
 	n.links = make([]link, hosts*hosts)
 	for i := range n.links {
+		n.links[i].base = n.def
 		n.links[i].params = n.def
 	}
 	for a := 0; a < on; a++ {
@@ -297,11 +346,13 @@ type Network struct{ s *Sim }
 func (n *Network) SetDefault(p LinkParams) {
 	n.s.net.def = p
 	for i := range n.s.net.links {
-		n.s.net.links[i].params = p
+		n.s.net.links[i].base = p
 	}
+	n.s.net.reparam()
 }
 
 // SetLink sets the conditions of the link from host a to host b.
 func (n *Network) SetLink(a, b string, p LinkParams) {
-	n.s.net.link(n.s.hostByName[a], n.s.hostByName[b]).params = p
+	n.s.net.link(n.s.hostByName[a], n.s.hostByName[b]).base = p
+	n.s.net.reparam()
 }

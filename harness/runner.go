@@ -114,7 +114,7 @@ func Run(cfg Config, seed uint64, sched Schedule) (Result, error) {
 	s := NewSim(seed, cfg.Trace)
 	s.end = cfg.Duration
 	if cfg.Network != nil {
-		s.net.def = *cfg.Network
+		s.Network().SetDefault(*cfg.Network)
 	}
 	old := rand.Reader //detlint:allow cryptorand the runner owns the process's crypto source for the run
 	rand.Reader = s.Rand("crypto")

@@ -74,6 +74,8 @@ type host struct {
 	id          HostID
 	name        string
 	clock       Clock
+	baseRate    Rate
+	rates       []rateMod // active clock-rate faults, oldest first
 	up          bool
 	paused      bool
 	backlog     []event
@@ -171,6 +173,8 @@ type Sim struct {
 	faultLog []FaultRecord
 	started  bool
 
+	nextRateID int
+
 	exitReq   bool
 	exitAfter time.Duration
 }
@@ -238,7 +242,7 @@ func (s *Sim) AddHost(c HostConfig) HostID {
 	}
 	id := HostID(len(s.hosts))
 	s.hosts = append(s.hosts, &host{
-		id: id, name: c.Name, clock: NewClock(c.Offset, c.Rate), up: !c.Down,
+		id: id, name: c.Name, clock: NewClock(c.Offset, c.Rate), baseRate: c.Rate, up: !c.Down,
 		syncLatency: c.SyncLatency, disk: newDisk(),
 	})
 	s.hostByName[c.Name] = id
@@ -640,7 +644,9 @@ func validName(n string) error {
 
 // SortedKeys returns the keys of m in ascending order: the way to iterate a
 // map in simulated code, where map order must never reach the trace.
-func SortedKeys[K interface{ ~string | ~int | ~int32 | ~int64 | ~uint32 | ~uint64 }, V any](m map[K]V) []K {
+func SortedKeys[K interface {
+	~string | ~int | ~int32 | ~int64 | ~uint32 | ~uint64
+}, V any](m map[K]V) []K {
 	keys := make([]K, 0, len(m))
 	for k := range m { //detlint:allow maprange the keys are sorted before anyone sees them
 		keys = append(keys, k)

@@ -120,7 +120,7 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 			}
 		}
 	}
-	return s.walk(topo)
+	return s.walk(topo.Procs())
 }
 
 func checkValues(f Fault, fail func(field, format string, args ...any) error) error {
@@ -186,7 +186,7 @@ func checkValues(f Fault, fail func(field, format string, args ...any) error) er
 
 // walk replays the schedule's effects on concrete hosts and processes and
 // rejects faults that cannot apply when they fire.
-func (s Schedule) walk(topo Topology) error {
+func (s Schedule) walk(procs []string) error {
 	type step struct {
 		at    time.Duration
 		entry int
@@ -217,6 +217,15 @@ func (s Schedule) walk(topo Topology) error {
 	paused := map[string]bool{}
 	stopped := map[string]bool{}
 	hostOf := func(p string) string { h, _, _ := strings.Cut(p, "/"); return h }
+	// A host that boots starts all of its processes again.
+	boot := func(h string) {
+		down[h] = false
+		for _, p := range procs {
+			if hostOf(p) == h {
+				stopped[p] = false
+			}
+		}
+	}
 	for _, st := range steps {
 		e := s[st.entry]
 		for _, f := range e.Faults {
@@ -239,7 +248,7 @@ func (s Schedule) walk(topo Topology) error {
 			switch f.(type) {
 			case Crash:
 				if st.undo { // restart
-					down[n] = false
+					boot(n)
 					continue
 				}
 				if down[n] {
@@ -250,7 +259,7 @@ func (s Schedule) walk(topo Topology) error {
 				if !down[n] {
 					return fail("host %s is up; restart takes a crashed host", n)
 				}
-				down[n] = false
+				boot(n)
 			case Pause:
 				if st.undo {
 					paused[n] = false

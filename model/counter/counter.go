@@ -178,6 +178,12 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 		conv.Status, conv.Detail = harness.Unknown, msg
 		return []harness.Verdict{durable, conv}
 	}
+	if dist := s.Disturbed(); len(dist) > 0 {
+		msg := "faults still in effect at the end: " + strings.Join(dist, ", ")
+		durable.Status, durable.Detail = harness.Unknown, msg
+		conv.Status, conv.Detail = harness.Unknown, msg
+		return []harness.Verdict{durable, conv}
+	}
 	var up []string
 	values := map[string]uint64{}
 	var down []string
@@ -263,7 +269,14 @@ type replica struct {
 	idx     int
 	vec     []uint64
 	pending []pendingAck
+	// seen holds the request IDs already counted: the network may
+	// duplicate a request, and counting it twice would be a phantom
+	// increment. It is rebuilt from the disk on restart.
+	seen map[uint64]bool
 }
+
+// incRecord is what a replica writes per increment.
+type incRecord struct{ own, id uint64 }
 
 type pendingAck struct {
 	client harness.ProcID
@@ -285,8 +298,11 @@ func (r *replica) Step(ctx *harness.Ctx, in harness.Input) {
 	switch in.Kind {
 	case harness.InputStart:
 		r.vec = make([]uint64, len(r.sc.replicas))
-		if recs := ctx.Disk().Read("incs"); len(recs) > 0 {
-			r.vec[r.idx] = recs[len(recs)-1].(uint64)
+		r.seen = map[uint64]bool{}
+		for _, rec := range ctx.Disk().Read("incs") {
+			ir := rec.(incRecord)
+			r.vec[r.idx] = ir.own
+			r.seen[ir.id] = true
 		}
 		ctx.Notef("recovered own=%d", r.vec[r.idx])
 		ctx.After(ctx.Rand().Between(0, cfg.GossipEvery), "gossip", 0)
@@ -296,9 +312,14 @@ func (r *replica) Step(ctx *harness.Ctx, in harness.Input) {
 	case harness.InputMessage:
 		switch m := in.Msg.Payload.(type) {
 		case incReq:
+			if r.seen[m.id] {
+				ctx.Notef("duplicate inc id=%d ignored", m.id)
+				return
+			}
+			r.seen[m.id] = true
 			r.vec[r.idx]++
 			own := r.vec[r.idx]
-			ctx.Disk().Append("incs", own)
+			ctx.Disk().Append("incs", incRecord{own: own, id: m.id})
 			if lazy {
 				ctx.Send(in.Msg.From, incAck{id: m.id, value: r.value()})
 				return

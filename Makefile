@@ -1,0 +1,44 @@
+# hasim: make test runs everything CI runs; the rest are for people.
+GO       ?= go
+PKGS     := ./...
+FUZZTIME ?= 30s
+SOAK_SEEDS ?= 5000
+
+.PHONY: test lint vet fmt-check detlint unit race bench fuzz soak demo
+
+## test: lint, unit and property tests, and the determinism check under -race
+test: lint unit race
+
+## lint: gofmt, go vet and the determinism analyzer over model/ and harness/
+lint: fmt-check vet detlint
+
+fmt-check:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+detlint:
+	$(GO) run ./cmd/hasim-lint ./model/... ./harness/...
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -run 'TestDeterminismShort' ./properties/
+
+## bench: kernel events/s, and simulated seconds per wall second of the demo cluster
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./harness/ ./model/...
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSchedule$$' -fuzztime $(FUZZTIME) ./harness/
+
+## soak: SOAK_SEEDS seeds under generated faults, with determinism re-checks
+soak:
+	HASIM_SOAK_SEEDS=$(SOAK_SEEDS) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./properties/
+
+## demo: one simulation of the default scenario, with its summary
+demo:
+	$(GO) run ./cmd/hasim run --seed 1 --duration 60s

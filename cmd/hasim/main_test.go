@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMain lets the tests run this binary as the hasim command itself (for
+// the GOMAXPROCS check in a fresh process).
+func TestMain(m *testing.M) {
+	if os.Getenv("HASIM_TEST_AS_MAIN") == "1" {
+		os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func hasim(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = realMain(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func runJSON(t *testing.T, args ...string) jsonSummary {
+	t.Helper()
+	code, out, errs := hasim(t, append([]string{"run", "--json"}, args...)...)
+	if code != 0 && code != 1 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var js jsonSummary
+	if err := json.Unmarshal([]byte(out), &js); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	return js
+}
+
+func TestRunJSONIsDeterministic(t *testing.T) {
+	a := runJSON(t, "--seed", "7", "--duration", "60s")
+	b := runJSON(t, "--seed", "7", "--duration", "60s")
+	c := runJSON(t, "--seed", "8", "--duration", "60s")
+	if len(a.TraceHash) != 64 || a.TraceHash != b.TraceHash {
+		t.Fatalf("seed 7 gave %q then %q", a.TraceHash, b.TraceHash)
+	}
+	if c.TraceHash == a.TraceHash {
+		t.Fatalf("seeds 7 and 8 gave the same trace hash %s", a.TraceHash)
+	}
+	if a.Seed != 7 || a.SimSeconds != 60 || a.Events == 0 || a.WallSeconds <= 0 || len(a.Checks) == 0 {
+		t.Fatalf("summary incomplete: %+v", a)
+	}
+	for name, v := range a.Checks {
+		if v.Verdict != "ok" {
+			t.Errorf("check %s: %s %s", name, v.Verdict, v.Detail)
+		}
+	}
+}
+
+// The same run in a fresh process with GOMAXPROCS=1 prints the same hash.
+func TestRunGOMAXPROCS1(t *testing.T) {
+	want := runJSON(t, "--seed", "7", "--duration", "60s").TraceHash
+	cmd := exec.Command(os.Args[0], "run", "--json", "--seed", "7", "--duration", "60s")
+	cmd.Env = append(os.Environ(), "HASIM_TEST_AS_MAIN=1", "GOMAXPROCS=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	var js jsonSummary
+	if err := json.Unmarshal(out, &js); err != nil {
+		t.Fatal(err)
+	}
+	if js.TraceHash != want {
+		t.Fatalf("GOMAXPROCS=1 gave %s, want %s", js.TraceHash, want)
+	}
+}
+
+func TestRunViolationExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	sched := filepath.Join(dir, "s.txt")
+	os.WriteFile(sched, []byte("# two crashes just before the lazy fsync\nat 11.9s crash n1 for 3s\nat 21.9s crash n2 for 3s\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := hasim(t, "run", "--seed", "1", "--duration", "40s", "--schedule", sched,
+		"--bug", "counter-lazy-fsync", "--out", out)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"violated acked-durable", "replay: go run ./cmd/hasim run --seed 1 --duration 40s --bug counter-lazy-fsync --schedule " + sched, "trace: "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	trace, err := os.ReadFile(filepath.Join(out, "trace.txt"))
+	if err != nil || !bytes.Contains(trace, []byte(" crash n1 lost-writes=")) {
+		t.Fatalf("trace file: %v\n%.300s", err, trace)
+	}
+	// The printed replay reproduces the same trace hash.
+	a := runJSON(t, "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched)
+	b := runJSON(t, "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched)
+	if a.TraceHash != b.TraceHash || a.Checks["acked-durable"].Verdict != "violated" {
+		t.Fatalf("replay: %s vs %s, %v", a.TraceHash, b.TraceHash, a.Checks)
+	}
+}
+
+func TestBadInputExitsTwo(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.txt")
+	os.WriteFile(bad, []byte("at 1s crash n1\nat 2s explode n2\n"), 0o644)
+	wrongHost := filepath.Join(dir, "host.txt")
+	os.WriteFile(wrongHost, []byte("at 1s crash m9\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--seed", "x"}, "--seed"},
+		{[]string{"run", "--seed", "-3"}, "--seed"},
+		{[]string{"run", "--duration", "0s"}, "--duration"},
+		{[]string{"run", "--duration", "ten"}, "duration"},
+		{[]string{"run", "--bug", "nope"}, "unknown switch \"nope\""},
+		{[]string{"run", "--scenario", "nope"}, "unknown \"nope\""},
+		{[]string{"run", "--schedule", filepath.Join(dir, "missing.txt")}, "--schedule"},
+		{[]string{"run", "--schedule", bad}, "schedule line 2: fault: unknown fault \"explode\""},
+		{[]string{"run", "--schedule", wrongHost}, "unknown host \"m9\""},
+		{[]string{"run", "--size", "-1"}, "--size"},
+		{[]string{"run", "stray"}, "unexpected argument"},
+		{[]string{"frobnicate"}, "unknown command"},
+	}
+	for _, c := range cases {
+		code, _, stderr := hasim(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+func TestBugsLists(t *testing.T) {
+	code, out, _ := hasim(t, "bugs")
+	if code != 0 || !strings.Contains(out, "counter-lazy-fsync") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
