@@ -186,13 +186,13 @@ func GenerateSchedule(r *Rand, o GenOptions) Schedule {
 			f := NetFault{}
 			switch r.Intn(4) {
 			case 0:
-				f.Set, f.Loss = SetLoss, Prob(r.Int64n(int64(Percent(30))+1))
+				f.Set, f.Loss = SetLoss, tenths(r, 300)
 			case 1:
 				f.Set, f.Delay, f.Jitter = SetDelay|SetJitter, r.Between(time.Millisecond, 200*time.Millisecond).Truncate(time.Microsecond), r.Between(0, 50*time.Millisecond).Truncate(time.Microsecond)
 			case 2:
-				f.Set, f.Dup = SetDup, Prob(r.Int64n(int64(Percent(20))+1))
+				f.Set, f.Dup = SetDup, tenths(r, 200)
 			default:
-				f.Set, f.Reorder, f.Jitter = SetReorder|SetJitter, Prob(r.Int64n(int64(Percent(50))+1)), r.Between(0, 20*time.Millisecond).Truncate(time.Microsecond)
+				f.Set, f.Reorder, f.Jitter = SetReorder|SetJitter, tenths(r, 500), r.Between(0, 20*time.Millisecond).Truncate(time.Microsecond)
 			}
 			if len(o.Hosts) >= 2 && r.Intn(2) == 0 {
 				i := r.Intn(len(o.Hosts))
@@ -207,6 +207,10 @@ func GenerateSchedule(r *Rand, o GenOptions) Schedule {
 	}
 	return out
 }
+
+// tenths draws a probability from 0.1% to max/10 percent in steps of 0.1%,
+// which keeps schedules readable.
+func tenths(r *Rand, max int64) Prob { return Prob(1+r.Int64n(max)) * 1000 }
 
 func permutation(r *Rand, n int) []int {
 	p := make([]int, n)
