@@ -246,7 +246,7 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 		s.stopProc(p, "killed")
 		return func() {
 			if p.inst == nil && s.hosts[p.host].up {
-				s.startProc(p.id)
+				s.startOrDefer(p)
 			}
 		}, ""
 	case Start:
@@ -257,7 +257,7 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 		if !s.hosts[p.host].up {
 			return nil, "host " + s.hosts[p.host].name + " is down"
 		}
-		s.startProc(p.id)
+		s.startOrDefer(p)
 		return nil, ""
 	case Pause:
 		h := s.hosts[s.hostOf(f.Host, res)]
@@ -364,7 +364,7 @@ func (s *Sim) crashHost(h *host) {
 	h.up, h.paused = false, false
 	h.inc++
 	for _, ev := range h.backlog {
-		if ev.kind == evDeliver {
+		if ev.kind == evDeliver || ev.kind == evRefused {
 			s.traceMsg("drop", ev.ref, "host-crash")
 			s.freeMsg(ev.ref)
 		}
@@ -382,6 +382,16 @@ func (s *Sim) restartHost(h *host) {
 			s.startProc(p)
 		}
 	}
+}
+
+// startOrDefer starts a stopped process now or, if its host is paused, when
+// the host resumes: a frozen host runs nothing, not even a start.
+func (s *Sim) startOrDefer(p *proc) {
+	if h := s.hosts[p.host]; h.paused {
+		h.backlog = append(h.backlog, event{at: s.now, kind: evStart, proc: p.id, inc: p.inc})
+		return
+	}
+	s.startProc(p.id)
 }
 
 func (s *Sim) resumeHost(h *host) {

@@ -301,7 +301,11 @@ func (s *Sim) deliver(ev event) {
 	case dst.inc != m.toInc:
 		s.traceMsg("drop", ev.ref, "receiver-restarted")
 	case dst.inst == nil:
-		s.traceMsg("drop", ev.ref, "not-running")
+		// The host is up but nothing listens: the connection is refused,
+		// and the sender learns so one link latency later.
+		s.traceMsg("refused", ev.ref, "not-running")
+		s.refuse(ev.ref)
+		return
 	default:
 		s.traceMsg("deliver", ev.ref, "")
 		msg := m.msg
@@ -355,4 +359,37 @@ func (n *Network) SetDefault(p LinkParams) {
 func (n *Network) SetLink(a, b string, p LinkParams) {
 	n.s.net.link(n.s.hostByName[a], n.s.hostByName[b]).base = p
 	n.s.net.reparam()
+}
+
+// refuse turns a message that found no listener into an InputRefused for
+// its sender, carried back over the same link's conditions (but never lost:
+// a refusal is the sender's own TCP stack noticing).
+func (s *Sim) refuse(slot uint32) {
+	m := s.msgs[slot]
+	from, to := s.procs[m.msg.From], s.procs[m.msg.To]
+	if from.inc != m.fromInc {
+		s.freeMsg(slot)
+		return
+	}
+	at := s.now + LoopbackLatency
+	if from.host != to.host {
+		at = s.now + s.net.link(to.host, from.host).params.Latency
+	}
+	s.push(event{at: at, kind: evRefused, ref: slot})
+}
+
+func (s *Sim) deliverRefusal(ev event) {
+	m := &s.msgs[ev.ref]
+	src := s.procs[m.msg.From]
+	h := s.hosts[src.host]
+	switch {
+	case !h.up || src.inc != m.fromInc || src.inst == nil:
+		s.freeMsg(ev.ref)
+	case h.paused:
+		h.backlog = append(h.backlog, ev)
+	default:
+		msg := m.msg
+		s.freeMsg(ev.ref)
+		s.step(src, Input{Kind: InputRefused, Msg: msg})
+	}
 }

@@ -11,6 +11,7 @@ const (
 	evFault                     // a schedule entry (or the undoing of one) fires
 	evStart                     // a process that exited is restarted
 	evProbe                     // a scenario callback (observation, workload tick)
+	evRefused                   // a refused message returns to its sender
 )
 
 // event is one entry of the kernel's queue. It is a small value: what it

@@ -45,6 +45,10 @@ const (
 	InputTimer
 	// InputSynced: the disk sync requested with Tag and Arg is durable.
 	InputSynced
+	// InputRefused: Msg, sent by this process, reached a host that is up
+	// but found no process listening (connection refused). A message to a
+	// host that is down or cut off is lost silently instead.
+	InputRefused
 )
 
 // Input is what the kernel hands a process in one step.
@@ -500,6 +504,9 @@ func (s *Sim) dispatch(ev event) {
 	case evProbe:
 		s.steps++
 		s.probes[ev.ref]()
+	case evRefused:
+		s.steps++
+		s.deliverRefusal(ev)
 	default:
 		panic(fmt.Sprintf("hasim: unknown event kind %d", ev.kind))
 	}
