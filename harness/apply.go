@@ -301,6 +301,24 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 			}
 			s.setRate(h)
 		}, ""
+	case DiskSlow:
+		h := s.hosts[s.hostOf(f.Host, res)]
+		s.nextRateID++
+		id := s.nextRateID
+		h.disks = append(h.disks, diskMod{id: id, latency: f.Latency})
+		h.syncLatency = f.Latency
+		return func() {
+			for i, m := range h.disks {
+				if m.id == id {
+					h.disks = append(h.disks[:i], h.disks[i+1:]...)
+					break
+				}
+			}
+			h.syncLatency = h.baseSync
+			if n := len(h.disks); n > 0 {
+				h.syncLatency = h.disks[n-1].latency
+			}
+		}, ""
 	case NetFault:
 		id := s.net.addMod(netMod{links: s.linksBetween(f.A, f.B, res), f: f})
 		return func() { s.net.removeMod(id) }, ""
@@ -438,6 +456,9 @@ func (s *Sim) Disturbed() []string {
 				}
 			}
 		}
+		if h.syncLatency != h.baseSync {
+			out = append(out, "host "+h.name+" disk at "+h.syncLatency.String())
+		}
 		if h.clock.Rate() != h.baseRate {
 			out = append(out, "host "+h.name+" clock at "+h.clock.Rate().String())
 		}
@@ -452,6 +473,11 @@ func (s *Sim) Disturbed() []string {
 		out = append(out, fmt.Sprintf("%d links not at default conditions", degraded))
 	}
 	return out
+}
+
+type diskMod struct {
+	id      int
+	latency time.Duration
 }
 
 type rateMod struct {

@@ -90,6 +90,13 @@ type ClockRate struct {
 	Rate Rate
 }
 
+// DiskSlow makes a host's disk syncs take Latency (a failing or saturated
+// disk, a noisy neighbour): fsync-heavy components such as raft feel it.
+type DiskSlow struct {
+	Host    Target
+	Latency time.Duration
+}
+
 // Which link parameters a NetFault sets.
 const (
 	SetDelay uint8 = 1 << iota
@@ -128,6 +135,7 @@ func (ClockJump) Reversible() bool { return false }
 func (ClockRate) Reversible() bool { return true }
 func (NetFault) Reversible() bool  { return true }
 func (NetReset) Reversible() bool  { return false }
+func (DiskSlow) Reversible() bool  { return true }
 
 func (f Partition) targets() []Target { return append(append([]Target(nil), f.A...), f.B...) }
 func (f Isolate) targets() []Target   { return []Target{f.Host} }
@@ -142,6 +150,7 @@ func (f ClockJump) targets() []Target { return []Target{f.Host} }
 func (f ClockRate) targets() []Target { return []Target{f.Host} }
 func (f NetFault) targets() []Target  { return append(append([]Target(nil), f.A...), f.B...) }
 func (f NetReset) targets() []Target  { return append(append([]Target(nil), f.A...), f.B...) }
+func (f DiskSlow) targets() []Target  { return []Target{f.Host} }
 
 func group(ts []Target) string {
 	var b strings.Builder
@@ -217,6 +226,9 @@ func (f NetFault) String() string {
 }
 
 func (f NetReset) String() string { return "net reset" + between(f.A, f.B) }
+func (f DiskSlow) String() string {
+	return "disk " + f.Host.String() + " latency " + f.Latency.String()
+}
 
 // apply sets the flagged parameters on p.
 func (f NetFault) apply(p LinkParams) LinkParams {

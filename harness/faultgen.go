@@ -17,11 +17,12 @@ const (
 	KindClockRate = "clock-rate"
 	KindNet       = "net"
 	KindComposite = "pause+isolate"
+	KindDisk      = "disk"
 )
 
 // AllKinds lists every generated fault kind.
 var AllKinds = []string{KindPartition, KindIsolate, KindCrash, KindKill, KindPause,
-	KindClockJump, KindClockRate, KindNet, KindComposite}
+	KindClockJump, KindClockRate, KindNet, KindComposite, KindDisk}
 
 // GenOptions shape a generated schedule.
 type GenOptions struct {
@@ -60,7 +61,8 @@ func GenerateSchedule(r *Rand, o GenOptions) Schedule {
 		o.MaxDown = (len(o.Hosts) - 1) / 2
 	}
 	horizon := o.Duration - o.Settle
-	if horizon <= time.Second || len(o.Hosts) == 0 {
+	// Entries start in [0, horizon-1s), in whole milliseconds.
+	if horizon < time.Second+time.Millisecond || len(o.Hosts) == 0 {
 		return nil
 	}
 	n := o.Entries
@@ -182,6 +184,18 @@ func GenerateSchedule(r *Rand, o GenOptions) Schedule {
 				rate = 1_100_000
 			}
 			e.Faults = []Fault{ClockRate{Host: pickHost(), Rate: rate}}
+		case KindDisk:
+			t := pickHost()
+			if !t.Role {
+				// One slow-disk fault per host at a time keeps each undo
+				// meaningful.
+				k := "disk/" + t.Name
+				if !free(hostBusy[k], at, at+d) {
+					continue
+				}
+				hostBusy[k] = append(hostBusy[k], busy{at, at + d})
+			}
+			e.Faults = []Fault{DiskSlow{Host: t, Latency: r.Between(20*time.Millisecond, time.Second).Truncate(time.Millisecond)}}
 		case KindNet:
 			f := NetFault{}
 			switch r.Intn(4) {

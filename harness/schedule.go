@@ -325,6 +325,23 @@ func (p *parser) fault() (Fault, error) {
 		default:
 			return nil, p.errf(kw, "expected \"jump\" or \"rate\" after the host, got %q", what)
 		}
+	case "disk":
+		t, err := p.target(kw)
+		if err != nil {
+			return nil, err
+		}
+		if w := p.next(); w != "latency" {
+			return nil, p.errf("disk", "expected \"latency\" after the host, got %q", w)
+		}
+		tok := p.next()
+		if tok == "" {
+			return nil, p.errf("disk latency", "missing duration")
+		}
+		d, err := ParseDuration("disk latency", tok)
+		if err != nil {
+			return nil, p.errf("disk latency", "%v", strings.TrimPrefix(err.Error(), "disk latency: "))
+		}
+		return DiskSlow{Host: t, Latency: d}, nil
 	case "net":
 		if p.peek() == "reset" {
 			p.next()
@@ -386,6 +403,6 @@ func (p *parser) fault() (Fault, error) {
 		f.A, f.B = a, b
 		return f, nil
 	default:
-		return nil, p.errf("fault", "unknown fault %q (known: partition, isolate, heal, crash, restart, kill, start, pause, resume, clock, net)", kw)
+		return nil, p.errf("fault", "unknown fault %q (known: partition, isolate, heal, crash, restart, kill, start, pause, resume, clock, net, disk)", kw)
 	}
 }

@@ -80,6 +80,8 @@ type host struct {
 	clock       Clock
 	baseRate    Rate
 	rates       []rateMod // active clock-rate faults, oldest first
+	baseSync    time.Duration
+	disks       []diskMod // active slow-disk faults, oldest first
 	up          bool
 	paused      bool
 	backlog     []event
@@ -247,7 +249,7 @@ func (s *Sim) AddHost(c HostConfig) HostID {
 	id := HostID(len(s.hosts))
 	s.hosts = append(s.hosts, &host{
 		id: id, name: c.Name, clock: NewClock(c.Offset, c.Rate), baseRate: c.Rate, up: !c.Down,
-		syncLatency: c.SyncLatency, disk: newDisk(),
+		syncLatency: c.SyncLatency, baseSync: c.SyncLatency, disk: newDisk(),
 	})
 	s.hostByName[c.Name] = id
 	s.net.grow(len(s.hosts))

@@ -32,6 +32,8 @@ func (e *ValidationError) Error() string {
 const (
 	MaxClockJump = 24 * time.Hour
 	MaxNetDelay  = time.Hour
+	// MaxDiskLatency bounds a slow disk's sync latency.
+	MaxDiskLatency = 10 * time.Minute
 )
 
 // Validate checks a schedule against a topology and the run's duration
@@ -84,7 +86,7 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 		for _, f := range e.Faults {
 			name := strings.Fields(f.String())[0]
 			if e.For > 0 && !f.Reversible() {
-				return fail("for", "%q cannot be undone; only partition, isolate, crash, kill, pause, clock rate and net faults take \"for\"", name)
+				return fail("for", "%q cannot be undone; only partition, isolate, crash, kill, pause, clock rate, disk and net faults take \"for\"", name)
 			}
 			wantProc := false
 			switch f.(type) {
@@ -175,6 +177,10 @@ func checkValues(f Fault, fail func(field, format string, args ...any) error) er
 			}
 		}
 		return distinct("net between", f.A, f.B)
+	case DiskSlow:
+		if f.Latency <= 0 || f.Latency > MaxDiskLatency {
+			return fail("disk latency", "%s out of range (0, %s]", f.Latency, MaxDiskLatency)
+		}
 	case NetReset:
 		if (len(f.A) == 0) != (len(f.B) == 0) {
 			return fail("net reset between", "both groups must be given, or neither")
@@ -216,6 +222,14 @@ func (s Schedule) walk(procs []string) error {
 	down := map[string]bool{}
 	paused := map[string]bool{}
 	stopped := map[string]bool{}
+	// The kernel undoes a pause only if the host has not crashed since the
+	// pause fired: a crash ends the pause, and a later one may be in effect.
+	crashes := map[string]int{}
+	type pauseKey struct {
+		entry int
+		host  string
+	}
+	pausedAt := map[pauseKey]int{} // the host's crash count when the pause fired
 	hostOf := func(p string) string { h, _, _ := strings.Cut(p, "/"); return h }
 	// A host that boots starts all of its processes again.
 	boot := func(h string) {
@@ -247,14 +261,17 @@ func (s Schedule) walk(procs []string) error {
 			n := t.Name
 			switch f.(type) {
 			case Crash:
-				if st.undo { // restart
-					boot(n)
+				if st.undo { // the kernel restarts the host if it is still down
+					if down[n] {
+						boot(n)
+					}
 					continue
 				}
 				if down[n] {
 					return fail("host %s is already down", n)
 				}
 				down[n], paused[n] = true, false
+				crashes[n]++
 			case Restart:
 				if !down[n] {
 					return fail("host %s is up; restart takes a crashed host", n)
@@ -262,7 +279,9 @@ func (s Schedule) walk(procs []string) error {
 				boot(n)
 			case Pause:
 				if st.undo {
-					paused[n] = false
+					if pausedAt[pauseKey{st.entry, n}] == crashes[n] {
+						paused[n] = false
+					}
 					continue
 				}
 				if down[n] {
@@ -272,6 +291,7 @@ func (s Schedule) walk(procs []string) error {
 					return fail("host %s is already paused", n)
 				}
 				paused[n] = true
+				pausedAt[pauseKey{st.entry, n}] = crashes[n]
 			case Resume:
 				if !paused[n] {
 					return fail("host %s is not paused", n)

@@ -10,6 +10,7 @@ import (
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/counter"
+	"hasim/model/store"
 )
 
 // Options are the knobs a scenario is built from; each scenario reads the
@@ -38,6 +39,9 @@ type entry struct {
 var all = []entry{
 	{"counter", "a replicated grow-only counter on n1..nN and a client (the demonstration model)", func(o Options) (Scenario, error) {
 		return &counter.Scenario{Cfg: counter.Config{Replicas: o.Size, Bugs: o.Bugs}}, nil
+	}},
+	{"store", "an etcd-like raft store (m1..mN, stacked) under a key-value workload from c1..c3", func(o Options) (Scenario, error) {
+		return &store.Scenario{Cfg: store.Config{Members: o.Size, Bugs: o.Bugs}}, nil
 	}},
 }
 

@@ -1,0 +1,161 @@
+package checkers
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"hasim/harness"
+)
+
+// RaftSafety checks raft's safety properties on a run, from what the members
+// report as they go:
+//
+//   - election safety: at most one leader per term;
+//   - state machine safety: every member applies, at each index, the same
+//     entry (same term and content), in order, with no gaps (a snapshot
+//     restore moves a member forward past what the snapshot covers);
+//   - leader completeness: a new leader's log holds every entry any member
+//     has applied (a committed entry never changes or disappears, across
+//     crashes and restarts);
+//   - a member's store revision never decreases, across restarts too;
+//   - no member panics (raft panics when its durable state was lost, e.g.
+//     "tocommit is out of range").
+//
+// Violations are kept with their first evidence; the verdict lists them.
+type RaftSafety struct {
+	leaders   map[uint64]leaderAt // term → first leader seen
+	canonical []entryID           // index-1 → the first applied entry there
+	next      map[uint64]uint64   // member → next index it must apply
+	rev       map[uint64]int64    // member → highest revision reported
+	problems  []string
+	leaderN   int
+	applied   int
+}
+
+type leaderAt struct {
+	member uint64
+	at     time.Duration
+}
+
+type entryID struct {
+	term   uint64
+	digest uint64
+	member uint64
+	at     time.Duration
+}
+
+// MaxProblems bounds how many violations a checker keeps.
+const MaxProblems = 20
+
+// NewRaftSafety returns an empty checker.
+func NewRaftSafety() *RaftSafety {
+	return &RaftSafety{leaders: map[uint64]leaderAt{}, next: map[uint64]uint64{}, rev: map[uint64]int64{}}
+}
+
+func (c *RaftSafety) fail(format string, args ...any) {
+	if len(c.problems) < MaxProblems {
+		c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// Leader records that member became leader of term at true time at.
+func (c *RaftSafety) Leader(at time.Duration, member, term uint64) {
+	c.leaderN++
+	if prev, ok := c.leaders[term]; ok && prev.member != member {
+		c.fail("two leaders in term %d: member %d at %s and member %d at %s", term, prev.member, fmtT(prev.at), member, fmtT(at))
+		return
+	}
+	if _, ok := c.leaders[term]; !ok {
+		c.leaders[term] = leaderAt{member, at}
+	}
+}
+
+// Reset says member's next applied entry will be index+1: after a restart
+// (replay from its snapshot) or a snapshot restore.
+func (c *RaftSafety) Reset(member, index uint64) { c.next[member] = index + 1 }
+
+// Applied records that member applied the entry at index with term and a
+// digest of its type and content.
+func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest uint64) {
+	c.applied++
+	if want, ok := c.next[member]; ok && index != want {
+		c.fail("member %d applied index %d at %s, expected %d (applies out of order or with a gap)", member, index, fmtT(at), want)
+	}
+	c.next[member] = index + 1
+	if index == 0 {
+		return
+	}
+	if int(index) <= len(c.canonical) {
+		e := c.canonical[index-1]
+		if e.term != term || e.digest != digest {
+			c.fail("index %d: member %d applied term %d digest %016x at %s, but member %d applied term %d digest %016x at %s",
+				index, member, term, digest, fmtT(at), e.member, e.term, e.digest, fmtT(e.at))
+		}
+		return
+	}
+	for uint64(len(c.canonical)) < index-1 {
+		// A member restored from a snapshot applies past entries nobody
+		// reported yet; keep a hole that the first applier fills.
+		c.canonical = append(c.canonical, entryID{})
+	}
+	c.canonical = append(c.canonical, entryID{term: term, digest: digest, member: member, at: at})
+}
+
+// LeaderLog checks a new leader's log against every applied entry: term
+// returns the term of the leader's entry at an index (false when the index
+// is outside its log), and first is the first index its log still holds
+// (entries before are covered by its snapshot).
+func (c *RaftSafety) LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool)) {
+	for i := first; i <= uint64(len(c.canonical)); i++ {
+		e := c.canonical[i-1]
+		if e.term == 0 {
+			continue
+		}
+		t, ok := term(i)
+		if !ok {
+			c.fail("leader completeness: member %d became leader of term %d at %s without index %d, which member %d applied at %s",
+				member, leaderTerm, fmtT(at), i, e.member, fmtT(e.at))
+			return
+		}
+		if t != e.term {
+			c.fail("leader completeness: member %d became leader of term %d at %s with term %d at index %d, where member %d applied term %d at %s",
+				member, leaderTerm, fmtT(at), t, i, e.member, e.term, fmtT(e.at))
+			return
+		}
+	}
+}
+
+// Revision records a member's store revision as others can observe it (at
+// the end of each of its steps).
+func (c *RaftSafety) Revision(at time.Duration, member uint64, rev int64) {
+	if prev, ok := c.rev[member]; ok && rev < prev {
+		c.fail("member %d's revision went back from %d to %d at %s", member, prev, rev, fmtT(at))
+	}
+	c.rev[member] = rev
+}
+
+// Panicked records that a member's raft panicked.
+func (c *RaftSafety) Panicked(at time.Duration, member uint64, msg string) {
+	c.fail("member %d panicked at %s: %s", member, fmtT(at), msg)
+}
+
+// Verdict judges the run.
+func (c *RaftSafety) Verdict() harness.Verdict {
+	v := harness.Verdict{Check: "raft-safety"}
+	if len(c.problems) > 0 {
+		v.Status = harness.Violated
+		v.Detail = strings.Join(c.problems, "; ")
+		return v
+	}
+	if c.applied == 0 {
+		v.Status = harness.Unknown
+		v.Detail = "no member applied any entry"
+		return v
+	}
+	v.Status = harness.OK
+	v.Detail = fmt.Sprintf("%d leaders over %d terms, %d entries applied consistently", c.leaderN, len(c.leaders), len(c.canonical))
+	return v
+}
+
+func fmtT(t time.Duration) string { return t.String() }

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"time"
+
+	"hasim/harness"
+)
+
+// Client is a clientv3-like client that a process embeds: it picks
+// endpoints round robin, applies a per-call deadline, retries what is safe
+// to retry, and records every call in a History.
+//
+// Retries follow clientv3's rules: a request that never reached a member
+// (connection refused) is retried on the next endpoint, reads and writes
+// alike; a read that the member answered with its request timeout (etcd's
+// "request timed out", an Unavailable error) is retried too; a write that
+// timed out is not retried, and its outcome is unknown. clientv3 also
+// retries when a per-attempt gRPC deadline expires while the caller's is
+// still alive; hasim's client has no per-attempt deadline apart from the
+// caller's, so that case does not arise (a deviation, named here).
+type Client struct {
+	// Endpoints are the members, tried round robin.
+	Endpoints []harness.ProcID
+	// Timeout is the caller's deadline per call (local time); default 5s.
+	Timeout time.Duration
+	// ID names the client in the history and in request IDs (its high 32
+	// bits), so that several clients can share one process.
+	ID int
+	// History receives every call; may be nil.
+	History *History
+
+	next  int
+	seq   uint64
+	calls map[uint64]*call
+}
+
+type call struct {
+	txn          Txn
+	serializable bool
+	endpoint     int
+	timer        harness.TimerID
+	op           int // index in the history, -1 if none
+	cb           func(Response)
+	attempts     int
+}
+
+const clientTimerTag = "kv-deadline"
+
+// Do sends txn and calls cb once with the outcome: a member's response, or
+// CodeTimeout when the caller's deadline passed first (for a write: the
+// outcome is unknown).
+func (c *Client) Do(ctx *harness.Ctx, txn Txn, serializable bool, cb func(Response)) {
+	if c.calls == nil {
+		c.calls = map[uint64]*call{}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	c.seq++
+	id := uint64(c.ID)<<32 | c.seq
+	cl := &call{txn: txn, serializable: serializable, endpoint: c.next % len(c.Endpoints), cb: cb, op: -1}
+	c.next++
+	cl.timer = ctx.After(c.Timeout, clientTimerTag, id)
+	if c.History != nil {
+		cl.op = c.History.begin(c.ID, txn, serializable)
+	}
+	c.calls[id] = cl
+	c.send(ctx, id, cl)
+}
+
+func (c *Client) mine(id uint64) bool { return id>>32 == uint64(c.ID) }
+
+func (c *Client) send(ctx *harness.Ctx, id uint64, cl *call) {
+	cl.attempts++
+	ctx.Send(c.Endpoints[cl.endpoint], Request{ID: id, Txn: cl.txn, Serializable: cl.serializable})
+}
+
+// Pending reports how many calls are in flight.
+func (c *Client) Pending() int { return len(c.calls) }
+
+// Handle takes the inputs that belong to the client (responses, refusals,
+// its deadline timers) and reports whether it did.
+func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
+	switch in.Kind {
+	case harness.InputTimer:
+		if in.Tag != clientTimerTag || !c.mine(in.Arg) {
+			return false
+		}
+		if cl := c.calls[in.Arg]; cl != nil {
+			c.finish(ctx, in.Arg, cl, Response{ID: in.Arg, Err: CodeTimeout}, false)
+		}
+		return true
+	case harness.InputRefused:
+		req, ok := in.Msg.Payload.(Request)
+		if !ok || !c.mine(req.ID) {
+			return false
+		}
+		if cl := c.calls[req.ID]; cl != nil {
+			if cl.attempts >= 3*len(c.Endpoints) {
+				// Every endpoint refused, repeatedly: nothing took effect.
+				c.finish(ctx, req.ID, cl, Response{ID: req.ID, Err: CodeUnavailable}, true)
+				return true
+			}
+			cl.endpoint = (cl.endpoint + 1) % len(c.Endpoints)
+			c.send(ctx, req.ID, cl)
+		}
+		return true
+	case harness.InputMessage:
+		resp, ok := in.Msg.Payload.(Response)
+		if !ok || !c.mine(resp.ID) {
+			return false
+		}
+		cl := c.calls[resp.ID]
+		if cl == nil {
+			return true // a late answer to a call already given up on
+		}
+		if resp.Err == CodeTimeout && !cl.txn.IsWrite() {
+			cl.endpoint = (cl.endpoint + 1) % len(c.Endpoints)
+			c.send(ctx, resp.ID, cl)
+			return true
+		}
+		c.finish(ctx, resp.ID, cl, resp, resp.Err != CodeTimeout)
+		return true
+	}
+	return false
+}
+
+// finish ends a call; known says whether its outcome is known (a write
+// whose outcome is unknown is indeterminate).
+func (c *Client) finish(ctx *harness.Ctx, id uint64, cl *call, resp Response, known bool) {
+	delete(c.calls, id)
+	ctx.Cancel(cl.timer)
+	if c.History != nil && cl.op >= 0 {
+		c.History.end(cl.op, resp, known)
+	}
+	if cl.cb != nil {
+		cl.cb(resp)
+	}
+}
