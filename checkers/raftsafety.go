@@ -140,6 +140,9 @@ func (c *RaftSafety) Panicked(at time.Duration, member uint64, msg string) {
 	c.fail("member %d panicked at %s: %s", member, fmtT(at), msg)
 }
 
+// Committed returns how many log entries some member applied.
+func (c *RaftSafety) Committed() int { return len(c.canonical) }
+
 // Verdict judges the run.
 func (c *RaftSafety) Verdict() harness.Verdict {
 	v := harness.Verdict{Check: "raft-safety"}

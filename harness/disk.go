@@ -155,6 +155,5 @@ func (v DiskView) Sync(tag string, arg uint64) {
 // Durable returns the durable records of one of a process's files; checkers
 // use it to look at what survived. file is "process/file".
 func (s *Sim) Durable(hostName, file string) []any {
-	h := s.hosts[s.hostByName[hostName]]
-	return append([]any(nil), h.disk.durable[file]...)
+	return append([]any(nil), s.host(hostName).disk.durable[file]...)
 }

@@ -357,7 +357,7 @@ func (n *Network) SetDefault(p LinkParams) {
 
 // SetLink sets the conditions of the link from host a to host b.
 func (n *Network) SetLink(a, b string, p LinkParams) {
-	n.s.net.link(n.s.hostByName[a], n.s.hostByName[b]).base = p
+	n.s.net.link(n.s.host(a).id, n.s.host(b).id).base = p
 	n.s.net.reparam()
 }
 

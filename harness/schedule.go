@@ -154,6 +154,9 @@ func (p *parser) entry() (Entry, error) {
 			break
 		}
 		p.next()
+		if p.peek() == "" || p.peek() == "for" {
+			return e, p.errf("fault", "missing fault after \"+\"")
+		}
 	}
 	if p.peek() == "for" {
 		p.next()

@@ -234,6 +234,9 @@ func (s *Sim) AddHost(c HostConfig) HostID {
 	if err := validName(c.Name); err != nil {
 		panic(fmt.Sprintf("hasim: host name: %v", err))
 	}
+	if reservedWords[c.Name] {
+		panic(fmt.Sprintf("hasim: host name %q is a word of the schedule language", c.Name))
+	}
 	if _, dup := s.hostByName[c.Name]; dup {
 		panic(fmt.Sprintf("hasim: duplicate host %q", c.Name))
 	}
@@ -333,9 +336,20 @@ func (s *Sim) HostPaused(name string) bool {
 
 // LocalNow returns the named host's local clock reading now.
 func (s *Sim) LocalNow(hostName string) time.Duration {
-	h := s.hosts[s.hostByName[hostName]]
-	return h.clock.Read(s.now)
+	return s.host(hostName).clock.Read(s.now)
 }
+
+// host returns the named host; an unknown name is a wiring error.
+func (s *Sim) host(name string) *host {
+	id, ok := s.hostByName[name]
+	if !ok {
+		panic(fmt.Sprintf("hasim: no host %q", name))
+	}
+	return s.hosts[id]
+}
+
+// reservedWords may not name hosts: they would make schedules ambiguous.
+var reservedWords = map[string]bool{"at": true, "for": true, "hold": true, "between": true}
 
 // Hosts returns the host names in the order they were added.
 func (s *Sim) Hosts() []string {

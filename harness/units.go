@@ -108,7 +108,10 @@ func parseFixed(s string, dec int) (int64, error) {
 	if s == "" {
 		return 0, fmt.Errorf("missing number")
 	}
-	whole, frac, _ := strings.Cut(s, ".")
+	whole, frac, dot := strings.Cut(s, ".")
+	if dot && frac == "" {
+		return 0, fmt.Errorf("not a decimal number")
+	}
 	if len(frac) > dec {
 		return 0, fmt.Errorf("at most %d decimals", dec)
 	}

@@ -206,10 +206,10 @@ func (s Schedule) walk(procs []string) error {
 			steps = append(steps, step{at: e.End(), entry: i, undo: true, order: 2*i + 1})
 		}
 	}
-	// Undos at the same instant as a later entry run first: the kernel
-	// queues an undo when its entry fires, before later entries fire only if
-	// they were queued after; entries are all queued at the start, so at a
-	// tie the entry (queued earlier) runs first.
+	// At the same instant entries run before undos: the kernel queues every
+	// entry at the start and an undo only when its entry fires, so at a tie
+	// the entry (queued earlier) runs first. Undos at one instant run in the
+	// order of their entries.
 	sort.SliceStable(steps, func(a, b int) bool {
 		if steps[a].at != steps[b].at {
 			return steps[a].at < steps[b].at

@@ -6,13 +6,22 @@ import (
 	"time"
 
 	"hasim/model/counter"
+	"hasim/model/store"
 )
 
+// determinismCases alternates the scenarios: the counter demo and the raft
+// store (real raft, whose election timeouts come from crypto/rand), some
+// with bugs on so that failure paths are covered too.
 func determinismCases(n int) []DeterminismCase {
 	var out []DeterminismCase
 	for seed := uint64(1); seed <= uint64(n); seed++ {
 		c := DeterminismCase{Scenario: "counter", Seed: seed, Duration: 40 * time.Second}
-		if seed%3 == 0 {
+		if seed%2 == 0 {
+			c.Scenario = "store"
+			if seed%6 == 0 {
+				c.Bugs = []string{store.BugNoFsync}
+			}
+		} else if seed%3 == 0 {
 			c.Bugs = []string{counter.BugLazyFsync}
 		}
 		out = append(out, c)
@@ -41,8 +50,8 @@ func checkTwice(t *testing.T, c DeterminismCase) {
 	}
 }
 
-// TestDeterminism runs 60 seeds of the counter model under generated faults
-// twice each and compares the traces byte for byte.
+// TestDeterminism runs 60 seeds of the counter and store models under
+// generated faults twice each and compares the traces byte for byte.
 func TestDeterminism(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range determinismCases(60) {

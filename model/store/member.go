@@ -226,8 +226,15 @@ func seqBytes(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq
 func (m *Member) receive(ctx *harness.Ctx, msg harness.Message) {
 	switch p := msg.Payload.(type) {
 	case raftMsg:
-		// raft mutates messages it steps; it gets its own copy.
-		rm := proto.Clone(p.m).(*pb.Message)
+		rm := p.m
+		if rm.GetType() == pb.MsgProp {
+			// A leader stamps term and index into the entries of a
+			// forwarded proposal: it gets its own copy, since the
+			// network may deliver the same message twice. Other
+			// messages are only read, and the entries they carry are
+			// never modified once in a log, so they are shared.
+			rm = proto.Clone(rm).(*pb.Message)
+		}
 		// An error is raft refusing a message (e.g. a stale one); raft
 		// logged why.
 		_ = m.rn.Step(rm)
@@ -431,7 +438,7 @@ func (m *Member) send(ctx *harness.Ctx, msgs []*pb.Message) {
 		if to == 0 || to > uint64(len(m.cfg.Peers)) {
 			continue
 		}
-		ctx.Send(m.cfg.Peers[to-1], raftMsg{m: proto.Clone(msg).(*pb.Message)})
+		ctx.Send(m.cfg.Peers[to-1], raftMsg{m: msg})
 		if msg.GetType() == pb.MsgSnap {
 			// The snapshot is handed to the transport; like etcd, report
 			// it finished once sent (a lost one is probed again).

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/hex"
 	"strconv"
 	"strings"
 
@@ -8,11 +9,76 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
-// raftMsg is a raft message between members. Its String is raft's own
-// description of the message, stable and free of pointers.
+// raftMsg is a raft message between members. Senders hand it over and
+// never touch it again; see Member.receive for what receivers copy.
 type raftMsg struct{ m *pb.Message }
 
-func (r raftMsg) String() string { return raft.DescribeMessage(r.m, nil) }
+// String describes the message on one line, in the spirit of raft's own
+// DescribeMessage ("1->2 MsgApp Term:2 Log:1/11 Commit:11 Entries:3[12..14]")
+// but without fmt: it is on the kernel's hot path, once per trace line.
+func (r raftMsg) String() string {
+	m := r.m
+	b := make([]byte, 0, 96)
+	b = strconv.AppendUint(b, m.GetFrom(), 10)
+	b = append(b, "->"...)
+	b = strconv.AppendUint(b, m.GetTo(), 10)
+	b = append(b, ' ')
+	b = append(b, msgTypeName(m.GetType())...)
+	b = append(b, " Term:"...)
+	b = strconv.AppendUint(b, m.GetTerm(), 10)
+	b = append(b, " Log:"...)
+	b = strconv.AppendUint(b, m.GetLogTerm(), 10)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, m.GetIndex(), 10)
+	if c := m.GetCommit(); c != 0 {
+		b = append(b, " Commit:"...)
+		b = strconv.AppendUint(b, c, 10)
+	}
+	if v := m.GetVote(); v != 0 {
+		b = append(b, " Vote:"...)
+		b = strconv.AppendUint(b, v, 10)
+	}
+	if m.GetReject() {
+		b = append(b, " Rejected (Hint: "...)
+		b = strconv.AppendUint(b, m.GetRejectHint(), 10)
+		b = append(b, ')')
+	}
+	if ents := m.GetEntries(); len(ents) > 0 {
+		b = append(b, " Entries:"...)
+		b = strconv.AppendInt(b, int64(len(ents)), 10)
+		b = append(b, '[')
+		b = strconv.AppendUint(b, ents[0].GetIndex(), 10)
+		b = append(b, ".."...)
+		b = strconv.AppendUint(b, ents[len(ents)-1].GetIndex(), 10)
+		b = append(b, ']')
+	}
+	if snap := m.GetSnapshot(); !raft.IsEmptySnap(snap) {
+		b = append(b, " Snapshot:"...)
+		b = strconv.AppendUint(b, snap.GetMetadata().GetIndex(), 10)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, snap.GetMetadata().GetTerm(), 10)
+	}
+	if c := m.GetContext(); len(c) > 0 {
+		b = append(b, " Context:"...)
+		b = append(b, hex.EncodeToString(c)...)
+	}
+	return string(b)
+}
+
+var msgTypeNames = func() []string {
+	var out []string
+	for t := 0; t < 32; t++ {
+		out = append(out, pb.MessageType(t).String())
+	}
+	return out
+}()
+
+func msgTypeName(t pb.MessageType) string {
+	if int(t) >= 0 && int(t) < len(msgTypeNames) {
+		return msgTypeNames[t]
+	}
+	return pb.MessageType(t).String()
+}
 
 // Code is a store error as a client sees it.
 type Code string
