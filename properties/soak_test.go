@@ -21,6 +21,9 @@ func TestSoak(t *testing.T) {
 	var sim, wall time.Duration
 	for seed := uint64(1); seed <= uint64(n); seed++ {
 		c := DeterminismCase{Scenario: "counter", Seed: seed, Duration: 2 * time.Minute}
+		if seed%2 == 0 {
+			c.Scenario = "store"
+		}
 		res, err := RunKept(c)
 		if err != nil {
 			t.Fatalf("%s: %v", c, err)

@@ -141,3 +141,26 @@ func TestBugsLists(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 }
+
+func TestStoreScenarioFlags(t *testing.T) {
+	js := runJSON(t, "--scenario", "store", "--topology", "external", "--size", "5", "--seed", "3", "--duration", "40s")
+	if js.Scenario != "store" || js.Checks["raft-safety"].Verdict != "ok" {
+		t.Fatalf("%+v", js)
+	}
+	if !strings.Contains(js.Replay, "--scenario store --size 5 --topology external") {
+		t.Fatalf("replay %q lacks the scenario flags", js.Replay)
+	}
+	for _, s := range js.Schedule {
+		if strings.Contains(s, " m1") {
+			t.Fatalf("external topology but the schedule names m1: %s", s)
+		}
+	}
+	code, _, stderr := hasim(t, "run", "--scenario", "store", "--topology", "ring")
+	if code != 2 || !strings.Contains(stderr, "--topology: \"ring\" is neither stacked nor external") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, out, _ := hasim(t, "run", "--scenario", "store", "--size", "4", "--duration", "20s")
+	if code != 0 || !strings.Contains(out, "warning: 4 members") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}

@@ -35,6 +35,7 @@ type runFlags struct {
 	schedule string
 	scenario string
 	size     int
+	topology string
 	bugs     listFlag
 	out      string
 	json     bool
@@ -47,6 +48,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.schedule, "schedule", "", "fault schedule file (text form); default: generated from the seed")
 	fs.StringVar(&f.scenario, "scenario", scenarios.Default, "scenario to run (hasim scenarios lists them)")
 	fs.IntVar(&f.size, "size", 0, "replicas/members of the scenario (0: its default)")
+	fs.StringVar(&f.topology, "topology", "", "stacked or external (scenarios with members; default stacked)")
 	fs.Var(&f.bugs, "bug", "turn a bug switch on (repeatable; hasim bugs lists them)")
 	fs.StringVar(&f.out, "out", "", "directory for the trace and schedule files")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the text summary")
@@ -93,7 +95,7 @@ func (f *runFlags) prepare() (*prepared, error) {
 	if err != nil {
 		return nil, usagef("--%v", err)
 	}
-	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size})
+	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size, Topology: f.topology})
 	if err != nil {
 		return nil, usagef("--%v", err)
 	}
@@ -123,6 +125,9 @@ func (f *runFlags) replayCommand(seed uint64, schedFile string) string {
 	}
 	if f.size != 0 {
 		parts = append(parts, "--size", strconv.Itoa(f.size))
+	}
+	if f.topology != "" {
+		parts = append(parts, "--topology", f.topology)
 	}
 	bugs := append([]string(nil), f.bugs...)
 	sort.Strings(bugs)
@@ -256,6 +261,11 @@ func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, re
 		fmt.Fprintf(w, ", bugs %s", strings.Join(f.bugs, ","))
 	}
 	fmt.Fprintln(w)
+	if wr, ok := p.sc.(interface{ Warnings() []string }); ok {
+		for _, msg := range wr.Warnings() {
+			fmt.Fprintf(w, "warning: %s\n", msg)
+		}
+	}
 	src := "generated from the seed"
 	if !p.generated {
 		src = "from " + f.schedule

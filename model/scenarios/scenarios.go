@@ -20,6 +20,9 @@ type Options struct {
 	Bugs model.Bugs
 	// Size is the number of replicas/members/masters; 0 is the default.
 	Size int
+	// Topology is "stacked" or "external" where a scenario has members;
+	// "" is its default.
+	Topology string
 }
 
 // Scenario is a built scenario plus what it needs from the runner.
@@ -38,10 +41,16 @@ type entry struct {
 
 var all = []entry{
 	{"counter", "a replicated grow-only counter on n1..nN and a client (the demonstration model)", func(o Options) (Scenario, error) {
+		if o.Topology != "" {
+			return nil, fmt.Errorf("topology: the counter scenario has none")
+		}
 		return &counter.Scenario{Cfg: counter.Config{Replicas: o.Size, Bugs: o.Bugs}}, nil
 	}},
-	{"store", "an etcd-like raft store (m1..mN, stacked) under a key-value workload from c1..c3", func(o Options) (Scenario, error) {
-		return &store.Scenario{Cfg: store.Config{Members: o.Size, Bugs: o.Bugs}}, nil
+	{"store", "an etcd-like raft store (members m1..mN stacked, or e1..eN external) under a key-value workload from c1..c3", func(o Options) (Scenario, error) {
+		if o.Topology != "" && o.Topology != string(store.Stacked) && o.Topology != string(store.External) {
+			return nil, fmt.Errorf("topology: %q is neither stacked nor external", o.Topology)
+		}
+		return &store.Scenario{Cfg: store.Config{Members: o.Size, Topology: store.Topology(o.Topology), Bugs: o.Bugs}}, nil
 	}},
 }
 

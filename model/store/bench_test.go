@@ -49,7 +49,7 @@ func BenchmarkInteractionEnv(b *testing.B) {
 		cfg := raft.Config{ElectionTick: ElectionTicks, HeartbeatTick: HeartbeatTicks, PreVote: true,
 			CheckQuorum: true, ReadOnlyOption: raft.ReadOnlySafe, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256}
 		snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
-			ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}, Index: proto.Uint64(1), Term: proto.Uint64(1)}}
+			ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}, Index: proto.Uint64(2), Term: proto.Uint64(1)}}
 		if err := env.AddNodes(3, cfg, snap); err != nil {
 			b.Fatal(err)
 		}

@@ -37,6 +37,7 @@ type Client struct {
 type call struct {
 	txn          Txn
 	serializable bool
+	compact      int64
 	endpoint     int
 	timer        harness.TimerID
 	op           int // index in the history, -1 if none
@@ -50,6 +51,16 @@ const clientTimerTag = "kv-deadline"
 // CodeTimeout when the caller's deadline passed first (for a write: the
 // outcome is unknown).
 func (c *Client) Do(ctx *harness.Ctx, txn Txn, serializable bool, cb func(Response)) {
+	c.do(ctx, &call{txn: txn, serializable: serializable, cb: cb}, cb)
+}
+
+// Compact asks the cluster to compact its history up to rev; like a write,
+// it is not retried once it may have reached a member.
+func (c *Client) Compact(ctx *harness.Ctx, rev int64, cb func(Response)) {
+	c.do(ctx, &call{compact: rev}, cb)
+}
+
+func (c *Client) do(ctx *harness.Ctx, cl *call, cb func(Response)) {
 	if c.calls == nil {
 		c.calls = map[uint64]*call{}
 	}
@@ -58,11 +69,11 @@ func (c *Client) Do(ctx *harness.Ctx, txn Txn, serializable bool, cb func(Respon
 	}
 	c.seq++
 	id := uint64(c.ID)<<32 | c.seq
-	cl := &call{txn: txn, serializable: serializable, endpoint: c.next % len(c.Endpoints), cb: cb, op: -1}
+	cl.endpoint, cl.cb, cl.op = c.next%len(c.Endpoints), cb, -1
 	c.next++
 	cl.timer = ctx.After(c.Timeout, clientTimerTag, id)
 	if c.History != nil {
-		cl.op = c.History.begin(c.ID, txn, serializable)
+		cl.op = c.History.begin(c.ID, cl.txn, cl.serializable, cl.compact)
 	}
 	c.calls[id] = cl
 	c.send(ctx, id, cl)
@@ -72,7 +83,7 @@ func (c *Client) mine(id uint64) bool { return id>>32 == uint64(c.ID) }
 
 func (c *Client) send(ctx *harness.Ctx, id uint64, cl *call) {
 	cl.attempts++
-	ctx.Send(c.Endpoints[cl.endpoint], Request{ID: id, Txn: cl.txn, Serializable: cl.serializable})
+	ctx.Send(c.Endpoints[cl.endpoint], Request{ID: id, Txn: cl.txn, Serializable: cl.serializable, Compact: cl.compact})
 }
 
 // Pending reports how many calls are in flight.
@@ -114,7 +125,7 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 		if cl == nil {
 			return true // a late answer to a call already given up on
 		}
-		if resp.Err == CodeTimeout && !cl.txn.IsWrite() {
+		if resp.Err == CodeTimeout && !cl.write() {
 			cl.endpoint = (cl.endpoint + 1) % len(c.Endpoints)
 			c.send(ctx, resp.ID, cl)
 			return true
@@ -137,3 +148,5 @@ func (c *Client) finish(ctx *harness.Ctx, id uint64, cl *call, resp Response, kn
 		cl.cb(resp)
 	}
 }
+
+func (cl *call) write() bool { return cl.compact > 0 || cl.txn.IsWrite() }

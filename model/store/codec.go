@@ -12,9 +12,10 @@ import (
 // bytes, so the transaction is encoded; the encoding is deterministic.
 
 type proposal struct {
-	origin uint64
-	seq    uint64
-	txn    Txn
+	origin  uint64
+	seq     uint64
+	txn     Txn
+	compact int64 // > 0: a compaction to this revision instead of a txn
 }
 
 type encoder struct{ b []byte }
@@ -62,6 +63,7 @@ func encodeProposal(p proposal) []byte {
 	}
 	e.ops(p.txn.Success)
 	e.ops(p.txn.Failure)
+	e.i(p.compact)
 	return e.b
 }
 
@@ -147,6 +149,7 @@ func decodeProposal(b []byte) (proposal, error) {
 	}
 	p.txn.Success = d.ops()
 	p.txn.Failure = d.ops()
+	p.compact = d.i()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errCorrupt
 	}

@@ -13,6 +13,7 @@ type Call struct {
 	Client        int
 	Txn           Txn
 	Serializable  bool
+	Compact       int64 // > 0: a compaction, not a txn
 	Start         time.Duration
 	End           time.Duration // -1 while in flight
 	Resp          Response
@@ -33,7 +34,11 @@ func (o Call) String() string {
 	} else {
 		b.WriteString("…")
 	}
-	fmt.Fprintf(&b, "] %s -> ", o.Txn)
+	if o.Compact > 0 {
+		fmt.Fprintf(&b, "] compact %d -> ", o.Compact)
+	} else {
+		fmt.Fprintf(&b, "] %s -> ", o.Txn)
+	}
 	switch {
 	case !o.Done():
 		b.WriteString("in flight")
@@ -56,8 +61,8 @@ type History struct {
 // NewHistory returns a history stamping calls with now (true time).
 func NewHistory(now func() time.Duration) *History { return &History{now: now} }
 
-func (h *History) begin(client int, txn Txn, serializable bool) int {
-	h.Calls = append(h.Calls, Call{Client: client, Txn: txn, Serializable: serializable, Start: h.now(), End: -1})
+func (h *History) begin(client int, txn Txn, serializable bool, compact int64) int {
+	h.Calls = append(h.Calls, Call{Client: client, Txn: txn, Serializable: serializable, Compact: compact, Start: h.now(), End: -1})
 	return len(h.Calls) - 1
 }
 
@@ -65,5 +70,5 @@ func (h *History) end(i int, resp Response, known bool) {
 	op := &h.Calls[i]
 	op.End = h.now()
 	op.Resp = resp
-	op.Indeterminate = !known && op.Txn.IsWrite()
+	op.Indeterminate = !known && (op.Txn.IsWrite() || op.Compact > 0)
 }

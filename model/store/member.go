@@ -260,7 +260,7 @@ func (m *Member) receive(ctx *harness.Ctx, msg harness.Message) {
 }
 
 func (m *Member) request(ctx *harness.Ctx, from harness.ProcID, r Request) {
-	if !r.Txn.IsWrite() && len(r.Txn.Compares) == 0 {
+	if !r.Txn.IsWrite() && len(r.Txn.Compares) == 0 && r.Compact == 0 {
 		if r.Serializable || m.cfg.Bugs.Has(BugStaleRead) {
 			m.serve(ctx, from, r.ID, r.Txn)
 			return
@@ -281,7 +281,7 @@ func (m *Member) request(ctx *harness.Ctx, from harness.ProcID, r Request) {
 		timer: ctx.After(RequestTimeout, "write-timeout", seq)}
 	// A dropped proposal (no leader known) is not retried: the client
 	// sees the request time out, as etcd's does.
-	_ = m.rn.Propose(encodeProposal(proposal{origin: m.cfg.ID, seq: seq, txn: r.Txn}))
+	_ = m.rn.Propose(encodeProposal(proposal{origin: m.cfg.ID, seq: seq, txn: r.Txn, compact: r.Compact}))
 }
 
 // serve answers a read from local state now.
@@ -551,7 +551,15 @@ func (m *Member) apply(ctx *harness.Ctx, e *pb.Entry, reply bool) {
 			if err != nil {
 				panic(fmt.Sprintf("entry %d: %v", idx, err))
 			}
-			res, aerr := m.kv.Apply(p.txn)
+			var res TxnResult
+			var aerr error
+			if p.compact > 0 {
+				aerr = m.kv.Compact(p.compact)
+				res = TxnResult{Succeeded: aerr == nil, Revision: m.kv.Rev()}
+				ctx.Notef("compacted to revision %d: %v", p.compact, aerr)
+			} else {
+				res, aerr = m.kv.Apply(p.txn)
+			}
 			if reply && p.origin == m.cfg.ID {
 				if w := m.writes[p.seq]; w != nil {
 					delete(m.writes, p.seq)

@@ -58,7 +58,11 @@ func (r raftMsg) String() string {
 		b = append(b, '/')
 		b = strconv.AppendUint(b, snap.GetMetadata().GetTerm(), 10)
 	}
-	if c := m.GetContext(); len(c) > 0 {
+	c := m.GetContext()
+	if t := m.GetType(); (t == pb.MsgReadIndex || t == pb.MsgReadIndexResp) && len(m.GetEntries()) > 0 {
+		c = m.GetEntries()[0].GetData() // raft carries a read's context there
+	}
+	if len(c) > 0 {
 		b = append(b, " Context:"...)
 		b = append(b, hex.EncodeToString(c)...)
 	}
@@ -109,6 +113,9 @@ type Request struct {
 	// Serializable reads are served from the member's local state, which
 	// may be stale; otherwise reads are linearizable (ReadIndex).
 	Serializable bool
+	// Compact, if positive, asks to compact the store up to this revision
+	// (through the log, as etcd's Compact does) instead of running Txn.
+	Compact int64
 }
 
 func (r Request) String() string {
@@ -117,6 +124,11 @@ func (r Request) String() string {
 	b.WriteString(strconv.FormatUint(r.ID, 10))
 	if r.Serializable {
 		b.WriteString(" serializable")
+	}
+	if r.Compact > 0 {
+		b.WriteString(" compact=")
+		b.WriteString(strconv.FormatInt(r.Compact, 10))
+		return b.String()
 	}
 	b.WriteByte(' ')
 	b.WriteString(r.Txn.String())

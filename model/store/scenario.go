@@ -88,6 +88,16 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// Warnings lists what is legal but unwise in the config.
+func (sc *Scenario) Warnings() []string {
+	c := sc.Cfg
+	c.fill()
+	if c.Members%2 == 0 {
+		return []string{fmt.Sprintf("%d members tolerate no more failures than %d: even cluster sizes add load, not fault tolerance", c.Members, c.Members-1)}
+	}
+	return nil
+}
+
 // MemberHosts returns the member host names of a config.
 func MemberHosts(c Config) []string {
 	c.fill()

@@ -19,14 +19,25 @@ type planned struct {
 	timeout      time.Duration
 	// viaLeader sends the call to whichever member leads when it is made.
 	viaLeader bool
+	// viaFollower sends the call to the first member of via that does not
+	// lead when it is made.
+	viaFollower bool
+	// compact > 0 makes the call a compaction to that revision.
+	compact int64
+	// watch, if set, opens this watch instead of a call.
+	watch *WatchRequest
+	// progress asks the member for a progress notification.
+	progress bool
 }
 
 // scripted is a store cluster driven by a script of calls instead of the
 // random workload; results land in hist, one client ID per planned call.
 type scripted struct {
 	Scenario
-	plan []planned
-	hist *History
+	plan    []planned
+	hist    *History
+	watched []WatchResponse
+	readVia harness.ProcID // where the last viaFollower call went
 	// probes run at fixed true times and may record observations.
 	probes []probe
 }
@@ -72,12 +83,38 @@ func (p *script) Step(ctx *harness.Ctx, in harness.Input) {
 			p.clients = append(p.clients, &Client{Endpoints: eps, Timeout: pl.timeout, ID: i + 1, History: p.t.hist})
 			ctx.After(pl.at-ctx.Now(), "call", uint64(i))
 		}
+	case harness.InputMessage:
+		if w, ok := in.Msg.Payload.(WatchResponse); ok {
+			p.t.watched = append(p.t.watched, w)
+		}
 	case harness.InputTimer:
 		if in.Tag == "call" {
 			pl := p.t.plan[in.Arg]
+			if pl.watch != nil {
+				ctx.Send(p.clients[in.Arg].Endpoints[0], *pl.watch)
+				return
+			}
+			if pl.progress {
+				ctx.Send(p.clients[in.Arg].Endpoints[0], WatchProgress{})
+				return
+			}
+			if pl.compact > 0 {
+				p.clients[in.Arg].Compact(ctx, pl.compact, nil)
+				return
+			}
 			if pl.viaLeader {
 				if l, ok := p.t.Leader(); ok {
 					p.clients[in.Arg].Endpoints = []harness.ProcID{l}
+				}
+			}
+			if pl.viaFollower {
+				l, _ := p.t.Leader()
+				for _, e := range p.clients[in.Arg].Endpoints {
+					if e != l {
+						p.clients[in.Arg].Endpoints = []harness.ProcID{e}
+						p.t.readVia = e
+						break
+					}
 				}
 			}
 			p.clients[in.Arg].Do(ctx, pl.txn, pl.serializable, nil)
@@ -377,5 +414,134 @@ func TestBugAckBeforeCommitIsCaught(t *testing.T) {
 	runScripted(t, clean, 3, sched, 25*time.Second)
 	if clean.hist.Calls[0].OK() {
 		t.Fatalf("without the bug the isolated write was acknowledged: %s", clean.hist.Calls[0])
+	}
+}
+
+// A watch from a past revision gets every event since, in order, then new
+// ones as they apply; a progress request is answered; compaction makes old
+// revisions unreadable and a watch from them is canceled.
+func TestWatchAndCompaction(t *testing.T) {
+	sc := &scripted{}
+	at := func(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
+	for i := 0; i < 6; i++ {
+		sc.plan = append(sc.plan, planned{at: at(3000 + 100*i), via: []string{"m1"}, txn: put(fmt.Sprintf("w/%d", i%2), fmt.Sprintf("v%d", i)), timeout: 3 * time.Second})
+	}
+	sc.plan = append(sc.plan,
+		planned{at: at(4000), via: []string{"m2"}, watch: &WatchRequest{ID: 7, Key: "w/", Prefix: true, FromRev: 3}},
+		planned{at: at(4500), via: []string{"m1"}, txn: put("w/0", "late"), timeout: 3 * time.Second},
+		planned{at: at(4600), via: []string{"m1"}, txn: put("other", "x"), timeout: 3 * time.Second},
+		planned{at: at(5000), via: []string{"m2"}, progress: true},
+		planned{at: at(6000), via: []string{"m1"}, compact: 5, timeout: 3 * time.Second},
+		planned{at: at(7000), via: []string{"m3"}, txn: Txn{Success: []Op{{Kind: OpRange, Key: "w/0", Revision: 3}}}, timeout: 3 * time.Second},
+		planned{at: at(7000), via: []string{"m3"}, txn: Txn{Success: []Op{{Kind: OpRange, Key: "w/0", Revision: 6}}}, timeout: 3 * time.Second},
+		planned{at: at(7500), via: []string{"m3"}, watch: &WatchRequest{ID: 8, Key: "w/", Prefix: true, FromRev: 4}},
+	)
+	runScripted(t, sc, 1, "", 10*time.Second)
+	var revs []int64
+	progress, canceled := false, false
+	for _, w := range sc.watched {
+		switch {
+		case w.ID == 7 && len(w.Events) > 0:
+			for _, e := range w.Events {
+				revs = append(revs, e.KV.ModRevision)
+			}
+		case w.ID == 7 && w.Revision == 9:
+			progress = true
+		case w.ID == 8 && w.Canceled && w.Err == CodeCompacted:
+			canceled = true
+		}
+	}
+	if fmt.Sprint(revs) != "[3 4 5 6 7 8]" {
+		t.Errorf("watch 7 saw revisions %v; want 3..8 (puts 2..7 and the late put at 8; 'other' is outside the prefix)", revs)
+	}
+	if !progress || !canceled {
+		t.Errorf("progress notification %v, compacted watch canceled %v; watch responses %v", progress, canceled, sc.watched)
+	}
+	c := sc.hist.Calls
+	if cmp := c[len(c)-3]; cmp.Compact != 5 || !cmp.OK() {
+		t.Errorf("compaction: %s", cmp)
+	}
+	if old := c[len(c)-2]; old.Resp.Err != CodeCompacted {
+		t.Errorf("read below the compaction: %s; want compacted", old)
+	}
+	if kept := c[len(c)-1]; !kept.OK() || kept.Resp.Result.Results[0].KVs[0].Value != "v4" {
+		t.Errorf("read at revision 6: %s; want v4", kept)
+	}
+}
+
+// A member whose process is down refuses connections: the client moves on
+// to the next endpoint at once, for reads and writes alike.
+func TestClientRetriesRefusedRequests(t *testing.T) {
+	sc := &scripted{plan: []planned{
+		{at: 6 * time.Second, via: []string{"m1", "m2"}, txn: put("a", "1"), timeout: 3 * time.Second},
+		{at: 7 * time.Second, via: []string{"m1", "m2"}, txn: get("a"), timeout: 3 * time.Second},
+	}}
+	// m1 dies early enough for the others to have a leader by 6s.
+	runScripted(t, sc, 1, "at 1.5s kill m1/etcd", 9*time.Second)
+	for _, c := range sc.hist.Calls {
+		if !c.OK() || c.End-c.Start > 100*time.Millisecond {
+			t.Fatalf("%s: want a quick success through m2", c)
+		}
+	}
+}
+
+// A one-member store elects itself and serves.
+func TestSingleMember(t *testing.T) {
+	sc := &scripted{plan: []planned{
+		{at: 3 * time.Second, via: []string{"m1"}, txn: put("a", "1"), timeout: 3 * time.Second},
+		{at: 4 * time.Second, via: []string{"m1"}, txn: get("a"), timeout: 3 * time.Second},
+	}}
+	sc.Cfg.Members = 1
+	runScripted(t, sc, 1, "at 5s crash m1 for 1s", 8*time.Second)
+	for _, c := range sc.hist.Calls {
+		if !c.OK() {
+			t.Fatalf("%s", c)
+		}
+	}
+}
+
+// A ReadIndex request lost on the way is sent again every 500ms until the
+// read is served; a member that cannot reach a leader gives up after its
+// request timeout and the client retries the read elsewhere.
+func TestReadIndexRetries(t *testing.T) {
+	sc := &scripted{plan: []planned{
+		{at: 5 * time.Second, via: []string{"m1", "m2", "m3"}, viaFollower: true, txn: get("a"), timeout: 3 * time.Second},
+		{at: 10 * time.Second, via: []string{"m3", "m1"}, txn: get("a"), timeout: 9 * time.Second},
+	}}
+	// The links between the first read's member (a follower) and the
+	// others lose everything for 1.2s: its ReadIndex needs re-sending.
+	// The first follower among m1..m3 is m1 unless m1 leads.
+	sched := "at 4.9s net loss 100% between {m1 m2} | {m3} for 1.2s\nat 4.9s net loss 100% between {m1} | {m2} for 1.2s\n" +
+		"at 9.9s partition {m3} | {m1 m2} for 9s"
+	res := runScripted(t, sc, 2, sched, 21*time.Second)
+	c := sc.hist.Calls
+	if !c[0].OK() || c[0].End-c[0].Start < time.Second {
+		t.Errorf("first read %s: want success after the loss ends", c[0])
+	}
+	if !c[1].OK() || c[1].End-c[1].Start < RequestTimeout {
+		t.Errorf("second read %s: want m3's request timeout, then success through m1", c[1])
+	}
+	// The follower sent its MsgReadIndex at two instants at least: the
+	// first was lost, the retry got through.
+	follower := strings.TrimSuffix(res.Sim.ProcName(sc.readVia), "/etcd")
+	rounds := map[string]map[string]bool{}
+	for _, line := range strings.Split(string(traceOf(t, sc, res)), "\n") {
+		at, rest, _ := strings.Cut(line, " ")
+		if !strings.Contains(rest, " "+follower+"/etcd->") || !strings.Contains(rest, "MsgReadIndex") {
+			continue
+		}
+		if _, ctx, ok := strings.Cut(rest, "Context:"); ok {
+			if rounds[ctx] == nil {
+				rounds[ctx] = map[string]bool{}
+			}
+			rounds[ctx][at] = true
+		}
+	}
+	most := 0
+	for _, r := range rounds {
+		most = max(most, len(r))
+	}
+	if most < 2 {
+		t.Errorf("%s never re-sent its ReadIndex: %v", follower, rounds)
 	}
 }
