@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding"
 	"strconv"
 	"time"
 )
@@ -339,7 +340,15 @@ func (s *Sim) traceMsg(verb string, slot uint32, reason string) {
 		b = append(b, ')')
 	}
 	b = append(b, ' ')
-	b = append(b, m.msg.Payload.String()...)
+	if ta, ok := m.msg.Payload.(encoding.TextAppender); ok {
+		if nb, err := ta.AppendText(b); err == nil {
+			b = nb
+		} else {
+			b = append(b, m.msg.Payload.String()...)
+		}
+	} else {
+		b = append(b, m.msg.Payload.String()...)
+	}
 	s.tr.end(b)
 }
 

@@ -34,8 +34,9 @@ func (e *event) before(o *event) bool {
 	return e.seq < o.seq
 }
 
-// eventQueue is a binary min-heap on (at, seq). Sequence numbers are unique,
-// so the order is total and never depends on the heap's internals.
+// eventQueue is a 4-ary min-heap on (at, seq): shallower than a binary
+// heap, so a pop touches fewer cache lines. Sequence numbers are unique, so
+// the order is total and never depends on the heap's internals.
 type eventQueue struct{ h []event }
 
 func (q *eventQueue) Len() int { return len(q.h) }
@@ -45,7 +46,7 @@ func (q *eventQueue) push(e event) {
 	h := q.h
 	i := len(h) - 1
 	for i > 0 {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if !h[i].before(&h[p]) {
 			break
 		}
@@ -64,13 +65,16 @@ func (q *eventQueue) pop() event {
 	h = h[:n]
 	i := 0
 	for {
-		l := 2*i + 1
-		if l >= n {
+		first := 4*i + 1
+		if first >= n {
 			break
 		}
-		m := l
-		if r := l + 1; r < n && h[r].before(&h[l]) {
-			m = r
+		m := first
+		last := min(first+4, n)
+		for c := first + 1; c < last; c++ {
+			if h[c].before(&h[m]) {
+				m = c
+			}
 		}
 		if !h[m].before(&h[i]) {
 			break

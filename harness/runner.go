@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
@@ -86,6 +87,10 @@ func (r *Result) SpeedUp() float64 {
 
 var running atomic.Bool
 
+// RunGCPercent is the garbage collector target (GOGC) Run uses while a
+// simulation runs, unless the process set a higher one (or turned GC off).
+const RunGCPercent = 400
+
 // Run runs one simulation: Build the scenario on a new Sim, validate and load
 // the schedule, run for cfg.Duration, then Check. The outcome is a pure
 // function of (cfg, seed, schedule): the same inputs give a byte-identical
@@ -110,6 +115,15 @@ func Run(cfg Config, seed uint64, sched Schedule) (Result, error) {
 			"(hasim soak runs one simulation per worker process)")
 	}
 	defer running.Store(false)
+	// A simulation makes much short-lived garbage around a small live heap;
+	// the default GC target would collect every few hundred microseconds.
+	// Run trades a few MB of memory for fewer collections, and puts the
+	// process's setting back afterwards.
+	if old := debug.SetGCPercent(RunGCPercent); old > RunGCPercent || old < 0 {
+		debug.SetGCPercent(old)
+	} else {
+		defer debug.SetGCPercent(old)
+	}
 
 	s := NewSim(seed, cfg.Trace)
 	s.end = cfg.Duration

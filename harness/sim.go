@@ -21,8 +21,10 @@ type TimerID uint64
 
 // Payload is the content of a message. Its String must be the message's
 // canonical one-line form (stable, no pointers, no map order): trace lines
-// and goldens are built from it. Payloads are values: once sent, nobody
-// mutates them (a receiver that needs to mutate one clones it first).
+// and goldens are built from it. A payload on a hot path may also implement
+// encoding.TextAppender with the same text, which the trace then uses to
+// avoid building a string. Payloads are values: once sent, nobody mutates
+// them (a receiver that needs to mutate one clones it first).
 type Payload interface{ String() string }
 
 // Message is a payload in transit between two processes.
@@ -677,3 +679,6 @@ func SortedKeys[K interface {
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys
 }
+
+// QueueLen returns how many events are queued (stale ones included).
+func (s *Sim) QueueLen() int { return s.q.Len() }

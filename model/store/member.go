@@ -91,7 +91,8 @@ type Member struct {
 	kv      *MVCC
 	ctx     *harness.Ctx // the current step's context (for raft's logger)
 
-	inflight  *raft.Ready // a Ready whose writes are being synced
+	inflight  raft.Ready // the Ready whose writes are being synced, if syncing
+	syncing   bool
 	readySeq  uint64
 	applied   uint64
 	confState *pb.ConfState
@@ -101,18 +102,20 @@ type Member struct {
 	nextSeq  uint64
 	writes   map[uint64]*pending // by seq
 	reads    map[uint64]*pending // by seq
+	order    []uint64            // seqs of pending requests, oldest first
 	awaiting []uint64            // seqs of reads with an index, waiting to apply it
 	watches  []*watch
 }
 
 type pending struct {
-	client  harness.ProcID
-	id      uint64
-	txn     Txn
-	timer   harness.TimerID
-	index   uint64 // reads: the read index, once known
-	indexed bool
-	replied bool
+	client   harness.ProcID
+	id       uint64
+	txn      Txn
+	deadline time.Duration // local time at which it times out
+	retryAt  time.Duration // reads: when to re-send ReadIndex
+	index    uint64        // reads: the read index, once known
+	indexed  bool
+	replied  bool
 }
 
 type watch struct {
@@ -182,9 +185,9 @@ func (m *Member) Step(ctx *harness.Ctx, in harness.Input) {
 	case harness.InputMessage:
 		m.receive(ctx, in.Msg)
 	case harness.InputSynced:
-		if in.Tag == "ready" && m.inflight != nil && in.Arg == m.readySeq {
-			rd := *m.inflight
-			m.inflight = nil
+		if in.Tag == "ready" && m.syncing && in.Arg == m.readySeq {
+			rd := m.inflight
+			m.inflight, m.syncing = raft.Ready{}, false
 			m.finish(ctx, rd)
 		}
 	}
@@ -197,28 +200,48 @@ func (m *Member) Step(ctx *harness.Ctx, in harness.Input) {
 }
 
 func (m *Member) timer(ctx *harness.Ctx, in harness.Input) {
-	switch in.Tag {
-	case "tick":
-		m.rn.Tick()
-		ctx.After(TickInterval, "tick", 0)
-	case "write-timeout":
-		if p := m.writes[in.Arg]; p != nil {
-			delete(m.writes, in.Arg)
-			if !p.replied {
-				ctx.Send(p.client, Response{ID: p.id, Err: CodeTimeout, Member: m.cfg.ID})
-			}
-		}
-	case "read-timeout":
-		if p := m.reads[in.Arg]; p != nil {
-			delete(m.reads, in.Arg)
-			ctx.Send(p.client, Response{ID: p.id, Err: CodeTimeout, Member: m.cfg.ID})
-		}
-	case "read-retry":
-		if p := m.reads[in.Arg]; p != nil && !p.indexed {
-			m.rn.ReadIndex(seqBytes(in.Arg))
-			ctx.After(ReadIndexRetry, "read-retry", in.Arg)
-		}
+	if in.Tag != "tick" {
+		return
 	}
+	m.rn.Tick()
+	m.sweep(ctx)
+	ctx.After(TickInterval, "tick", 0)
+}
+
+// sweep runs on every tick: it answers requests past the request timeout
+// with CodeTimeout and re-sends ReadIndex for reads still without an index
+// every ReadIndexRetry. Deviation from etcd, named: deadlines are checked
+// on the 100ms tick rather than by a timer per request, so a request may
+// time out up to one tick late; it keeps the event queue small.
+func (m *Member) sweep(ctx *harness.Ctx) {
+	now := ctx.Now()
+	n := 0
+	for _, seq := range m.order {
+		if w := m.writes[seq]; w != nil {
+			if now >= w.deadline {
+				delete(m.writes, seq)
+				if !w.replied {
+					ctx.Send(w.client, Response{ID: w.id, Err: CodeTimeout, Member: m.cfg.ID})
+				}
+				continue
+			}
+		} else if r := m.reads[seq]; r != nil {
+			if now >= r.deadline {
+				delete(m.reads, seq)
+				ctx.Send(r.client, Response{ID: r.id, Err: CodeTimeout, Member: m.cfg.ID})
+				continue
+			}
+			if !r.indexed && now >= r.retryAt {
+				m.rn.ReadIndex(seqBytes(seq))
+				r.retryAt = now + ReadIndexRetry
+			}
+		} else {
+			continue // answered
+		}
+		m.order[n] = seq
+		n++
+	}
+	m.order = m.order[:n]
 }
 
 func seqBytes(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
@@ -267,18 +290,19 @@ func (m *Member) request(ctx *harness.Ctx, from harness.ProcID, r Request) {
 		}
 		m.nextSeq++
 		seq := m.nextSeq
+		now := ctx.Now()
 		m.reads[seq] = &pending{client: from, id: r.ID, txn: r.Txn,
-			timer: ctx.After(RequestTimeout, "read-timeout", seq)}
+			deadline: now + RequestTimeout, retryAt: now + ReadIndexRetry}
+		m.order = append(m.order, seq)
 		m.rn.ReadIndex(seqBytes(seq))
-		ctx.After(ReadIndexRetry, "read-retry", seq)
 		return
 	}
 	// Writes and transactions with compares go through the log, as in
 	// etcd (a txn's compares must be evaluated at its place in the order).
 	m.nextSeq++
 	seq := m.nextSeq
-	m.writes[seq] = &pending{client: from, id: r.ID, txn: r.Txn,
-		timer: ctx.After(RequestTimeout, "write-timeout", seq)}
+	m.writes[seq] = &pending{client: from, id: r.ID, txn: r.Txn, deadline: ctx.Now() + RequestTimeout}
+	m.order = append(m.order, seq)
 	// A dropped proposal (no leader known) is not retried: the client
 	// sees the request time out, as etcd's does.
 	_ = m.rn.Propose(encodeProposal(proposal{origin: m.cfg.ID, seq: seq, txn: r.Txn, compact: r.Compact}))
@@ -314,6 +338,8 @@ func (m *Member) start(ctx *harness.Ctx) {
 	m.kv = NewMVCC()
 	m.writes = map[uint64]*pending{}
 	m.reads = map[uint64]*pending{}
+	m.order = nil
+	m.inflight, m.syncing = raft.Ready{}, false
 	d := ctx.Disk()
 	fresh := true
 	if snaps := d.Read("snap"); len(snaps) > 0 {
@@ -387,7 +413,7 @@ func (m *Member) start(ctx *harness.Ctx) {
 // pump takes the next Ready, if any, and writes it to disk; sending,
 // applying and Advance wait until the writes are durable (raft's contract).
 func (m *Member) pump(ctx *harness.Ctx) {
-	for m.inflight == nil && m.rn != nil && m.rn.HasReady() {
+	for !m.syncing && m.rn != nil && m.rn.HasReady() {
 		rd := m.rn.Ready()
 		d := ctx.Disk()
 		wrote := false
@@ -412,7 +438,9 @@ func (m *Member) pump(ctx *harness.Ctx) {
 			wrote = true
 		}
 		if !raft.IsEmptyHardState(rd.HardState) {
-			d.Append("wal", proto.Clone(rd.HardState))
+			// raft builds a fresh HardState for every Ready: it can be
+			// kept as it is.
+			d.Append("wal", rd.HardState)
 			if err := m.storage.SetHardState(rd.HardState); err != nil {
 				panic(err)
 			}
@@ -427,7 +455,7 @@ func (m *Member) pump(ctx *harness.Ctx) {
 			rd.Messages = nil
 		}
 		m.readySeq++
-		m.inflight = &rd
+		m.inflight, m.syncing = rd, true
 		d.Sync("ready", m.readySeq)
 	}
 }
@@ -563,7 +591,6 @@ func (m *Member) apply(ctx *harness.Ctx, e *pb.Entry, reply bool) {
 			if reply && p.origin == m.cfg.ID {
 				if w := m.writes[p.seq]; w != nil {
 					delete(m.writes, p.seq)
-					ctx.Cancel(w.timer)
 					if !w.replied {
 						ctx.Send(w.client, Response{ID: w.id, Err: errno(aerr), Result: res, Member: m.cfg.ID})
 					}
@@ -595,7 +622,6 @@ func (m *Member) serveReads(ctx *harness.Ctx) {
 			continue
 		}
 		delete(m.reads, seq)
-		ctx.Cancel(p.timer)
 		m.serve(ctx, p.client, p.id, p.txn)
 	}
 	m.awaiting = m.awaiting[:n]

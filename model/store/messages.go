@@ -17,8 +17,14 @@ type raftMsg struct{ m *pb.Message }
 // DescribeMessage ("1->2 MsgApp Term:2 Log:1/11 Commit:11 Entries:3[12..14]")
 // but without fmt: it is on the kernel's hot path, once per trace line.
 func (r raftMsg) String() string {
+	b, _ := r.AppendText(make([]byte, 0, 96))
+	return string(b)
+}
+
+// AppendText appends String's text to b (encoding.TextAppender): the kernel
+// writes trace lines this way without building a string.
+func (r raftMsg) AppendText(b []byte) ([]byte, error) {
 	m := r.m
-	b := make([]byte, 0, 96)
 	b = strconv.AppendUint(b, m.GetFrom(), 10)
 	b = append(b, "->"...)
 	b = strconv.AppendUint(b, m.GetTo(), 10)
@@ -64,9 +70,9 @@ func (r raftMsg) String() string {
 	}
 	if len(c) > 0 {
 		b = append(b, " Context:"...)
-		b = append(b, hex.EncodeToString(c)...)
+		b = hex.AppendEncode(b, c)
 	}
-	return string(b)
+	return b, nil
 }
 
 var msgTypeNames = func() []string {
