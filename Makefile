@@ -31,12 +31,22 @@ race:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./harness/ ./model/...
 
-## fuzz: each fuzz target for FUZZTIME
+## fuzz: each fuzz target for FUZZTIME (go test fuzzes one target at a time)
+FUZZ_TARGETS := ./harness:FuzzParseSchedule ./model/store:FuzzUnmarshalMVCC \
+	./properties:FuzzStoreLinearizable ./properties:FuzzAckedWritesDurable \
+	./properties:FuzzStoreRecoversAfterHeal ./properties:FuzzRaftSafety
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseSchedule$$' -fuzztime $(FUZZTIME) ./harness/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
-## soak: SOAK_SEEDS seeds under generated faults, with determinism re-checks
+## soak: the properties with SOAK_CHECKS cases each, then SOAK_SEEDS generated
+## runs with determinism re-checks
+SOAK_CHECKS ?= 10000
 soak:
+	$(GO) test -count=1 -timeout 0 -run '^Test(StoreLinearizable|AckedWritesDurable|StoreRecoversAfterHeal|RaftSafety)$$' -rapid.checks=$(SOAK_CHECKS) -v ./properties/
 	HASIM_SOAK_SEEDS=$(SOAK_SEEDS) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./properties/
 
 ## demo: one simulation of the default scenario, with its summary

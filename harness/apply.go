@@ -389,6 +389,9 @@ func (s *Sim) crashHost(h *host) {
 	}
 	h.backlog = h.backlog[:0]
 	lost := h.disk.crash()
+	if lost > 0 {
+		s.Mark("crash-lost-writes")
+	}
 	s.traceHost("crash", h, fmt.Sprintf("lost-writes=%d", lost))
 }
 

@@ -78,3 +78,8 @@ func (c *Ctx) Notef(format string, args ...any) {
 	b = fmt.Appendf(b, format, args...)
 	c.s.tr.end(b)
 }
+
+// Mark records that the process reached a rare state worth knowing about
+// (a coverage mark: "read-index-resent", "snapshot-sent"). Tests assert
+// that generated cases reach each mark; soaks count them.
+func (c *Ctx) Mark(name string) { c.s.Mark(name) }

@@ -63,6 +63,8 @@ type Result struct {
 	Lines     uint64        // trace lines
 	Verdicts  []Verdict
 	Faults    []FaultRecord
+	Marks     map[string]int // coverage marks hit
+
 	// Sim is the finished simulation, for callers that inspect it further.
 	Sim *Sim
 }
@@ -163,6 +165,7 @@ func Run(cfg Config, seed uint64, sched Schedule) (Result, error) {
 		Lines:     s.tr.n,
 		Verdicts:  verdicts,
 		Faults:    s.faultLog,
+		Marks:     s.Marks(),
 		Sim:       s,
 	}
 	if cfg.Trace.Keep {

@@ -182,6 +182,7 @@ type Sim struct {
 	started  bool
 
 	nextRateID int
+	marks      map[string]int
 
 	exitReq   bool
 	exitAfter time.Duration
@@ -682,3 +683,21 @@ func SortedKeys[K interface {
 
 // QueueLen returns how many events are queued (stale ones included).
 func (s *Sim) QueueLen() int { return s.q.Len() }
+
+// Mark counts a coverage mark (see Ctx.Mark); scenarios and the kernel use
+// it too ("crash-lost-writes").
+func (s *Sim) Mark(name string) {
+	if s.marks == nil {
+		s.marks = map[string]int{}
+	}
+	s.marks[name]++
+}
+
+// Marks returns how often each coverage mark was hit.
+func (s *Sim) Marks() map[string]int {
+	out := make(map[string]int, len(s.marks))
+	for _, k := range SortedKeys(s.marks) {
+		out[k] = s.marks[k]
+	}
+	return out
+}

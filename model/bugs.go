@@ -7,6 +7,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -87,3 +88,25 @@ func (b Bugs) Names() []string { return append([]string(nil), b.on...) }
 
 // String prints the set as a comma-separated list ("" when empty).
 func (b Bugs) String() string { return strings.Join(b.on, ",") }
+
+// MarshalJSON writes the set as a list of names.
+func (b Bugs) MarshalJSON() ([]byte, error) {
+	if b.on == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(b.on)
+}
+
+// UnmarshalJSON reads a list of names, rejecting unknown ones.
+func (b *Bugs) UnmarshalJSON(data []byte) error {
+	var names []string
+	if err := json.Unmarshal(data, &names); err != nil {
+		return fmt.Errorf("bugs: %v", err)
+	}
+	nb, err := ParseBugs(names)
+	if err != nil {
+		return err
+	}
+	*b = nb
+	return nil
+}

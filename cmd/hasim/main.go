@@ -2,6 +2,8 @@
 // planes and judges them with checkers.
 //
 //	hasim run   [flags]   run one simulation and print its summary
+//	hasim repro FILE      replay a failure file and verify its trace hash
+//	hasim check FILE      check a recorded history for linearizability
 //	hasim bugs            list the bug switches
 //	hasim scenarios       list the scenarios
 //
@@ -32,6 +34,8 @@ const topUsage = `hasim: deterministic simulation testing for HA control planes
 
 usage:
   hasim run [flags]      run one simulation and print its summary (hasim run -h)
+  hasim repro FILE       replay a failure file exactly and verify its trace hash
+  hasim check FILE       check a history file for linearizability (hasim check -h)
   hasim bugs             list the bug switches that plant known bugs
   hasim scenarios        list the scenarios
 
@@ -49,6 +53,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(args[1:], stdout, stderr)
+	case "repro":
+		err = cmdRepro(args[1:], stdout, stderr)
+	case "check":
+		err = cmdCheck(args[1:], stdout, stderr)
 	case "bugs":
 		err = cmdBugs(args[1:], stdout)
 	case "scenarios":

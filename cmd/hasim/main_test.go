@@ -87,18 +87,24 @@ func TestRunViolationExitsOne(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"violated acked-durable", "replay: go run ./cmd/hasim run --seed 1 --duration 40s --bug counter-lazy-fsync --schedule " + sched, "trace: "} {
+	failure := filepath.Join(out, "failure-counter-1.json")
+	for _, want := range []string{"violated acked-durable", "failure file: " + failure, "replay: go run ./cmd/hasim repro " + failure, "trace: "} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
+	}
+	// The failure file replays to the same trace and verdict.
+	code, rout, rerr := hasim(t, "repro", failure)
+	if code != 1 || !strings.Contains(rout, "identical to the recorded run") || !strings.Contains(rout, "violated → violated") {
+		t.Fatalf("repro: exit %d\n%s%s", code, rout, rerr)
 	}
 	trace, err := os.ReadFile(filepath.Join(out, "trace.txt"))
 	if err != nil || !bytes.Contains(trace, []byte(" crash n1 lost-writes=")) {
 		t.Fatalf("trace file: %v\n%.300s", err, trace)
 	}
 	// The printed replay reproduces the same trace hash.
-	a := runJSON(t, "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched)
-	b := runJSON(t, "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched)
+	a := runJSON(t, "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched, "--out", t.TempDir())
+	b := runJSON(t, "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched, "--out", t.TempDir())
 	if a.TraceHash != b.TraceHash || a.Checks["acked-durable"].Verdict != "violated" {
 		t.Fatalf("replay: %s vs %s, %v", a.TraceHash, b.TraceHash, a.Checks)
 	}
@@ -162,5 +168,37 @@ func TestStoreScenarioFlags(t *testing.T) {
 	code, out, _ := hasim(t, "run", "--scenario", "store", "--size", "4", "--duration", "20s")
 	if code != 0 || !strings.Contains(out, "warning: 4 members") {
 		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+func TestReproRejectsBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	cases := []struct{ file, want string }{
+		{filepath.Join(dir, "missing.json"), "no such file"},
+		{write("garbage.json", "not json"), "not a hasim failure file"},
+		{write("version.json", `{"hasim_failure": 9, "trace_hash": "x"}`), "hasim_failure: version 9"},
+		{write("nohash.json", `{"hasim_failure": 1}`), "trace_hash: missing"},
+		{write("unknown.json", `{"hasim_failure": 1, "trace_hash": "x", "extra": 1}`), "unknown field \"extra\""},
+		{write("scenario.json", `{"hasim_failure": 1, "trace_hash": "x", "spec": {"scenario": "nope"}, "duration": "1s"}`), "spec: scenario: unknown \"nope\""},
+		{write("duration.json", `{"hasim_failure": 1, "trace_hash": "x", "spec": {"scenario": "counter", "counter": {}}, "duration": "soon"}`), "duration: \"soon\""},
+		{write("schedule.json", `{"hasim_failure": 1, "trace_hash": "x", "spec": {"scenario": "counter", "counter": {}}, "duration": "10s", "schedule": "at 1s boom"}`), "schedule: schedule line 1"},
+		{write("bugs.json", `{"hasim_failure": 1, "trace_hash": "x", "spec": {"scenario": "counter", "counter": {"Bugs": ["nope"]}}, "duration": "10s"}`), "unknown switch \"nope\""},
+	}
+	for _, c := range cases {
+		code, _, stderr := hasim(t, "repro", c.file)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, %q; want 2 and %q", filepath.Base(c.file), code, stderr, c.want)
+		}
+	}
+	// A failure file whose hash does not match is a divergence: exit 1.
+	good := write("good.json", `{"hasim_failure": 1, "trace_hash": "0000", "spec": {"scenario": "counter", "counter": {}}, "duration": "10s", "seed": 3}`)
+	code, out, _ := hasim(t, "repro", good)
+	if code != 1 || !strings.Contains(out, "DIVERGENCE") {
+		t.Fatalf("divergent replay: exit %d\n%s", code, out)
 	}
 }

@@ -159,6 +159,8 @@ type jsonSummary struct {
 	Checks      map[string]jsonCheck `json:"checks"`
 	Replay      string               `json:"replay"`
 	TraceFile   string               `json:"trace_file,omitempty"`
+	FailureFile string               `json:"failure_file,omitempty"`
+	Marks       map[string]int       `json:"marks"`
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
@@ -184,6 +186,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := harness.Config{Scenario: p.sc, Duration: f.duration}
+	artifacts := f.out
+	if artifacts == "" {
+		artifacts = "hasim-failures"
+	}
+	if a, ok := p.sc.(interface{ SetArtifacts(string) }); ok {
+		a.SetArtifacts(artifacts)
+	}
 	var traceFile, schedFile string
 	if f.out != "" {
 		if err := os.MkdirAll(f.out, 0o755); err != nil {
@@ -220,12 +229,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		violated = violated || v.Status == harness.Violated
 		unknown = unknown || v.Status == harness.Unknown
 	}
+	failureFile := ""
+	if violated {
+		failureFile, err = writeFailure(artifacts, p, f.duration, res)
+		if err != nil {
+			return err
+		}
+		replay = "go run ./cmd/hasim repro " + failureFile
+	}
 	if f.json {
 		js := jsonSummary{
 			Seed: res.Seed, Scenario: res.Scenario, Bugs: f.bugs, TraceHash: res.TraceHash,
 			SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), SpeedUp: res.SpeedUp(),
 			Events: res.Events, Generated: p.generated, Checks: map[string]jsonCheck{},
-			Replay: replay, TraceFile: traceFile, Schedule: []string{},
+			Replay: replay, TraceFile: traceFile, Schedule: []string{}, FailureFile: failureFile,
+			Marks: res.Marks,
 		}
 		if js.Bugs == nil {
 			js.Bugs = []string{}
@@ -243,7 +261,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else {
-		printSummary(stdout, &f, p, &res, replay, traceFile, schedFile)
+		printSummary(stdout, &f, p, &res, replay, traceFile, schedFile, failureFile)
 	}
 	if violated || (f.strict && unknown) {
 		return errViolated
@@ -251,7 +269,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, replay, traceFile, schedFile string) {
+func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, replay, traceFile, schedFile, failureFile string) {
 	seedNote := ""
 	if p.drawn {
 		seedNote = " (drawn at random)"
@@ -295,10 +313,36 @@ func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, re
 	for _, v := range res.Verdicts {
 		fmt.Fprintf(w, "  %-8s %-*s  %s\n", v.Status, width, v.Check, v.Detail)
 	}
+	if len(res.Marks) > 0 {
+		var parts []string
+		for _, k := range harness.SortedKeys(res.Marks) {
+			parts = append(parts, fmt.Sprintf("%s=%d", k, res.Marks[k]))
+		}
+		fmt.Fprintf(w, "marks: %s\n", strings.Join(parts, " "))
+	}
 	if traceFile != "" {
 		fmt.Fprintf(w, "trace: %s\nschedule: %s\n", traceFile, schedFile)
 	}
+	if failureFile != "" {
+		fmt.Fprintf(w, "failure file: %s\n", failureFile)
+	}
 	fmt.Fprintf(w, "replay: %s\n", replay)
+}
+
+// writeFailure saves a failure file for a violated run in dir.
+func writeFailure(dir string, p *prepared, d time.Duration, res harness.Result) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("failure file: %v", err)
+	}
+	fl, err := scenarios.NewFailure(p.sc, p.seed, d, p.sched, res, "hasim run")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("failure-%s-%d.json", res.Scenario, res.Seed))
+	if err := fl.Write(path); err != nil {
+		return "", fmt.Errorf("failure file: %v", err)
+	}
+	return path, nil
 }
 
 func cmdBugs(args []string, w io.Writer) error {

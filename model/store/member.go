@@ -99,12 +99,15 @@ type Member struct {
 	snapIndex uint64
 	leader    bool
 
-	nextSeq  uint64
-	writes   map[uint64]*pending // by seq
-	reads    map[uint64]*pending // by seq
-	order    []uint64            // seqs of pending requests, oldest first
-	awaiting []uint64            // seqs of reads with an index, waiting to apply it
-	watches  []*watch
+	nextSeq uint64
+	writes  map[uint64]*pending // by seq
+	reads   map[uint64]*pending // by seq
+	order   []uint64            // seqs of pending requests, oldest first
+
+	seenIDs   map[uint64]bool // message IDs recently delivered
+	seenOrder []uint64
+	awaiting  []uint64 // seqs of reads with an index, waiting to apply it
+	watches   []*watch
 }
 
 type pending struct {
@@ -232,6 +235,7 @@ func (m *Member) sweep(ctx *harness.Ctx) {
 				continue
 			}
 			if !r.indexed && now >= r.retryAt {
+				ctx.Mark("read-index-resent")
 				m.rn.ReadIndex(seqBytes(seq))
 				r.retryAt = now + ReadIndexRetry
 			}
@@ -247,6 +251,16 @@ func (m *Member) sweep(ctx *harness.Ctx) {
 func seqBytes(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 func (m *Member) receive(ctx *harness.Ctx, msg harness.Message) {
+	if m.seen(msg.ID) {
+		// Members talk to each other (rafthttp) and to clients (gRPC)
+		// over TCP connections, which never hand the application the same
+		// message twice. The simulated network may duplicate any message,
+		// so the member plays the transport's part and drops the copy:
+		// raft would otherwise append a duplicated forwarded proposal
+		// twice, and a duplicated request would be executed twice.
+		ctx.Mark("duplicate-dropped")
+		return
+	}
 	switch p := msg.Payload.(type) {
 	case raftMsg:
 		rm := p.m
@@ -282,6 +296,26 @@ func (m *Member) receive(ctx *harness.Ctx, msg harness.Message) {
 	}
 }
 
+// seenWindow bounds how many recent message IDs a member remembers.
+const seenWindow = 4096
+
+// seen reports whether a message was already delivered, and remembers it.
+func (m *Member) seen(id uint64) bool {
+	if m.seenIDs[id] {
+		return true
+	}
+	if m.seenIDs == nil {
+		m.seenIDs = map[uint64]bool{}
+	}
+	m.seenIDs[id] = true
+	m.seenOrder = append(m.seenOrder, id)
+	if len(m.seenOrder) > seenWindow {
+		delete(m.seenIDs, m.seenOrder[0])
+		m.seenOrder = m.seenOrder[1:]
+	}
+	return false
+}
+
 func (m *Member) request(ctx *harness.Ctx, from harness.ProcID, r Request) {
 	if !r.Txn.IsWrite() && len(r.Txn.Compares) == 0 && r.Compact == 0 {
 		if r.Serializable || m.cfg.Bugs.Has(BugStaleRead) {
@@ -305,7 +339,9 @@ func (m *Member) request(ctx *harness.Ctx, from harness.ProcID, r Request) {
 	m.order = append(m.order, seq)
 	// A dropped proposal (no leader known) is not retried: the client
 	// sees the request time out, as etcd's does.
-	_ = m.rn.Propose(encodeProposal(proposal{origin: m.cfg.ID, seq: seq, txn: r.Txn, compact: r.Compact}))
+	if err := m.rn.Propose(encodeProposal(proposal{origin: m.cfg.ID, seq: seq, txn: r.Txn, compact: r.Compact})); err != nil {
+		ctx.Mark("proposal-dropped")
+	}
 }
 
 // serve answers a read from local state now.
@@ -468,6 +504,7 @@ func (m *Member) send(ctx *harness.Ctx, msgs []*pb.Message) {
 		}
 		ctx.Send(m.cfg.Peers[to-1], raftMsg{m: msg})
 		if msg.GetType() == pb.MsgSnap {
+			ctx.Mark("snapshot-sent")
 			// The snapshot is handed to the transport; like etcd, report
 			// it finished once sent (a lost one is probed again).
 			m.rn.ReportSnapshot(to, raft.SnapshotFinish)
@@ -484,6 +521,9 @@ func (m *Member) finish(ctx *harness.Ctx, rd raft.Ready) {
 		if isLeader && !m.leader {
 			term := m.rn.BasicStatus().GetTerm()
 			ctx.Notef("became leader term=%d", term)
+			if len(m.writes)+len(m.reads) > 0 {
+				ctx.Mark("leader-change-under-load")
+			}
 			if s := m.cfg.Safety; s != nil {
 				s.Leader(m.now(), m.cfg.ID, term)
 				first, _ := m.storage.FirstIndex()
@@ -505,6 +545,7 @@ func (m *Member) finish(ctx *harness.Ctx, rd raft.Ready) {
 		m.snapIndex = m.applied
 		m.confState = rd.Snapshot.GetMetadata().GetConfState()
 		ctx.Notef("restored snapshot index=%d rev=%d", m.applied, m.kv.Rev())
+		ctx.Mark("snapshot-restored")
 		if s := m.cfg.Safety; s != nil {
 			s.Reset(m.cfg.ID, m.applied)
 		}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -42,7 +44,8 @@ type Config struct {
 	Settle time.Duration
 	// Bugs turned on.
 	Bugs model.Bugs
-	// NoWorkload leaves out the workload clients (tests drive their own).
+	// NoWorkload leaves out the workload clients and the liveness prober
+	// (tests drive their own).
 	NoWorkload bool
 }
 
@@ -122,6 +125,17 @@ type Scenario struct {
 	safety  *checkers.RaftSafety
 	history *History
 	stopped bool
+	verify  bool
+	unknown map[string]int // indeterminate writes per key
+
+	// LinearizabilityTimeout overrides the package default for this
+	// scenario's checker (a checker setting, not part of the run's spec).
+	LinearizabilityTimeout time.Duration
+
+	liveness      *checkers.Liveness
+	leaders       []leaderSpan
+	artifacts     string
+	artifactPaths []string
 }
 
 // Name implements harness.Scenario.
@@ -144,7 +158,8 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.safety = checkers.NewRaftSafety()
 	sc.history = NewHistory(s.Now)
 	sc.members = nil
-	sc.stopped = false
+	sc.stopped, sc.verify = false, false
+	sc.unknown = map[string]int{}
 	hosts := MemberHosts(c)
 	for _, h := range hosts {
 		s.AddHost(harness.HostConfig{Name: h, SyncLatency: c.SyncLatency})
@@ -168,6 +183,20 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	}
 	s.AddRole("raft-leader", sc.Leader)
 	s.At(s.Duration()-c.Settle/2, func() { sc.stopped = true; s.Notef("workload stops") })
+	s.At(s.Duration()-c.Settle/4, func() { sc.verify = true })
+	sc.liveness = checkers.NewLiveness("recovers-after-heal")
+	sc.liveness.Budget(RecoveryBudget)
+	for _, c := range []string{condLeader, condWrite, condRead} {
+		sc.liveness.Condition(c)
+	}
+	sc.leaders = nil
+	s.At(0, func() { sc.observe(s) })
+	if !c.NoWorkload {
+		s.AddHost(harness.HostConfig{Name: "p1"})
+		s.AddProcess("p1", "probe", func() harness.Process {
+			return &prober{sc: sc, client: Client{Endpoints: peers, Timeout: 2 * time.Second, ID: 1000, History: sc.history}}
+		})
+	}
 	return nil
 }
 
@@ -208,8 +237,176 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 }
 
 // Check implements harness.Scenario.
+//
+// The verdicts, in order: raft-safety (observed as the members ran),
+// linearizability (porcupine over the single-key calls; its HTML view is
+// written to the artifacts directory on a violation), acked-durable (no
+// acknowledged write lost, no revision going back for a client) and
+// recovers-after-heal (within RecoveryBudget of the last fault's end: a
+// raft leader, a write and a linearizable read through the prober).
 func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
-	return []harness.Verdict{sc.safety.Verdict()}
+	ops, _ := sc.history.KVOps()
+	sc.markIndeterminateCommitted(s, ops)
+	sc.artifactPaths = nil
+	lin := checkers.LinearizableOptions{Timeout: LinearizabilityTimeout, Annotations: sc.annotations(s)}
+	if sc.LinearizabilityTimeout > 0 {
+		lin.Timeout = sc.LinearizabilityTimeout
+	}
+	if sc.artifacts != "" {
+		if err := os.MkdirAll(sc.artifacts, 0o755); err == nil {
+			lin.HTMLPath = filepath.Join(sc.artifacts, "linearizability.html")
+		}
+	}
+	linV, rep := checkers.CheckLinearizable(ops, lin)
+	if rep.HTMLPath != "" {
+		sc.artifactPaths = append(sc.artifactPaths, rep.HTMLPath)
+	}
+	live := sc.liveness
+	live.Healed(s.LastFaultEnd())
+	return []harness.Verdict{
+		sc.safety.Verdict(),
+		linV,
+		checkers.CheckDurability(ops),
+		live.Verdict(s.Now()),
+	}
+}
+
+// LinearizabilityTimeout bounds porcupine's search per run; past it the
+// verdict is unknown, never ok.
+const LinearizabilityTimeout = 20 * time.Second
+
+// MaxIndeterminatePerKey bounds the writes of unknown outcome per key: a
+// workload client stops writing a key that has this many, which keeps
+// histories checkable.
+const MaxIndeterminatePerKey = 3
+
+// RecoveryBudget is how long after the last fault the store must have a
+// leader and serve a write and a linearizable read: two randomized
+// election rounds (up to 2s each, with pre-vote), then the prober's period
+// and call timeout, and slack: 10s.
+var RecoveryBudget = checkers.RecoveryBudget(ElectionTicks*TickInterval, 0, 0, 6*time.Second)
+
+// SetArtifacts sets the directory where checkers write their views of a
+// violation (the linearizability HTML view).
+func (sc *Scenario) SetArtifacts(dir string) { sc.artifacts = dir }
+
+// ArtifactPaths lists the views written by the last Check.
+func (sc *Scenario) ArtifactPaths() []string { return sc.artifactPaths }
+
+// annotations turn the run's faults and leader terms into marks on the
+// linearizability view.
+func (sc *Scenario) annotations(s *harness.Sim) []checkers.Annotation {
+	var out []checkers.Annotation
+	for _, f := range s.FaultLog() {
+		end := f.End
+		if end < 0 {
+			end = s.Now()
+		}
+		out = append(out, checkers.Annotation{Start: f.At, End: end, Tag: "faults", Description: f.Text})
+	}
+	for _, l := range sc.leaders {
+		out = append(out, checkers.Annotation{Start: l.from, End: l.to, Tag: "raft leader", Description: l.who})
+	}
+	return out
+}
+
+// markIndeterminateCommitted marks runs where a write whose client never
+// learned its outcome was later read: the indeterminate case that matters.
+func (sc *Scenario) markIndeterminateCommitted(s *harness.Sim, ops []checkers.KVOp) {
+	pending := map[string]bool{}
+	for _, op := range ops {
+		if op.Indeterminate && (op.Kind == checkers.KVPut || op.Kind == checkers.KVCas) {
+			pending[op.Key+"\x00"+op.Value] = true
+		}
+	}
+	for _, op := range ops {
+		if op.Found && pending[op.Key+"\x00"+op.Got] {
+			s.Mark("indeterminate-write-committed")
+			return
+		}
+	}
+}
+
+type leaderSpan struct {
+	who      string
+	from, to time.Duration
+}
+
+// observe samples the cluster every 200ms of true time: who leads (for
+// liveness and the annotations).
+func (sc *Scenario) observe(s *harness.Sim) {
+	who := "none"
+	if p, ok := sc.Leader(); ok {
+		who = s.ProcName(p)
+	}
+	sc.liveness.Observe(s.Now(), condLeader, who != "none", "leader "+who)
+	if n := len(sc.leaders); n > 0 && sc.leaders[n-1].who == who {
+		sc.leaders[n-1].to = s.Now()
+	} else if who != "none" {
+		sc.leaders = append(sc.leaders, leaderSpan{who: who, from: s.Now(), to: s.Now()})
+	}
+	if next := s.Now() + 200*time.Millisecond; next < s.Duration() {
+		s.At(next, func() { sc.observe(s) })
+	}
+}
+
+const (
+	condLeader = "raft leader"
+	condWrite  = "write succeeds"
+	condRead   = "linearizable read succeeds"
+)
+
+// prober writes and reads a key of its own every second, through every
+// member in turn, so that liveness is judged by what a client gets; at
+// the end it also reads every workload key once (so that a write lost at
+// the very end is seen).
+type prober struct {
+	sc     *Scenario
+	client Client
+	n      int
+	phase  int
+	final  bool
+}
+
+func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
+	if p.client.Handle(ctx, in) {
+		return
+	}
+	switch in.Kind {
+	case harness.InputStart:
+		ctx.After(time.Second, "probe", 0)
+	case harness.InputTimer:
+		if in.Tag != "probe" {
+			return
+		}
+		ctx.After(time.Second, "probe", 0)
+		if p.client.Pending() > 0 {
+			return
+		}
+		if p.sc.verify && !p.final {
+			p.final = true
+			for k := 0; k < p.sc.Cfg.Keys; k++ {
+				p.client.Do(ctx, Txn{Success: []Op{{Kind: OpRange, Key: "k" + strconv.Itoa(k)}}}, false, nil)
+			}
+			return
+		}
+		p.n++
+		key := "probe"
+		val := "p-" + strconv.Itoa(p.n)
+		p.client.Do(ctx, Txn{Success: []Op{{Kind: OpPut, Key: key, Value: val}}}, false, func(r Response) {
+			p.sc.liveness.Observe(p.sc.sim.Now(), condWrite, r.Err == CodeOK, "put "+val+": "+describe(r))
+			p.client.Do(ctx, Txn{Success: []Op{{Kind: OpRange, Key: key}}}, false, func(r Response) {
+				p.sc.liveness.Observe(p.sc.sim.Now(), condRead, r.Err == CodeOK, "get: "+describe(r))
+			})
+		})
+	}
+}
+
+func describe(r Response) string {
+	if r.Err != CodeOK {
+		return string(r.Err)
+	}
+	return "ok at revision " + strconv.FormatInt(r.Result.Revision, 10)
 }
 
 // workload is one sequential client: at most one call in flight, a mix of
@@ -251,7 +448,14 @@ func (w *workload) issue(ctx *harness.Ctx) {
 	w.n++
 	val := "c" + strconv.Itoa(w.id) + "-" + strconv.Itoa(w.n)
 	var txn Txn
-	switch x := r.Intn(100); {
+	x := r.Intn(100)
+	if w.sc.unknown[key] >= MaxIndeterminatePerKey {
+		// Every write whose outcome is unknown stays "in flight" for the
+		// linearizability checker to the end of the history; past a few
+		// per key the search explodes. The key is only read from now on.
+		x = 50
+	}
+	switch {
 	case x < 40:
 		txn = Txn{Success: []Op{{Kind: OpPut, Key: key, Value: val}}}
 	case x < 80:
@@ -266,6 +470,9 @@ func (w *workload) issue(ctx *harness.Ctx) {
 		}
 	}
 	w.client.Do(ctx, txn, false, func(resp Response) {
+		if resp.Err == CodeTimeout && txn.IsWrite() {
+			w.sc.unknown[key]++
+		}
 		if resp.Err != CodeOK {
 			return
 		}

@@ -1,0 +1,147 @@
+package scenarios
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"hasim/harness"
+	"hasim/model/counter"
+	"hasim/model/store"
+)
+
+// Spec is a scenario's complete, serializable configuration: with a seed
+// and a schedule it determines a run exactly.
+type Spec struct {
+	Scenario string          `json:"scenario"`
+	Counter  *counter.Config `json:"counter,omitempty"`
+	Store    *store.Config   `json:"store,omitempty"`
+}
+
+// SpecOf returns the spec of a built scenario.
+func SpecOf(sc Scenario) (Spec, error) {
+	switch s := sc.(type) {
+	case *counter.Scenario:
+		c := s.Cfg
+		return Spec{Scenario: "counter", Counter: &c}, nil
+	case *store.Scenario:
+		c := s.Cfg
+		return Spec{Scenario: "store", Store: &c}, nil
+	}
+	return Spec{}, fmt.Errorf("scenario %T has no spec", sc)
+}
+
+// Build makes the scenario a spec describes.
+func (sp Spec) Build() (Scenario, error) {
+	switch sp.Scenario {
+	case "counter":
+		if sp.Counter == nil || sp.Store != nil {
+			return nil, fmt.Errorf("spec: scenario counter needs a \"counter\" config and nothing else")
+		}
+		return &counter.Scenario{Cfg: *sp.Counter}, nil
+	case "store":
+		if sp.Store == nil || sp.Counter != nil {
+			return nil, fmt.Errorf("spec: scenario store needs a \"store\" config and nothing else")
+		}
+		return &store.Scenario{Cfg: *sp.Store}, nil
+	}
+	return nil, fmt.Errorf("spec: scenario: unknown %q", sp.Scenario)
+}
+
+// FailureVersion is the version of the failure file format.
+const FailureVersion = 1
+
+// Verdict is a check's verdict as a failure file keeps it.
+type Verdict struct {
+	Verdict harness.Status `json:"verdict"`
+	Detail  string         `json:"detail"`
+}
+
+// Failure is a self-contained failure file: everything a replay needs
+// (spec, seed, duration, schedule) and what the run gave (trace hash,
+// verdicts), so that the replay can check it got the same.
+type Failure struct {
+	Version   int                `json:"hasim_failure"`
+	Spec      Spec               `json:"spec"`
+	Seed      uint64             `json:"seed"`
+	Duration  string             `json:"duration"`
+	Schedule  string             `json:"schedule"`
+	TraceHash string             `json:"trace_hash"`
+	Verdicts  map[string]Verdict `json:"verdicts"`
+	// Found says where the failure came from (a property, a soak, a
+	// run), for people; replays ignore it.
+	Found string `json:"found,omitempty"`
+}
+
+// NewFailure describes a finished run.
+func NewFailure(sc Scenario, seed uint64, d time.Duration, sched harness.Schedule, res harness.Result, found string) (Failure, error) {
+	spec, err := SpecOf(sc)
+	if err != nil {
+		return Failure{}, err
+	}
+	f := Failure{Version: FailureVersion, Spec: spec, Seed: seed, Duration: d.String(), Schedule: sched.String(),
+		TraceHash: res.TraceHash, Verdicts: map[string]Verdict{}, Found: found}
+	for _, v := range res.Verdicts {
+		f.Verdicts[v.Check] = Verdict{Verdict: v.Status, Detail: v.Detail}
+	}
+	return f, nil
+}
+
+// Write saves the failure file (indented JSON).
+func (f Failure) Write(path string) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadFailure reads and checks a failure file; errors name the field.
+func ReadFailure(path string) (Failure, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Failure{}, err
+	}
+	var f Failure
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Failure{}, fmt.Errorf("%s: not a hasim failure file: %v", path, err)
+	}
+	switch {
+	case f.Version != FailureVersion:
+		return Failure{}, fmt.Errorf("%s: hasim_failure: version %d, this hasim reads %d", path, f.Version, FailureVersion)
+	case f.TraceHash == "":
+		return Failure{}, fmt.Errorf("%s: trace_hash: missing", path)
+	}
+	if _, err := f.Plan(); err != nil {
+		return Failure{}, fmt.Errorf("%s: %v", path, err)
+	}
+	return f, nil
+}
+
+// Plan is a failure made ready to run.
+type Plan struct {
+	Scenario Scenario
+	Duration time.Duration
+	Schedule harness.Schedule
+}
+
+// Plan parses what the failure file holds.
+func (f Failure) Plan() (Plan, error) {
+	sc, err := f.Spec.Build()
+	if err != nil {
+		return Plan{}, err
+	}
+	d, err := time.ParseDuration(f.Duration)
+	if err != nil || d <= 0 {
+		return Plan{}, fmt.Errorf("duration: %q is not a positive duration", f.Duration)
+	}
+	sched, err := harness.ParseSchedule(f.Schedule)
+	if err != nil {
+		return Plan{}, fmt.Errorf("schedule: %v", err)
+	}
+	return Plan{Scenario: sc, Duration: d, Schedule: sched}, nil
+}

@@ -1,0 +1,140 @@
+package properties
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"hasim/harness"
+	"hasim/model"
+	"hasim/model/scenarios"
+	"hasim/model/store"
+)
+
+// The store's checks, by the names their verdicts carry.
+const (
+	CheckLinearizable = "linearizability"
+	CheckDurable      = "acked-durable"
+	CheckRecovers     = "recovers-after-heal"
+	CheckRaftSafety   = "raft-safety"
+)
+
+// FailureDir is where a failing property leaves its artifacts, per test:
+// the failure file (for hasim repro), the trace, and the checkers' views.
+// Each failing attempt overwrites the last, and rapid's final attempt is
+// the minimal case, so what stays is the shrunk failure.
+var FailureDir = filepath.Join("testdata", "failures")
+
+// PropertyLinTimeout bounds the linearizability search in property runs:
+// hundreds of cases, and shrinking, must stay quick. A case that needs more
+// is unknown (never ok), and Tally makes sure those stay rare.
+const PropertyLinTimeout = 3 * time.Second
+
+// Tally counts a property's verdicts over its cases, so a test can insist
+// that the checker decided (ok) on most of them rather than saying unknown.
+type Tally struct{ OK, Unknown, Violated int }
+
+// StoreProperty returns a rapid property: draw a store case (with the given
+// bugs on), run it, and fail if the named check is violated. name is the
+// test's name, for the artifacts' directory and the replay command.
+func StoreProperty(name string, bugs model.Bugs, check string, tally *Tally) func(*rapid.T) {
+	return func(t *rapid.T) {
+		c := DrawStoreCase(t, bugs)
+		res, v, err := RunStoreCase(c, check, "")
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		if tally != nil {
+			switch v.Status {
+			case harness.OK:
+				tally.OK++
+			case harness.Unknown:
+				tally.Unknown++
+			default:
+				tally.Violated++
+			}
+		}
+		if v.Status == harness.Violated {
+			t.Fatal(Report(name, c, res, check))
+		}
+	}
+}
+
+// RunStoreCase runs one case; artifacts, if set, is where checkers may
+// write their views. It returns the result and the verdict of check.
+func RunStoreCase(c StoreCase, check, artifacts string) (harness.Result, harness.Verdict, error) {
+	sc := &store.Scenario{Cfg: c.Cfg, LinearizabilityTimeout: PropertyLinTimeout}
+	if artifacts != "" {
+		sc.SetArtifacts(artifacts)
+	}
+	res, err := harness.Run(harness.Config{Scenario: sc, Duration: c.Duration}, c.Seed, c.Schedule)
+	if err != nil {
+		return res, harness.Verdict{}, err
+	}
+	for _, v := range res.Verdicts {
+		if v.Check == check {
+			return res, v, nil
+		}
+	}
+	return res, harness.Verdict{}, fmt.Errorf("the store scenario gave no %q verdict", check)
+}
+
+// Report writes a failing case's artifacts and returns the message a
+// person needs: what failed, the case and its (shrunk) schedule, every
+// verdict, where the trace and views are, and the commands that replay it.
+func Report(name string, c StoreCase, res harness.Result, check string) string {
+	dir := filepath.Join(FailureDir, name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s violated\n", name, check)
+	fmt.Fprintf(&b, "  case: %s\n", c)
+	fmt.Fprintf(&b, "  schedule (%d faults):\n%s\n", Faults(c.Schedule), indent(c.Schedule.String(), "    "))
+	// Run again with the trace and the checkers' views going to files.
+	paths, err := writeArtifacts(dir, c, check)
+	if err != nil {
+		fmt.Fprintf(&b, "  (could not write artifacts: %v)\n", err)
+	}
+	for _, v := range res.Verdicts {
+		fmt.Fprintf(&b, "  %-8s %s: %s\n", v.Status, v.Check, v.Detail)
+	}
+	for _, p := range paths {
+		fmt.Fprintf(&b, "  %s\n", p)
+	}
+	fmt.Fprintf(&b, "  replay the run: go run ./cmd/hasim repro %s\n", filepath.Join("properties", dir, "failure.json"))
+	fmt.Fprintf(&b, "  replay the property: go test ./properties -run '^%s$' (rapid replays its fail file; it prints -rapid.seed)\n", name)
+	return b.String()
+}
+
+func writeArtifacts(dir string, c StoreCase, check string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tracePath := filepath.Join(dir, "trace.txt")
+	tf, err := os.Create(tracePath)
+	if err != nil {
+		return nil, err
+	}
+	defer tf.Close()
+	sc := &store.Scenario{Cfg: c.Cfg}
+	sc.SetArtifacts(dir)
+	res, err := harness.Run(harness.Config{Scenario: sc, Duration: c.Duration, Trace: harness.TraceOptions{File: tf}}, c.Seed, c.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	f, err := scenarios.NewFailure(sc, c.Seed, c.Duration, c.Schedule, res, "property "+check)
+	if err != nil {
+		return nil, err
+	}
+	failurePath := filepath.Join(dir, "failure.json")
+	if err := f.Write(failurePath); err != nil {
+		return nil, err
+	}
+	paths := []string{"failure file: " + failurePath, "trace: " + tracePath}
+	for _, a := range sc.ArtifactPaths() {
+		paths = append(paths, "view: "+a)
+	}
+	return paths, nil
+}
