@@ -13,9 +13,11 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // usageError is bad input from the user: exit code 2.
@@ -82,4 +84,29 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hasim %s: %v\n", args[0], err)
 		return 2
 	}
+}
+
+// parseFlags parses a subcommand's flags: -h is errHelp, anything else
+// wrong is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+// createTrace makes dir and creates dir/trace.txt in it for a run's trace.
+func createTrace(dir string) (*os.File, string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", usagef("--out: %v", err)
+	}
+	path := filepath.Join(dir, "trace.txt")
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, "", usagef("--out: %v", err)
+	}
+	return f, path, nil
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"hasim/harness"
 	"hasim/model/scenarios"
@@ -23,11 +20,8 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "usage: hasim repro [--out DIR] FAILURE_FILE\n\nReplays a failure file exactly and checks that the trace hash matches.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("takes exactly one failure file, got %d arguments", fs.NArg())
@@ -43,19 +37,15 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 	cfg := harness.Config{Scenario: plan.Scenario, Duration: plan.Duration}
 	traceFile := ""
 	if *out != "" {
-		if err := os.MkdirAll(*out, 0o755); err != nil {
-			return usagef("--out: %v", err)
+		tf, path, err := createTrace(*out)
+		if err != nil {
+			return err
 		}
+		defer tf.Close()
+		traceFile, cfg.Trace.File = path, tf
 		if a, ok := plan.Scenario.(interface{ SetArtifacts(string) }); ok {
 			a.SetArtifacts(*out)
 		}
-		traceFile = filepath.Join(*out, "trace.txt")
-		tf, err := os.Create(traceFile)
-		if err != nil {
-			return usagef("--out: %v", err)
-		}
-		defer tf.Close()
-		cfg.Trace.File = tf
 	}
 	res, err := harness.Run(cfg, f.Seed, plan.Schedule)
 	if err != nil {

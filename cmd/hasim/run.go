@@ -172,11 +172,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "usage: hasim run [flags]\n\nRuns one simulation: builds the scenario, applies the fault schedule, judges\nthe run with every checker and prints a summary.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (flags start with --)", fs.Arg(0))
@@ -195,20 +192,16 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	var traceFile, schedFile string
 	if f.out != "" {
-		if err := os.MkdirAll(f.out, 0o755); err != nil {
-			return usagef("--out: %v", err)
+		tf, path, err := createTrace(f.out)
+		if err != nil {
+			return err
 		}
+		defer tf.Close()
+		traceFile, cfg.Trace.File = path, tf
 		schedFile = filepath.Join(f.out, "schedule.txt")
 		if err := os.WriteFile(schedFile, []byte(p.sched.String()), 0o644); err != nil {
 			return usagef("--out: %v", err)
 		}
-		traceFile = filepath.Join(f.out, "trace.txt")
-		tf, err := os.Create(traceFile)
-		if err != nil {
-			return usagef("--out: %v", err)
-		}
-		defer tf.Close()
-		cfg.Trace.File = tf
 	}
 	res, err := harness.Run(cfg, p.seed, p.sched)
 	if err != nil {
