@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hasim/checkers"
 	"hasim/harness"
 	"hasim/model"
 )
@@ -543,5 +544,34 @@ func TestReadIndexRetries(t *testing.T) {
 	}
 	if most < 2 {
 		t.Errorf("%s never re-sent its ReadIndex: %v", follower, rounds)
+	}
+}
+
+// Without fsync a whole-cluster power loss forgets writes the clients were
+// told were durable: the durability checker reports them lost.
+func TestBugNoFsyncLosesAcknowledgedWrites(t *testing.T) {
+	run := func(bugs model.Bugs) harness.Verdict {
+		sc := &scripted{}
+		sc.Cfg.Bugs = bugs
+		for i := 0; i < 10; i++ {
+			sc.plan = append(sc.plan, planned{at: 3*time.Second + time.Duration(i)*200*time.Millisecond,
+				via: []string{"m1", "m2", "m3"}, txn: put(fmt.Sprintf("k%d", i%3), fmt.Sprintf("v%d", i)), timeout: 3 * time.Second})
+		}
+		for i := 0; i < 3; i++ {
+			sc.plan = append(sc.plan, planned{at: 15 * time.Second, via: []string{"m1", "m2", "m3"},
+				txn: get(fmt.Sprintf("k%d", i)), timeout: 5 * time.Second})
+		}
+		s, _ := harness.ParseSchedule("at 8s crash m1 + crash m2 + crash m3 for 2s")
+		if _, err := harness.Run(harness.Config{Scenario: sc, Duration: 25 * time.Second}, 4, s); err != nil {
+			t.Fatal(err)
+		}
+		ops, _ := sc.hist.KVOps()
+		return checkers.CheckDurability(ops)
+	}
+	if v := run(model.Bugs{}); v.Status != harness.OK {
+		t.Fatalf("without the bug: %s %s", v.Status, v.Detail)
+	}
+	if v := run(model.MustBugs(BugNoFsync)); v.Status != harness.Violated || !strings.Contains(v.Detail, "lost acknowledged write") {
+		t.Fatalf("with %s: %s %s", BugNoFsync, v.Status, v.Detail)
 	}
 }
