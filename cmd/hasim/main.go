@@ -3,6 +3,8 @@
 //
 //	hasim run   [flags]   run one simulation and print its summary
 //	hasim repro FILE      replay a failure file and verify its trace hash
+//	hasim soak --out DIR  run many seeds in worker processes (resumable)
+//	hasim report DIR...   merge soak directories into one summary
 //	hasim check FILE      check a recorded history for linearizability
 //	hasim bugs            list the bug switches
 //	hasim scenarios       list the scenarios
@@ -37,6 +39,8 @@ const topUsage = `hasim: deterministic simulation testing for HA control planes
 usage:
   hasim run [flags]      run one simulation and print its summary (hasim run -h)
   hasim repro FILE       replay a failure file exactly and verify its trace hash
+  hasim soak --out DIR   run many seeds in worker processes, keeping every failure (hasim soak -h)
+  hasim report DIR...    merge soak directories (shards, machines) into one summary
   hasim check FILE       check a history file for linearizability (hasim check -h)
   hasim bugs             list the bug switches that plant known bugs
   hasim scenarios        list the scenarios
@@ -57,6 +61,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stdout, stderr)
 	case "repro":
 		err = cmdRepro(args[1:], stdout, stderr)
+	case "soak":
+		err = cmdSoak(args[1:], stdout, stderr)
+	case "report":
+		err = cmdReport(args[1:], stdout, stderr)
+	case "soak-worker":
+		err = cmdSoakWorker(args[1:], stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout, stderr)
 	case "bugs":

@@ -46,13 +46,20 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.seed, "seed", "1", "root seed: a number, or \"random\" to draw one (printed)")
 	fs.DurationVar(&f.duration, "duration", time.Minute, "simulated time to run")
 	fs.StringVar(&f.schedule, "schedule", "", "fault schedule file (text form); default: generated from the seed")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the text summary")
+	fs.BoolVar(&f.strict, "strict", false, "exit 1 when a check is unknown, not only when violated")
+	f.registerSystem(fs)
+}
+
+// registerSystem registers the flags that say what system runs (shared by
+// run and soak).
+func (f *runFlags) registerSystem(fs *flag.FlagSet) {
+	f.seed, f.duration = "1", time.Minute
 	fs.StringVar(&f.scenario, "scenario", scenarios.Default, "scenario to run (hasim scenarios lists them)")
 	fs.IntVar(&f.size, "size", 0, "replicas/members of the scenario (0: its default)")
 	fs.StringVar(&f.topology, "topology", "", "stacked or external (scenarios with members; default stacked)")
 	fs.Var(&f.bugs, "bug", "turn a bug switch on (repeatable; hasim bugs lists them)")
-	fs.StringVar(&f.out, "out", "", "directory for the trace and schedule files")
-	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the text summary")
-	fs.BoolVar(&f.strict, "strict", false, "exit 1 when a check is unknown, not only when violated")
+	fs.StringVar(&f.out, "out", "", "directory for the trace, schedule and failure files")
 }
 
 func parseSeed(s string) (uint64, bool, error) {

@@ -73,7 +73,21 @@ type Failure struct {
 	// Found says where the failure came from (a property, a soak, a
 	// run), for people; replays ignore it.
 	Found string `json:"found,omitempty"`
+	// Class is what kind of failure it is: a check violated (the
+	// default), a crash or a time-out of the simulation itself, or a
+	// divergence (the same inputs gave another trace).
+	Class string `json:"class,omitempty"`
+	// Shrunk says the schedule was reduced from a larger failing one.
+	Shrunk bool `json:"shrunk,omitempty"`
 }
+
+// Failure classes.
+const (
+	ClassViolation  = "violation"
+	ClassCrash      = "crash"
+	ClassTimeout    = "timeout"
+	ClassDivergence = "divergence"
+)
 
 // NewFailure describes a finished run.
 func NewFailure(sc Scenario, seed uint64, d time.Duration, sched harness.Schedule, res harness.Result, found string) (Failure, error) {
@@ -113,8 +127,10 @@ func ReadFailure(path string) (Failure, error) {
 	switch {
 	case f.Version != FailureVersion:
 		return Failure{}, fmt.Errorf("%s: hasim_failure: version %d, this hasim reads %d", path, f.Version, FailureVersion)
-	case f.TraceHash == "":
+	case f.TraceHash == "" && (f.Class == "" || f.Class == ClassViolation || f.Class == ClassDivergence):
 		return Failure{}, fmt.Errorf("%s: trace_hash: missing", path)
+	case f.Class != "" && f.Class != ClassViolation && f.Class != ClassCrash && f.Class != ClassTimeout && f.Class != ClassDivergence:
+		return Failure{}, fmt.Errorf("%s: class: unknown %q", path, f.Class)
 	}
 	if _, err := f.Plan(); err != nil {
 		return Failure{}, fmt.Errorf("%s: %v", path, err)

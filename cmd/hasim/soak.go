@@ -1,0 +1,717 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"hasim/harness"
+	"hasim/model/scenarios"
+)
+
+// A soak runs many seeds of one configuration, each in a worker process (a
+// simulation owns its process: crypto/rand.Reader is global, and a crash
+// or a hang must not take the soak down). The parent hands out seeds, keeps
+// every result in DIR/results.jsonl as soon as it arrives, and every
+// failure in DIR/failures/ as a failure file, first as found and then
+// shrunk. Re-running with the same DIR resumes: finished seeds are skipped.
+
+// soakConfig is what a soak directory is for; a resumed soak must match it.
+type soakConfig struct {
+	Spec        scenarios.Spec `json:"spec"`
+	SimDuration string         `json:"sim_duration"`
+	Shard       string         `json:"shard"`
+	VerifyEvery int            `json:"verify_every"`
+}
+
+// soakResult is one line of results.jsonl.
+type soakResult struct {
+	Seed        uint64                       `json:"seed"`
+	Class       string                       `json:"class"` // "ok", or a failure class
+	Checks      map[string]scenarios.Verdict `json:"checks,omitempty"`
+	TraceHash   string                       `json:"trace_hash,omitempty"`
+	SimSeconds  float64                      `json:"sim_seconds"`
+	WallSeconds float64                      `json:"wall_seconds"`
+	Events      uint64                       `json:"events"`
+	Marks       map[string]int               `json:"marks,omitempty"`
+	Failure     string                       `json:"failure_file,omitempty"`
+	Shrunk      string                       `json:"shrunk_file,omitempty"`
+	Detail      string                       `json:"detail,omitempty"`
+	Verified    bool                         `json:"determinism_verified,omitempty"`
+}
+
+// workerMsg is what a worker sends back for a seed.
+type workerMsg struct {
+	Seed    uint64             `json:"seed"`
+	Kind    string             `json:"kind"` // "found" (a failure, before shrinking), "shrunk", "result"
+	Failure *scenarios.Failure `json:"failure,omitempty"`
+	Result  *soakResult        `json:"result,omitempty"`
+}
+
+const soakUsage = `usage: hasim soak --out DIR (--seeds N | --duration D) [flags]
+
+Runs many seeds of one configuration in worker processes and keeps every
+failure as a failure file (hasim repro replays it). Re-running with the same
+--out resumes where the soak stopped; Ctrl-C stops cleanly.
+
+`
+
+func cmdSoak(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hasim soak", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var rf runFlags
+	rf.registerSystem(fs)
+	seeds := fs.Int("seeds", 0, "run seeds 1..N (of this shard)")
+	wall := fs.Duration("duration", 0, "run for this much wall time instead (seeds 1, 2, 3, ...)")
+	workers := fs.Int("workers", runtime.NumCPU(), "worker processes, one simulation each")
+	shard := fs.String("shard", "1/1", "take the i-th of n disjoint seed sets: seeds s with (s-1) mod n = i-1")
+	simDur := fs.Duration("sim-duration", time.Minute, "simulated time per seed")
+	seedTimeout := fs.Duration("seed-timeout", 10*time.Minute, "wall budget per seed; past it the seed fails as a time-out")
+	verify := fs.Int("verify-every", 10, "re-run every k-th passing seed to check determinism (0: never)")
+	maxMem := fs.Int64("max-memory-mb", 4096, "a worker whose heap passes this fails its seed as a crash (out of memory)")
+	fs.Usage = func() { fmt.Fprint(stderr, soakUsage); fs.PrintDefaults() }
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("unexpected argument %q", fs.Arg(0))
+	case rf.out == "":
+		return usagef("--out: a soak needs a directory for its results")
+	case (*seeds > 0) == (*wall > 0):
+		return usagef("give exactly one of --seeds N and --duration D")
+	case *seeds < 0:
+		return usagef("--seeds: must be positive")
+	case *workers < 1 || *workers > 256:
+		return usagef("--workers: %d out of range [1, 256]", *workers)
+	case *simDur <= 0:
+		return usagef("--sim-duration: must be positive")
+	case *verify < 0:
+		return usagef("--verify-every: must not be negative")
+	}
+	si, sn, err := parseShard(*shard)
+	if err != nil {
+		return err
+	}
+	rf.duration = *simDur
+	p, err := rf.prepare()
+	if err != nil {
+		return err
+	}
+	spec, err := scenarios.SpecOf(p.sc)
+	if err != nil {
+		return err
+	}
+	cfg := soakConfig{Spec: spec, SimDuration: simDur.String(), Shard: *shard, VerifyEvery: *verify}
+	done, err := openSoakDir(rf.out, cfg)
+	if err != nil {
+		return err
+	}
+	s := &soak{out: rf.out, cfg: cfg, done: done, stderr: stderr, workers: *workers, seedTimeout: *seedTimeout,
+		maxMem: *maxMem, shardI: si, shardN: sn, limit: uint64(*seeds)}
+	if *wall > 0 {
+		s.deadline = time.Now().Add(*wall)
+	}
+	return s.run(stdout)
+}
+
+func parseShard(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return 0, 0, usagef("--shard: %q is not i/n with 1 <= i <= n", s)
+	}
+	return i, n, nil
+}
+
+// openSoakDir creates or resumes a soak directory and returns the seeds
+// already finished there.
+func openSoakDir(dir string, cfg soakConfig) (map[uint64]bool, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "failures"), 0o755); err != nil {
+		return nil, usagef("--out: %v", err)
+	}
+	path := filepath.Join(dir, "soak.json")
+	want, _ := json.MarshalIndent(cfg, "", "  ")
+	if have, err := os.ReadFile(path); err == nil {
+		var old soakConfig
+		if err := json.Unmarshal(have, &old); err != nil {
+			return nil, usagef("--out: %s is not a soak configuration: %v", path, err)
+		}
+		if oldJ, _ := json.MarshalIndent(old, "", "  "); string(oldJ) != string(want) {
+			return nil, usagef("--out: %s holds a soak of another configuration; use another directory\nthere:\n%s\nasked:\n%s", dir, oldJ, want)
+		}
+	} else if err := os.WriteFile(path, append(want, '\n'), 0o644); err != nil {
+		return nil, usagef("--out: %v", err)
+	}
+	results, err := readResults(filepath.Join(dir, "results.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	done := map[uint64]bool{}
+	for _, r := range results {
+		done[r.Seed] = true
+	}
+	return done, nil
+}
+
+// readResults reads a results file; a torn last line (a soak killed while
+// writing it) is ignored, any other bad line is an error.
+func readResults(path string) ([]soakResult, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []soakResult
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var bad error
+	for n := 1; sc.Scan(); n++ {
+		if bad != nil {
+			return nil, bad
+		}
+		var r soakResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			bad = fmt.Errorf("%s: line %d: %v", path, n, err)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}
+
+type soak struct {
+	out         string
+	cfg         soakConfig
+	done        map[uint64]bool
+	stderr      io.Writer
+	workers     int
+	seedTimeout time.Duration
+	maxMem      int64
+	shardI      int
+	shardN      int
+	limit       uint64 // last seed of the universe; 0: unbounded
+	deadline    time.Time
+
+	next     uint64
+	results  *os.File
+	started  time.Time
+	count    int
+	failures map[string]int
+	simTime  float64
+}
+
+type worker struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	seed   uint64 // in flight; 0 when idle
+	since  time.Time
+	gone   bool
+	stderr *tailBuffer
+	// timedOut marks a seed already recorded as a time-out.
+	timedOut bool
+}
+
+type event struct {
+	w    *worker
+	msg  *workerMsg
+	exit error
+}
+
+// nextSeed returns the next seed of this shard not yet done, or 0.
+func (s *soak) nextSeed() uint64 {
+	for {
+		s.next++
+		if s.limit > 0 && s.next > s.limit {
+			return 0
+		}
+		if (s.next-1)%uint64(s.shardN) != uint64(s.shardI-1) || s.done[s.next] {
+			continue
+		}
+		return s.next
+	}
+}
+
+func (s *soak) run(stdout io.Writer) error {
+	var err error
+	s.results, err = os.OpenFile(filepath.Join(s.out, "results.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer s.results.Close()
+	s.started = time.Now()
+	s.failures = map[string]int{}
+	events := make(chan event, 64)
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+
+	configPath := filepath.Join(s.out, "soak.json")
+	var pool []*worker
+	start := func() (*worker, error) {
+		w := &worker{stderr: &tailBuffer{max: 4096}}
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		w.cmd = exec.Command(exe, "soak-worker", "--config", configPath, "--max-memory-mb", strconv.FormatInt(s.maxMem, 10))
+		w.cmd.Stderr = w.stderr
+		if w.in, err = w.cmd.StdinPipe(); err != nil {
+			return nil, err
+		}
+		outPipe, err := w.cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		if err := w.cmd.Start(); err != nil {
+			return nil, err
+		}
+		go func() {
+			sc := bufio.NewScanner(outPipe)
+			sc.Buffer(make([]byte, 1<<20), 256<<20)
+			for sc.Scan() {
+				var m workerMsg
+				if json.Unmarshal(sc.Bytes(), &m) == nil {
+					events <- event{w: w, msg: &m}
+				}
+			}
+			events <- event{w: w, exit: w.cmd.Wait()}
+		}()
+		return w, nil
+	}
+	dispatch := func(w *worker) bool {
+		if !s.deadline.IsZero() && time.Now().After(s.deadline) {
+			return false
+		}
+		seed := s.nextSeed()
+		if seed == 0 {
+			return false
+		}
+		w.seed, w.since, w.timedOut = seed, time.Now(), false
+		fmt.Fprintf(w.in, "%d\n", seed)
+		return true
+	}
+	for i := 0; i < s.workers; i++ {
+		w, err := start()
+		if err != nil {
+			return err
+		}
+		pool = append(pool, w)
+		dispatch(w)
+	}
+	tty := isTerminal(s.stderr)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	lastPlain := time.Now()
+	interrupted := false
+	busy := func() int {
+		n := 0
+		for _, w := range pool {
+			if w.seed != 0 && !w.gone {
+				n++
+			}
+		}
+		return n
+	}
+	for busy() > 0 {
+		select {
+		case <-sig:
+			interrupted = true
+			fmt.Fprintf(s.stderr, "\nhasim soak: interrupted; seeds in flight will run again on resume\n")
+			for _, w := range pool {
+				if !w.gone {
+					w.cmd.Process.Kill()
+				}
+				w.seed = 0
+			}
+		case ev := <-events:
+			w := ev.w
+			if ev.msg != nil {
+				if err := s.handle(w, ev.msg); err != nil {
+					return err
+				}
+				if ev.msg.Kind == "result" {
+					w.seed = 0
+					if !interrupted && !dispatch(w) {
+						w.in.Close()
+					}
+				}
+				continue
+			}
+			// The worker exited.
+			w.gone = true
+			if interrupted {
+				continue
+			}
+			if w.seed != 0 && !w.timedOut {
+				class, detail := scenarios.ClassCrash, "the worker died: "+describeExit(ev.exit, w.stderr.String())
+				if err := s.record(soakResult{Seed: w.seed, Class: class, Detail: detail}, nil); err != nil {
+					return err
+				}
+			}
+			if w.seed != 0 || !s.finished() {
+				nw, err := start()
+				if err != nil {
+					return err
+				}
+				*w = *nw
+				if !dispatch(w) {
+					w.in.Close()
+				}
+			}
+		case <-tick.C:
+			for _, w := range pool {
+				if w.seed != 0 && !w.gone && !w.timedOut && time.Since(w.since) > s.seedTimeout {
+					w.timedOut = true
+					if err := s.record(soakResult{Seed: w.seed, Class: scenarios.ClassTimeout,
+						Detail: fmt.Sprintf("no result after %s of wall time", s.seedTimeout)}, nil); err != nil {
+						return err
+					}
+					w.cmd.Process.Kill()
+				}
+			}
+			if tty {
+				fmt.Fprintf(s.stderr, "\r%s", s.progress())
+			} else if time.Since(lastPlain) > 10*time.Second {
+				lastPlain = time.Now()
+				fmt.Fprintln(s.stderr, s.progress())
+			}
+		}
+	}
+	if tty {
+		fmt.Fprintln(s.stderr)
+	}
+	fmt.Fprintf(stdout, "hasim soak %s: %s\n", s.out, s.progress())
+	fmt.Fprintf(stdout, "results: %s\nmerge shards: go run ./cmd/hasim report %s [more dirs]\n", filepath.Join(s.out, "results.jsonl"), s.out)
+	if interrupted {
+		fmt.Fprintf(stdout, "interrupted: run the same command again to resume\n")
+	}
+	all, err := readResults(filepath.Join(s.out, "results.jsonl"))
+	if err != nil {
+		return err
+	}
+	for _, r := range all {
+		if r.Class != "ok" {
+			return errViolated
+		}
+	}
+	return nil
+}
+
+func (s *soak) finished() bool {
+	if !s.deadline.IsZero() && time.Now().After(s.deadline) {
+		return true
+	}
+	return s.limit > 0 && s.next >= s.limit
+}
+
+// handle takes one message of a worker.
+func (s *soak) handle(w *worker, m *workerMsg) error {
+	switch m.Kind {
+	case "found", "shrunk":
+		name := fmt.Sprintf("failure-%d.json", m.Seed)
+		if m.Kind == "shrunk" {
+			name = fmt.Sprintf("failure-%d-shrunk.json", m.Seed)
+		}
+		return m.Failure.Write(filepath.Join(s.out, "failures", name))
+	case "result":
+		if w.timedOut {
+			return nil // already recorded as a time-out
+		}
+		r := *m.Result
+		if r.Class != "ok" {
+			r.Failure = filepath.Join("failures", fmt.Sprintf("failure-%d.json", r.Seed))
+			if _, err := os.Stat(filepath.Join(s.out, "failures", fmt.Sprintf("failure-%d-shrunk.json", r.Seed))); err == nil {
+				r.Shrunk = filepath.Join("failures", fmt.Sprintf("failure-%d-shrunk.json", r.Seed))
+			}
+		}
+		return s.record(r, nil)
+	}
+	return nil
+}
+
+// record appends a result and makes it durable before anything else.
+func (s *soak) record(r soakResult, _ error) error {
+	if r.Class != "ok" && r.Failure == "" {
+		f := scenarios.Failure{Version: scenarios.FailureVersion, Spec: s.cfg.Spec, Seed: r.Seed, Duration: s.cfg.SimDuration,
+			Class: r.Class, Found: "soak: " + r.Detail}
+		if plan, err := s.plan(r.Seed); err == nil {
+			f.Schedule = plan.String()
+		}
+		name := filepath.Join("failures", fmt.Sprintf("failure-%d.json", r.Seed))
+		if err := f.Write(filepath.Join(s.out, name)); err != nil {
+			return err
+		}
+		r.Failure = name
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.results.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	if err := s.results.Sync(); err != nil {
+		return err
+	}
+	s.count++
+	s.simTime += r.SimSeconds
+	if r.Class != "ok" {
+		s.failures[r.Class]++
+	}
+	return nil
+}
+
+// plan returns the schedule a seed runs with.
+func (s *soak) plan(seed uint64) (harness.Schedule, error) {
+	sc, err := s.cfg.Spec.Build()
+	if err != nil {
+		return nil, err
+	}
+	d, _ := time.ParseDuration(s.cfg.SimDuration)
+	return harness.GenerateSchedule(harness.NewRand(seed, "faults"), sc.GenOptions(d)), nil
+}
+
+func (s *soak) progress() string {
+	el := time.Since(s.started).Seconds()
+	rate := float64(s.count) / max(el, 1e-9)
+	var fails []string
+	for _, k := range harness.SortedKeys(s.failures) {
+		fails = append(fails, fmt.Sprintf("%d %s", s.failures[k], k))
+	}
+	f := "no failures"
+	if len(fails) > 0 {
+		f = strings.Join(fails, ", ")
+	}
+	eta := ""
+	if s.limit > 0 && rate > 0 {
+		total := 0
+		for seed := uint64(1); seed <= s.limit; seed++ {
+			if (seed-1)%uint64(s.shardN) == uint64(s.shardI-1) && !s.done[seed] {
+				total++
+			}
+		}
+		if left := total - s.count; left > 0 {
+			eta = fmt.Sprintf(", ETA %s", (time.Duration(float64(left)/rate) * time.Second).Round(time.Second))
+		}
+	}
+	return fmt.Sprintf("%d seeds (%.1f/s), %.2f simulated hours, %s%s", s.count, rate, s.simTime/3600, f, eta)
+}
+
+func describeExit(err error, stderr string) string {
+	msg := "exited"
+	if err != nil {
+		msg = err.Error()
+	}
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == exitOutOfMemory {
+		msg = "out of memory (heap over --max-memory-mb)"
+	}
+	if t := strings.TrimSpace(stderr); t != "" {
+		if lines := strings.Split(t, "\n"); len(lines) > 8 {
+			t = strings.Join(lines[:8], "\n") + "\n…"
+		}
+		msg += "\n" + t
+	}
+	return msg
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// tailBuffer keeps the first max bytes written (a panic's message and the
+// top of its stack).
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	if room := t.max - len(t.b); room > 0 {
+		t.b = append(t.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+// exitOutOfMemory is a worker's exit code when its heap passed the limit.
+const exitOutOfMemory = 3
+
+// cmdSoakWorker is the worker side: it reads seeds from stdin, one per
+// line, runs each, and answers in JSON lines on stdout.
+func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hasim soak-worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "the soak's soak.json")
+	maxMem := fs.Int64("max-memory-mb", 4096, "heap limit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(*config)
+	if err != nil {
+		return usagef("--config: %v", err)
+	}
+	var cfg soakConfig
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return usagef("--config: %v", err)
+	}
+	d, err := time.ParseDuration(cfg.SimDuration)
+	if err != nil {
+		return usagef("--config: sim_duration: %v", err)
+	}
+	// The parent handles Ctrl-C (a terminal sends it to the whole process
+	// group): a worker must not die of it first and be taken for a crash.
+	signal.Ignore(os.Interrupt)
+	go watchMemory(*maxMem << 20)
+	enc := json.NewEncoder(stdout)
+	in := bufio.NewScanner(os.Stdin)
+	passed := 0
+	for in.Scan() {
+		seed, err := strconv.ParseUint(strings.TrimSpace(in.Text()), 10, 64)
+		if err != nil {
+			return usagef("bad seed line %q", in.Text())
+		}
+		injectWorkerFault(seed)
+		r, err := soakSeed(cfg, seed, d, enc, &passed)
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(workerMsg{Seed: seed, Kind: "result", Result: &r}); err != nil {
+			return err
+		}
+	}
+	return in.Err()
+}
+
+func watchMemory(limit int64) {
+	var ms runtime.MemStats
+	for range time.Tick(200 * time.Millisecond) {
+		runtime.ReadMemStats(&ms)
+		if int64(ms.HeapAlloc) > limit {
+			fmt.Fprintf(os.Stderr, "heap %d MB over the limit of %d MB\n", ms.HeapAlloc>>20, limit>>20)
+			os.Exit(exitOutOfMemory)
+		}
+	}
+}
+
+// soakSeed runs one seed; on a violation it reports the failure at once,
+// then shrinks the schedule and reports the shrunk failure.
+func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, passed *int) (soakResult, error) {
+	build := func() (scenarios.Scenario, error) { return cfg.Spec.Build() }
+	sc, err := build()
+	if err != nil {
+		return soakResult{}, err
+	}
+	sched := harness.GenerateSchedule(harness.NewRand(seed, "faults"), sc.GenOptions(d))
+	res, err := harness.Run(harness.Config{Scenario: sc, Duration: d}, seed, sched)
+	if err != nil {
+		return soakResult{}, err
+	}
+	r := soakResult{Seed: seed, Class: "ok", Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
+		SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events, Marks: res.Marks}
+	var violated []string
+	for _, v := range res.Verdicts {
+		r.Checks[v.Check] = scenarios.Verdict{Verdict: v.Status, Detail: v.Detail}
+		if v.Status == harness.Violated {
+			violated = append(violated, v.Check)
+		}
+	}
+	sort.Strings(violated)
+	if len(violated) == 0 {
+		*passed++
+		if cfg.VerifyEvery > 0 && *passed%cfg.VerifyEvery == 0 {
+			sc2, _ := build()
+			again, err := harness.Run(harness.Config{Scenario: sc2, Duration: d}, seed, sched)
+			if err != nil {
+				return soakResult{}, err
+			}
+			r.Verified = true
+			if again.TraceHash != res.TraceHash {
+				r.Class = scenarios.ClassDivergence
+				r.Detail = fmt.Sprintf("the same seed gave trace hash %s, then %s", res.TraceHash, again.TraceHash)
+				f, err := scenarios.NewFailure(sc, seed, d, sched, res, "soak determinism re-run")
+				if err != nil {
+					return soakResult{}, err
+				}
+				f.Class = scenarios.ClassDivergence
+				return r, enc.Encode(workerMsg{Seed: seed, Kind: "found", Failure: &f})
+			}
+		}
+		return r, nil
+	}
+	r.Class = scenarios.ClassViolation
+	r.Detail = strings.Join(violated, ", ") + " violated"
+	f, err := scenarios.NewFailure(sc, seed, d, sched, res, "soak")
+	if err != nil {
+		return soakResult{}, err
+	}
+	f.Class = scenarios.ClassViolation
+	if err := enc.Encode(workerMsg{Seed: seed, Kind: "found", Failure: &f}); err != nil {
+		return soakResult{}, err
+	}
+	small, runs, err := scenarios.Shrink(build, seed, d, sched, violated)
+	if err != nil {
+		return soakResult{}, err
+	}
+	if len(small) < len(sched) || harness.Schedule(small).String() != sched.String() {
+		sc3, _ := build()
+		res3, err := harness.Run(harness.Config{Scenario: sc3, Duration: d}, seed, small)
+		if err != nil {
+			return soakResult{}, err
+		}
+		fs, err := scenarios.NewFailure(sc3, seed, d, small, res3, fmt.Sprintf("soak, shrunk from %d to %d entries in %d runs", len(sched), len(small), runs))
+		if err != nil {
+			return soakResult{}, err
+		}
+		fs.Class, fs.Shrunk = scenarios.ClassViolation, true
+		if err := enc.Encode(workerMsg{Seed: seed, Kind: "shrunk", Failure: &fs}); err != nil {
+			return soakResult{}, err
+		}
+	}
+	return r, nil
+}
+
+// injectWorkerFault lets the soak's own tests make a worker panic, hang or
+// run out of memory on one seed ($HASIM_SOAK_TEST_FAULT="panic:5",
+// "hang:6", "oom:7"), to prove those failures are recorded; nothing else
+// sets it.
+func injectWorkerFault(seed uint64) {
+	kind, at, ok := strings.Cut(os.Getenv("HASIM_SOAK_TEST_FAULT"), ":")
+	if !ok || at != strconv.FormatUint(seed, 10) {
+		return
+	}
+	switch kind {
+	case "panic":
+		panic(fmt.Sprintf("injected panic on seed %d", seed))
+	case "hang":
+		select {}
+	case "oom":
+		var hog [][]byte
+		for {
+			hog = append(hog, make([]byte, 64<<20))
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
