@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"hasim/harness"
 	"hasim/model/scenarios"
@@ -71,6 +72,17 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 	}
 	if traceFile != "" {
 		fmt.Fprintf(stdout, "trace: %s\n", traceFile)
+		page := filepath.Join(*out, "timeline.html")
+		title := fmt.Sprintf("hasim repro: %s seed %d", f.Spec.Scenario, f.Seed)
+		if err := writeTimeline(page, title, res, spansOf(plan.Scenario, res.Sim)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "timeline: %s\n", page)
+		if a, ok := plan.Scenario.(interface{ ArtifactPaths() []string }); ok {
+			for _, v := range a.ArtifactPaths() {
+				fmt.Fprintf(stdout, "view: %s\n", v)
+			}
+		}
 	}
 	if !same {
 		return errViolated // a divergence is a failure of its own class

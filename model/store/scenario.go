@@ -134,6 +134,7 @@ type Scenario struct {
 
 	liveness      *checkers.Liveness
 	leaders       []leaderSpan
+	avail         []availSample
 	artifacts     string
 	artifactPaths []string
 }
@@ -189,7 +190,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for _, c := range []string{condLeader, condWrite, condRead} {
 		sc.liveness.Condition(c)
 	}
-	sc.leaders = nil
+	sc.leaders, sc.avail = nil, nil
 	s.At(0, func() { sc.observe(s) })
 	if !c.NoWorkload {
 		s.AddHost(harness.HostConfig{Name: "p1"})
@@ -310,6 +311,37 @@ func (sc *Scenario) annotations(s *harness.Sim) []checkers.Annotation {
 	return out
 }
 
+// Timeline draws the run for people: the faults, the raft leaders, and
+// whether the prober's writes got through (availability as a client sees it).
+func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
+	out := harness.FaultSpans(s)
+	for _, l := range sc.leaders {
+		out = append(out, harness.Span{Lane: "raft leader", Class: "leader", Label: l.who, Start: l.from, End: l.to})
+	}
+	for i, a := range sc.avail {
+		end := s.Now()
+		if i+1 < len(sc.avail) {
+			end = sc.avail[i+1].at
+		}
+		class, label := "up", "writes succeed"
+		if !a.ok {
+			class, label = "down", "writes fail: "+a.detail
+		}
+		if n := len(out); n > 0 && out[n-1].Lane == "availability" && out[n-1].Class == class {
+			out[n-1].End = end
+			continue
+		}
+		out = append(out, harness.Span{Lane: "availability", Class: class, Label: label, Start: a.at, End: end})
+	}
+	return out
+}
+
+type availSample struct {
+	at     time.Duration
+	ok     bool
+	detail string
+}
+
 // markIndeterminateCommitted marks runs where a write whose client never
 // learned its outcome was later read: the indeterminate case that matters.
 func (sc *Scenario) markIndeterminateCommitted(s *harness.Sim, ops []checkers.KVOp) {
@@ -395,6 +427,7 @@ func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
 		val := "p-" + strconv.Itoa(p.n)
 		p.client.Do(ctx, Txn{Success: []Op{{Kind: OpPut, Key: key, Value: val}}}, false, func(r Response) {
 			p.sc.liveness.Observe(p.sc.sim.Now(), condWrite, r.Err == CodeOK, "put "+val+": "+describe(r))
+			p.sc.avail = append(p.sc.avail, availSample{at: p.sc.sim.Now(), ok: r.Err == CodeOK, detail: describe(r)})
 			p.client.Do(ctx, Txn{Success: []Op{{Kind: OpRange, Key: key}}}, false, func(r Response) {
 				p.sc.liveness.Observe(p.sc.sim.Now(), condRead, r.Err == CodeOK, "get: "+describe(r))
 			})
