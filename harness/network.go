@@ -217,8 +217,43 @@ func (s *Sim) allocMsg(m msgSlot) uint32 {
 }
 
 func (s *Sim) freeMsg(i uint32) {
+	if g := s.msgs[i].twins; g != 0 {
+		t := &s.twins[g-1]
+		if t.refs--; t.refs == 0 {
+			*t = twins{}
+			s.freeTwins = append(s.freeTwins, g)
+		}
+	}
 	s.msgs[i] = msgSlot{}
 	s.freeMsgs = append(s.freeMsgs, i)
+}
+
+// twins ties a message to its network duplicate, so that a receiver on a
+// connection (StreamReceiver) gets only the first copy to arrive.
+type twins struct {
+	refs      uint8
+	delivered bool
+}
+
+func (s *Sim) allocTwins() uint32 {
+	if n := len(s.freeTwins); n > 0 {
+		g := s.freeTwins[n-1]
+		s.freeTwins = s.freeTwins[:n-1]
+		s.twins[g-1] = twins{refs: 2}
+		return g
+	}
+	s.twins = append(s.twins, twins{refs: 2})
+	return uint32(len(s.twins))
+}
+
+// StreamReceiver is implemented by processes whose peers reach them over a
+// connection (TCP: gRPC, HTTP): such a transport never hands the
+// application the same message twice, so the kernel delivers only the
+// first copy of a message the network duplicated and drops the other
+// (traced as "drop … (duplicate)"). Processes that receive datagrams do not
+// implement it and see both copies.
+type StreamReceiver interface {
+	StreamTransport() bool
 }
 
 func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
@@ -254,6 +289,8 @@ func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
 	}
 	s.transmit(slot, l, r)
 	if r.Chance(l.params.Duplicate) {
+		g := s.allocTwins()
+		s.msgs[slot].twins = g
 		d := s.msgs[slot]
 		d.dup = true
 		s.transmit(s.allocMsg(d), l, r)
@@ -307,7 +344,13 @@ func (s *Sim) deliver(ev event) {
 		s.traceMsg("refused", ev.ref, "not-running")
 		s.refuse(ev.ref)
 		return
+	case m.twins != 0 && s.twins[m.twins-1].delivered && streamReceiver(dst.inst):
+		s.traceMsg("drop", ev.ref, "duplicate")
+		s.Mark("duplicate-suppressed")
 	default:
+		if m.twins != 0 {
+			s.twins[m.twins-1].delivered = true
+		}
 		s.traceMsg("deliver", ev.ref, "")
 		msg := m.msg
 		s.freeMsg(ev.ref)
@@ -401,4 +444,9 @@ func (s *Sim) deliverRefusal(ev event) {
 		s.freeMsg(ev.ref)
 		s.step(src, Input{Kind: InputRefused, Msg: msg})
 	}
+}
+
+func streamReceiver(p Process) bool {
+	sr, ok := p.(StreamReceiver)
+	return ok && sr.StreamTransport()
 }

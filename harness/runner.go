@@ -58,7 +58,8 @@ type Result struct {
 	TraceHash string        // hex SHA-256 of the trace, "" when tracing is off
 	Trace     []byte        // the whole trace, when Trace.Keep
 	SimTime   time.Duration // simulated time covered
-	Wall      time.Duration // wall-clock time the run took
+	Wall      time.Duration // wall-clock time the run took, checks included
+	CheckWall time.Duration // of which the checkers took this much
 	Events    uint64        // events the kernel processed
 	Lines     uint64        // trace lines
 	Verdicts  []Verdict
@@ -153,6 +154,7 @@ func Run(cfg Config, seed uint64, sched Schedule) (Result, error) {
 	s.headerf("end events=%d", s.steps)
 	// Verdicts stay out of the trace: the trace is the simulation alone, and a
 	// checker with a time budget may decide differently on a slower machine.
+	simWall := time.Since(start) //detlint:allow wallclock measures the run's own speed
 	verdicts := cfg.Scenario.Check(s)
 	wall := time.Since(start) //detlint:allow wallclock measures the run's own speed
 	res := Result{
@@ -161,6 +163,7 @@ func Run(cfg Config, seed uint64, sched Schedule) (Result, error) {
 		TraceHash: s.tr.sum(),
 		SimTime:   s.now,
 		Wall:      wall,
+		CheckWall: wall - simWall,
 		Events:    s.steps,
 		Lines:     s.tr.n,
 		Verdicts:  verdicts,

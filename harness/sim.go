@@ -110,6 +110,7 @@ type msgSlot struct {
 	fromInc uint32
 	toInc   uint32
 	dup     bool
+	twins   uint32 // 1 + index in Sim.twins when the network duplicated it
 }
 
 type timerRec struct {
@@ -170,6 +171,8 @@ type Sim struct {
 	freeTimers []uint32
 	syncs      []syncReq
 	freeSyncs  []uint32
+	twins      []twins
+	freeTwins  []uint32
 	probes     []func()
 	nextMsgID  uint64
 

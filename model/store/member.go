@@ -104,10 +104,8 @@ type Member struct {
 	reads   map[uint64]*pending // by seq
 	order   []uint64            // seqs of pending requests, oldest first
 
-	seenIDs   map[uint64]bool // message IDs recently delivered
-	seenOrder []uint64
-	awaiting  []uint64 // seqs of reads with an index, waiting to apply it
-	watches   []*watch
+	awaiting []uint64 // seqs of reads with an index, waiting to apply it
+	watches  []*watch
 }
 
 type pending struct {
@@ -250,17 +248,14 @@ func (m *Member) sweep(ctx *harness.Ctx) {
 
 func seqBytes(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
+// StreamTransport implements harness.StreamReceiver: members talk to each
+// other (rafthttp) and to clients (gRPC) over TCP connections, which never
+// hand the application the same message twice. Were a network duplicate
+// delivered, raft would append a forwarded proposal twice and a request
+// would run twice.
+func (m *Member) StreamTransport() bool { return true }
+
 func (m *Member) receive(ctx *harness.Ctx, msg harness.Message) {
-	if m.seen(msg.ID) {
-		// Members talk to each other (rafthttp) and to clients (gRPC)
-		// over TCP connections, which never hand the application the same
-		// message twice. The simulated network may duplicate any message,
-		// so the member plays the transport's part and drops the copy:
-		// raft would otherwise append a duplicated forwarded proposal
-		// twice, and a duplicated request would be executed twice.
-		ctx.Mark("duplicate-dropped")
-		return
-	}
 	switch p := msg.Payload.(type) {
 	case raftMsg:
 		rm := p.m
@@ -294,26 +289,6 @@ func (m *Member) receive(ctx *harness.Ctx, msg harness.Message) {
 			}
 		}
 	}
-}
-
-// seenWindow bounds how many recent message IDs a member remembers.
-const seenWindow = 4096
-
-// seen reports whether a message was already delivered, and remembers it.
-func (m *Member) seen(id uint64) bool {
-	if m.seenIDs[id] {
-		return true
-	}
-	if m.seenIDs == nil {
-		m.seenIDs = map[uint64]bool{}
-	}
-	m.seenIDs[id] = true
-	m.seenOrder = append(m.seenOrder, id)
-	if len(m.seenOrder) > seenWindow {
-		delete(m.seenIDs, m.seenOrder[0])
-		m.seenOrder = m.seenOrder[1:]
-	}
-	return false
 }
 
 func (m *Member) request(ctx *harness.Ctx, from harness.ProcID, r Request) {
