@@ -396,9 +396,17 @@ type prober struct {
 	sc     *Scenario
 	client Client
 	n      int
-	phase  int
 	final  bool
+	// Like kube-apiserver, the prober compacts the store every
+	// CompactEvery, up to the revision it saw at the previous round, so a
+	// long run keeps a bounded MVCC history.
+	latest       int64 // the newest revision the prober has seen
+	prevRound    int64 // the newest it had seen at the previous round
+	sinceCompact time.Duration
 }
+
+// CompactEvery is the prober's compaction period (kube-apiserver's default).
+const CompactEvery = 5 * time.Minute
 
 func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
 	if p.client.Handle(ctx, in) {
@@ -414,6 +422,16 @@ func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
 		ctx.After(time.Second, "probe", 0)
 		if p.client.Pending() > 0 {
 			return
+		}
+		if p.sinceCompact += time.Second; p.sinceCompact >= CompactEvery {
+			p.sinceCompact = 0
+			rev := p.prevRound
+			p.prevRound = p.latest
+			if rev > 1 {
+				ctx.Mark("compacted")
+				p.client.Compact(ctx, rev, nil)
+				return
+			}
 		}
 		if p.sc.verify && !p.final {
 			p.final = true
@@ -431,6 +449,9 @@ func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
 			p.client.Do(ctx, Txn{Success: []Op{{Kind: OpRange, Key: key}}}, false, func(r Response) {
 				p.sc.liveness.Observe(p.sc.sim.Now(), condRead, r.Err == CodeOK, "get: "+describe(r))
 			})
+			if r.Err == CodeOK {
+				p.latest = max(p.latest, r.Result.Revision)
+			}
 		})
 	}
 }
