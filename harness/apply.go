@@ -283,8 +283,7 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 		return nil, ""
 	case ClockJump:
 		h := s.hosts[s.hostOf(f.Host, res)]
-		h.clock.Jump(s.now, f.By)
-		s.retime(h)
+		h.clock.Jump(f.By)
 		return nil, ""
 	case ClockRate:
 		h := s.hosts[s.hostOf(f.Host, res)]

@@ -5,15 +5,25 @@ import (
 	"time"
 )
 
-// Clock is a host's local clock: a piecewise-linear function of true time.
-// From the instant base it reads local + (t-base)*rate. Offsets model a
-// clock set wrong, rates a clock running fast or slow, and jumps an NTP step
-// or an operator's date command. Arithmetic is integer-only (rates are ppm)
-// so that every machine computes the same readings.
+// Clock is a host's local clock, which like a real one has two readings.
+//
+// The monotonic reading is a piecewise-linear function of true time: from
+// the instant base it reads local + (t-base)*rate. Rates model a clock
+// running fast or slow (a skewed oscillator, a VM starved of CPU). Timers
+// fire by it, as Go's timers, tickers and context deadlines do.
+//
+// The wall reading is the monotonic one plus the sum of every jump: an NTP
+// step or an operator's date command moves the wall clock, not the
+// monotonic one, so it never moves a timer. Components read it for
+// timestamps they write down (a Lease's renewTime), where a jump shows.
+//
+// Arithmetic is integer-only (rates are ppm) so that every machine computes
+// the same readings.
 type Clock struct {
 	base  time.Duration // true time at which this segment starts
-	local time.Duration // local reading at base
+	local time.Duration // monotonic reading at base
 	rate  Rate
+	jumps time.Duration // wall reading minus monotonic reading
 }
 
 // NewClock returns a clock that reads offset at true time 0 and runs at rate.
@@ -24,14 +34,17 @@ func NewClock(offset time.Duration, rate Rate) Clock {
 // Rate returns the clock's current rate.
 func (c *Clock) Rate() Rate { return c.rate }
 
-// Read returns the local reading at true time t (t must not precede the
-// start of the current segment).
+// Read returns the monotonic reading at true time t (t must not precede
+// the start of the current segment).
 func (c *Clock) Read(t time.Duration) time.Duration {
 	return c.local + mulDiv(t-c.base, int64(c.rate), int64(RateOne), false)
 }
 
-// TrueAt returns the earliest true time, not before now, at which the clock
-// reads local or later.
+// Wall returns the wall reading at true time t: Read plus every jump.
+func (c *Clock) Wall(t time.Duration) time.Duration { return c.Read(t) + c.jumps }
+
+// TrueAt returns the earliest true time, not before now, at which the
+// monotonic reading is local or later.
 func (c *Clock) TrueAt(now, local time.Duration) time.Duration {
 	if c.Read(now) >= local {
 		return now
@@ -50,11 +63,9 @@ func (c *Clock) SetRate(now time.Duration, r Rate) {
 	c.rate = r
 }
 
-// Jump moves the reading by d (negative: backwards) at true time now.
-func (c *Clock) Jump(now, d time.Duration) {
-	c.local = c.Read(now) + d
-	c.base = now
-}
+// Jump moves the wall reading by d (negative: backwards); the monotonic
+// reading, and so every timer, is unaffected.
+func (c *Clock) Jump(d time.Duration) { c.jumps += d }
 
 // mulDiv returns d*num/den with a 128-bit intermediate, rounding toward
 // negative infinity, or toward positive infinity when up is set.

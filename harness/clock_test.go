@@ -105,7 +105,7 @@ func TestClockTrueAtIsEarliest(t *testing.T) {
 		case 1:
 			clk.SetRate(now/2, Rate(r.Between(time.Duration(MinRate), time.Duration(MaxRate))))
 		case 2:
-			clk.Jump(now/2, r.Between(-time.Minute, time.Minute))
+			clk.Jump(r.Between(-time.Minute, time.Minute))
 		}
 		local := clk.Read(now) + r.Between(-time.Second, time.Hour)
 		if r.Intn(5) == 0 {
@@ -140,33 +140,25 @@ func TestClockSetRate(t *testing.T) {
 }
 
 func TestClockJump(t *testing.T) {
-	fwd := NewClock(0, RateOne)
-	fwd.Jump(10*time.Second, 5*time.Second)
-	if got := fwd.Read(10 * time.Second); got != 15*time.Second {
-		t.Fatalf("after +5s at 10s: Read(10s) = %s, want 15s", got)
+	c := NewClock(0, 1_300_000)
+	c.Jump(-5 * time.Second) // at any instant: only the wall reading moves
+	if got := c.Read(10 * time.Second); got != 13*time.Second {
+		t.Fatalf("1.3x clock after a -5s jump: Read(10s) = %s, want 13s (monotonic, unaffected)", got)
 	}
-	if got := fwd.Read(12 * time.Second); got != 17*time.Second {
-		t.Fatalf("after +5s at 10s: Read(12s) = %s, want 17s", got)
+	if got := c.Wall(10 * time.Second); got != 8*time.Second {
+		t.Fatalf("1.3x clock after a -5s jump: Wall(10s) = %s, want 8s", got)
 	}
-	if got := fwd.TrueAt(10*time.Second, 14*time.Second); got != 10*time.Second {
-		t.Fatalf("a deadline the jump passed is due now: TrueAt(10s, 14s) = %s, want 10s", got)
+	c.Jump(2 * time.Second)
+	if got := c.Wall(20 * time.Second); got != 23*time.Second {
+		t.Fatalf("after -5s and +2s: Wall(20s) = %s, want 23s", got)
 	}
-
-	back := NewClock(0, 1_300_000)
-	back.Jump(10*time.Second, -5*time.Second) // reads 13s-5s = 8s at 10s
-	if got := back.Read(10 * time.Second); got != 8*time.Second {
-		t.Fatalf("1.3x clock after -5s at 10s: Read(10s) = %s, want 8s", got)
+	if got := c.TrueAt(10*time.Second, 26*time.Second); got != 20*time.Second {
+		t.Fatalf("timers follow the monotonic reading: TrueAt(10s, 26s) = %s, want 20s", got)
 	}
-	if got := back.Read(20 * time.Second); got != 21*time.Second {
-		t.Fatalf("1.3x clock after -5s at 10s: Read(20s) = %s, want 21s", got)
+	c.SetRate(20*time.Second, RateOne)
+	if got := c.Wall(21 * time.Second); got != 24*time.Second {
+		t.Fatalf("a rate change keeps the jumps: Wall(21s) = %s, want 24s", got)
 	}
-	if got := back.TrueAt(10*time.Second, 21*time.Second); got != 20*time.Second {
-		t.Fatalf("1.3x clock after -5s at 10s: TrueAt(10s, 21s) = %s, want 20s", got)
-	}
-	if back.Rate() != 1_300_000 {
-		t.Fatalf("a jump must keep the rate, got %s", back.Rate())
-	}
-	checkTrueAt(t, "after backward jump", &back, 10*time.Second, 10*time.Second+1)
 }
 
 // refMulDiv is mulDiv computed with big integers: floor, or ceiling when up.

@@ -26,10 +26,19 @@ func (c *Ctx) Host() string { return c.s.hosts[c.p.host].name }
 // that needs a new identity after every restart derives it from this.
 func (c *Ctx) Incarnation() int { return c.p.starts }
 
-// Now returns the host's local clock reading. It may be offset, run fast or
-// slow, and jump; it is the only clock a component may read.
+// Now returns the host's monotonic clock reading: offset and running fast
+// or slow as the host's clock does, but never jumping. Timers (After) run
+// on it; use it to measure time, as Go code does with time.Since.
 func (c *Ctx) Now() time.Duration {
 	return c.s.hosts[c.p.host].clock.Read(c.s.now)
+}
+
+// WallNow returns the host's wall clock reading: Now plus every clock jump
+// (NTP steps, date commands). Use it for timestamps written into records,
+// never to time anything. These two are the only clocks a component may
+// read.
+func (c *Ctx) WallNow() time.Duration {
+	return c.s.hosts[c.p.host].clock.Wall(c.s.now)
 }
 
 // Rand returns this incarnation's own PRNG stream.

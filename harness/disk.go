@@ -92,6 +92,7 @@ func (d *disk) makeDurable(seq uint64) {
 func (d *disk) crash() int {
 	n := len(d.pending)
 	d.pending = d.pending[:0]
+	d.lastDone = 0 // the syncs in the device queue died with the power
 	return n
 }
 

@@ -8,11 +8,13 @@
 // handed out as events are queued, so ties break the same way on every
 // machine.
 //
-// Hosts have a local clock (Clock): an offset, a rate and jumps, computed in
-// integer arithmetic. Timers fire by the local clock of their host, so a
-// host whose clock runs 2x fast sees its timers fire after half the true
-// time. Each host has a disk whose writes are volatile until a sync
-// completes (after the host's SyncLatency); a crash loses the rest.
+// Hosts have a local clock (Clock), computed in integer arithmetic, with
+// two readings as on a real machine: a monotonic one (an offset and a
+// rate) by which timers fire, so a host whose clock runs 2x fast sees its
+// timers fire after half the true time; and a wall one that also takes the
+// jumps (NTP steps), for timestamps (Ctx.WallNow). Each host has a disk
+// whose writes are volatile until a sync completes (after the host's
+// SyncLatency); a crash loses the rest.
 //
 // Processes are step machines (Process): the kernel hands them one Input at
 // a time, a start, a delivered message, a fired timer or a completed sync,

@@ -78,7 +78,9 @@ type Pause struct{ Host Target }
 // Resume unfreezes a paused host: its backlog runs in arrival order.
 type Resume struct{ Host Target }
 
-// ClockJump steps a host's local clock by By (negative: backwards).
+// ClockJump steps a host's wall clock by By (negative: backwards). Its
+// monotonic clock, and so every timer on the host, is unaffected, as with
+// an NTP step on a real machine.
 type ClockJump struct {
 	Host Target
 	By   time.Duration

@@ -338,15 +338,20 @@ func (s *Sim) deliver(ev event) {
 		return
 	case dst.inc != m.toInc:
 		s.traceMsg("drop", ev.ref, "receiver-restarted")
+	case m.twins != 0 && s.twins[m.twins-1].delivered && (dst.inst == nil || streamReceiver(dst.inst)):
+		// The other copy was already delivered or refused: a connection
+		// hands over (or refuses) a message once.
+		s.traceMsg("drop", ev.ref, "duplicate")
+		s.Mark("duplicate-suppressed")
 	case dst.inst == nil:
 		// The host is up but nothing listens: the connection is refused,
 		// and the sender learns so one link latency later.
+		if m.twins != 0 {
+			s.twins[m.twins-1].delivered = true
+		}
 		s.traceMsg("refused", ev.ref, "not-running")
 		s.refuse(ev.ref)
 		return
-	case m.twins != 0 && s.twins[m.twins-1].delivered && streamReceiver(dst.inst):
-		s.traceMsg("drop", ev.ref, "duplicate")
-		s.Mark("duplicate-suppressed")
 	default:
 		if m.twins != 0 {
 			s.twins[m.twins-1].delivered = true

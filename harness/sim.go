@@ -340,9 +340,14 @@ func (s *Sim) HostPaused(name string) bool {
 	return ok && s.hosts[h].paused
 }
 
-// LocalNow returns the named host's local clock reading now.
+// LocalNow returns the named host's monotonic clock reading now.
 func (s *Sim) LocalNow(hostName string) time.Duration {
 	return s.host(hostName).clock.Read(s.now)
+}
+
+// LocalWall returns the named host's wall clock reading now.
+func (s *Sim) LocalWall(hostName string) time.Duration {
+	return s.host(hostName).clock.Wall(s.now)
 }
 
 // host returns the named host; an unknown name is a wiring error.

@@ -43,6 +43,7 @@ type call struct {
 	op           int // index in the history, -1 if none
 	cb           func(Response)
 	attempts     int
+	msg          uint64 // the network message of the current attempt
 }
 
 const clientTimerTag = "kv-deadline"
@@ -83,7 +84,7 @@ func (c *Client) mine(id uint64) bool { return id>>32 == uint64(c.ID) }
 
 func (c *Client) send(ctx *harness.Ctx, id uint64, cl *call) {
 	cl.attempts++
-	ctx.Send(c.Endpoints[cl.endpoint], Request{ID: id, Txn: cl.txn, Serializable: cl.serializable, Compact: cl.compact})
+	cl.msg = ctx.Send(c.Endpoints[cl.endpoint], Request{ID: id, Txn: cl.txn, Serializable: cl.serializable, Compact: cl.compact})
 }
 
 // Pending reports how many calls are in flight.
@@ -106,7 +107,7 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 		if !ok || !c.mine(req.ID) {
 			return false
 		}
-		if cl := c.calls[req.ID]; cl != nil {
+		if cl := c.calls[req.ID]; cl != nil && in.Msg.ID == cl.msg {
 			if cl.attempts >= 3*len(c.Endpoints) {
 				// Every endpoint refused, repeatedly: nothing took effect.
 				c.finish(ctx, req.ID, cl, Response{ID: req.ID, Err: CodeUnavailable}, true)

@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -167,9 +169,13 @@ func (m *Member) Step(ctx *harness.Ctx, in harness.Input) {
 		m.ctx = nil
 		if r := recover(); r != nil {
 			// raft panics when its durable state contradicts the
-			// cluster (lost writes). etcd would crash; so does the
-			// member, and the safety checker hears of it.
+			// cluster (lost writes). etcd would crash; so
+			// does the member, and the safety checker hears of it. Any
+			// other panic is a bug in hasim itself and goes on up.
 			msg := fmt.Sprint(r)
+			if !raftPanic(debug.Stack()) {
+				panic(r)
+			}
 			ctx.Notef("panic: %s", msg)
 			if m.cfg.Safety != nil {
 				m.cfg.Safety.Panicked(m.now(), m.cfg.ID, msg)
@@ -351,6 +357,11 @@ func (m *Member) start(ctx *harness.Ctx) {
 	m.reads = map[uint64]*pending{}
 	m.order = nil
 	m.inflight, m.syncing = raft.Ready{}, false
+	// Request numbers tag proposals and read contexts; an entry proposed
+	// by an earlier incarnation may still commit after a restart, so each
+	// incarnation numbers from its own range (as etcd's ID generator
+	// prefixes its counter with the start time).
+	m.nextSeq = uint64(ctx.Incarnation()) << 40
 	d := ctx.Disk()
 	fresh := true
 	if snaps := d.Read("snap"); len(snaps) > 0 {
@@ -426,6 +437,7 @@ func (m *Member) start(ctx *harness.Ctx) {
 func (m *Member) pump(ctx *harness.Ctx) {
 	for !m.syncing && m.rn != nil && m.rn.HasReady() {
 		rd := m.rn.Ready()
+		term := m.rn.BasicStatus().GetTerm()
 		d := ctx.Disk()
 		wrote := false
 		if !raft.IsEmptySnap(rd.Snapshot) {
@@ -457,6 +469,7 @@ func (m *Member) pump(ctx *harness.Ctx) {
 			}
 			wrote = true
 		}
+		m.noteLeadership(ctx, &rd, term)
 		if !wrote || m.cfg.Bugs.Has(BugNoFsync) {
 			m.finish(ctx, rd)
 			continue
@@ -487,29 +500,36 @@ func (m *Member) send(ctx *harness.Ctx, msgs []*pb.Message) {
 	}
 }
 
+// noteLeadership reports a leadership change in a Ready as raft made it:
+// the term is the one at the moment of the Ready (the member may step down
+// again while the Ready's writes sync), and the leader's log is checked
+// once the Ready's entries are in it.
+func (m *Member) noteLeadership(ctx *harness.Ctx, rd *raft.Ready, term uint64) {
+	if rd.SoftState == nil {
+		return
+	}
+	isLeader := rd.SoftState.RaftState == raft.StateLeader
+	if isLeader && !m.leader {
+		ctx.Notef("became leader term=%d", term)
+		if len(m.writes)+len(m.reads) > 0 {
+			ctx.Mark("leader-change-under-load")
+		}
+		if s := m.cfg.Safety; s != nil {
+			s.Leader(m.now(), m.cfg.ID, term)
+			first, _ := m.storage.FirstIndex()
+			s.LeaderLog(m.now(), m.cfg.ID, term, first, func(i uint64) (uint64, bool) {
+				t, err := m.storage.Term(i)
+				return t, err == nil
+			})
+		}
+	}
+	m.leader = isLeader
+}
+
 // finish completes a Ready whose writes are durable: send its messages,
 // apply what committed, then Advance.
 func (m *Member) finish(ctx *harness.Ctx, rd raft.Ready) {
 	m.send(ctx, rd.Messages)
-	if rd.SoftState != nil {
-		isLeader := rd.SoftState.RaftState == raft.StateLeader
-		if isLeader && !m.leader {
-			term := m.rn.BasicStatus().GetTerm()
-			ctx.Notef("became leader term=%d", term)
-			if len(m.writes)+len(m.reads) > 0 {
-				ctx.Mark("leader-change-under-load")
-			}
-			if s := m.cfg.Safety; s != nil {
-				s.Leader(m.now(), m.cfg.ID, term)
-				first, _ := m.storage.FirstIndex()
-				s.LeaderLog(m.now(), m.cfg.ID, term, first, func(i uint64) (uint64, bool) {
-					t, err := m.storage.Term(i)
-					return t, err == nil
-				})
-			}
-		}
-		m.leader = isLeader
-	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		kv, err := UnmarshalMVCC(rd.Snapshot.GetData())
 		if err != nil {
@@ -761,3 +781,18 @@ func (l *traceLogger) Panicf(format string, v ...interface{}) {
 
 // MemberProc is the process name of a member on its host.
 const MemberProc = "etcd"
+
+// raftPanic reports whether a panic was raised by raft itself (directly or
+// through its logger), from the stack of the deferred function that
+// recovered it: the frame right after the runtime's panic.
+func raftPanic(stack []byte) bool {
+	lines := strings.Split(string(stack), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic(") && i+2 < len(lines) {
+			f := lines[i+2]
+			return strings.Contains(f, "go.etcd.io/raft/") || strings.Contains(f, "(*traceLogger).Panic") ||
+				strings.Contains(f, "(*traceLogger).Fatal")
+		}
+	}
+	return false
+}
