@@ -10,6 +10,7 @@ import (
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/counter"
+	"hasim/model/election"
 	"hasim/model/store"
 )
 
@@ -51,6 +52,12 @@ var all = []entry{
 			return nil, fmt.Errorf("topology: %q is neither stacked nor external", o.Topology)
 		}
 		return &store.Scenario{Cfg: store.Config{Members: o.Size, Topology: store.Topology(o.Topology), Bugs: o.Bugs}}, nil
+	}},
+	{"election", "kube-controller-manager replicas on m1..mN electing a leader (client-go's Lease algorithm) through the raft store", func(o Options) (Scenario, error) {
+		if o.Topology != "" && o.Topology != string(store.Stacked) {
+			return nil, fmt.Errorf("topology: the election scenario is stacked")
+		}
+		return &election.Scenario{Cfg: election.Config{Masters: o.Size, Bugs: o.Bugs}}, nil
 	}},
 }
 

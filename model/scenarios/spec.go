@@ -9,15 +9,17 @@ import (
 
 	"hasim/harness"
 	"hasim/model/counter"
+	"hasim/model/election"
 	"hasim/model/store"
 )
 
 // Spec is a scenario's complete, serializable configuration: with a seed
 // and a schedule it determines a run exactly.
 type Spec struct {
-	Scenario string          `json:"scenario"`
-	Counter  *counter.Config `json:"counter,omitempty"`
-	Store    *store.Config   `json:"store,omitempty"`
+	Scenario string           `json:"scenario"`
+	Counter  *counter.Config  `json:"counter,omitempty"`
+	Store    *store.Config    `json:"store,omitempty"`
+	Election *election.Config `json:"election,omitempty"`
 }
 
 // SpecOf returns the spec of a built scenario.
@@ -29,6 +31,9 @@ func SpecOf(sc Scenario) (Spec, error) {
 	case *store.Scenario:
 		c := s.Cfg
 		return Spec{Scenario: "store", Store: &c}, nil
+	case *election.Scenario:
+		c := s.Cfg
+		return Spec{Scenario: "election", Election: &c}, nil
 	}
 	return Spec{}, fmt.Errorf("scenario %T has no spec", sc)
 }
@@ -37,15 +42,20 @@ func SpecOf(sc Scenario) (Spec, error) {
 func (sp Spec) Build() (Scenario, error) {
 	switch sp.Scenario {
 	case "counter":
-		if sp.Counter == nil || sp.Store != nil {
+		if sp.Counter == nil || sp.Store != nil || sp.Election != nil {
 			return nil, fmt.Errorf("spec: scenario counter needs a \"counter\" config and nothing else")
 		}
 		return &counter.Scenario{Cfg: *sp.Counter}, nil
 	case "store":
-		if sp.Store == nil || sp.Counter != nil {
+		if sp.Store == nil || sp.Counter != nil || sp.Election != nil {
 			return nil, fmt.Errorf("spec: scenario store needs a \"store\" config and nothing else")
 		}
 		return &store.Scenario{Cfg: *sp.Store}, nil
+	case "election":
+		if sp.Election == nil || sp.Counter != nil || sp.Store != nil {
+			return nil, fmt.Errorf("spec: scenario election needs an \"election\" config and nothing else")
+		}
+		return &election.Scenario{Cfg: *sp.Election}, nil
 	}
 	return nil, fmt.Errorf("spec: scenario: unknown %q", sp.Scenario)
 }

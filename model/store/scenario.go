@@ -563,3 +563,7 @@ func (w *workload) issue(ctx *harness.Ctx) {
 		}
 	})
 }
+
+// SafetyVerdict returns the raft safety verdict of the last run (for
+// scenarios built on a store cluster).
+func (sc *Scenario) SafetyVerdict() harness.Verdict { return sc.safety.Verdict() }

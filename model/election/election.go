@@ -1,0 +1,262 @@
+// Package election models client-go's leader election (the Lease lock, as
+// kube-controller-manager and kube-scheduler use it) on hasim's kernel, on
+// each process's own skewable clock, and a scenario of controller
+// replicas that elect a leader through an etcd-like store.
+//
+// The algorithm (client-go's tryAcquireOrRenew, with DESIGN.md's timings):
+// read the lease (a linearizable read); if its record differs from the last
+// one seen, remember it with observedTime = the local monotonic now; the
+// lease is held by someone else while observedTime + leaseDuration > now
+// (the record's renewTime is never compared with a clock); otherwise write
+// a record naming this process, conditional on the revision read (a
+// conflict fails the attempt); taking over bumps leaseTransitions.
+// Candidates retry every RetryPeriod·(1+U·JitterFactor). The leader renews
+// every RetryPeriod; when renewing has failed for RenewDeadline it stops
+// leading and the process exits, to be restarted with a new identity.
+//
+// Deviation, named: here the lease is an etcd key written through the
+// store client directly; in a cluster it is a Lease object behind the API
+// server, whose resourceVersion is the key's mod revision: the same
+// conditional update.
+package election
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"hasim/harness"
+	"hasim/model"
+	"hasim/model/store"
+)
+
+// Bug switches of leader election.
+const (
+	BugRenewTimeClock  = "le-renewtime-clock"
+	BugNoRenewDeadline = "le-no-renew-deadline"
+)
+
+func init() {
+	model.Register(model.Bug{Name: BugRenewTimeClock, Caught: "single-active",
+		Plants: "candidates judge expiry by the record's renewTime against their own wall clock"})
+	model.Register(model.Bug{Name: BugNoRenewDeadline, Caught: "single-active",
+		Plants: "a leader whose renewals fail keeps acting instead of stopping at the renew deadline"})
+}
+
+// Timings are client-go's election settings.
+type Timings struct {
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// JitterFactor spreads candidates' retries: RetryPeriod·(1+U·f).
+	JitterFactor float64
+	// ClientTimeout bounds each request of the election client.
+	ClientTimeout time.Duration
+}
+
+// Defaults are kube-controller-manager's and kube-scheduler's.
+var Defaults = Timings{LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second,
+	RetryPeriod: 2 * time.Second, JitterFactor: 1.2, ClientTimeout: 5 * time.Second}
+
+// Record is the lease's content.
+type Record struct {
+	Holder        string
+	LeaseDuration time.Duration
+	AcquireTime   time.Duration // the holder's wall clock
+	RenewTime     time.Duration // the holder's wall clock
+	Transitions   int
+}
+
+func (r Record) encode() string {
+	return fmt.Sprintf("holder=%s duration=%d acquire=%d renew=%d transitions=%d",
+		r.Holder, r.LeaseDuration, r.AcquireTime, r.RenewTime, r.Transitions)
+}
+
+func decodeRecord(s string) (Record, error) {
+	var r Record
+	var dur, acq, renew int64
+	if _, err := fmt.Sscanf(s, "holder=%s duration=%d acquire=%d renew=%d transitions=%d", &r.Holder, &dur, &acq, &renew, &r.Transitions); err != nil {
+		return Record{}, fmt.Errorf("lease record %q: %v", s, err)
+	}
+	r.LeaseDuration, r.AcquireTime, r.RenewTime = time.Duration(dur), time.Duration(acq), time.Duration(renew)
+	return r, nil
+}
+
+// Hooks tell the scenario what an elector does (true-time bookkeeping
+// happens there: components never read true time).
+type Hooks struct {
+	StartedLeading func(ctx *harness.Ctx, identity string)
+	StoppedLeading func(ctx *harness.Ctx, identity string)
+}
+
+// Elector runs client-go's algorithm for one lease inside a process: the
+// process hands it its inputs (Handle) and asks whether it leads.
+type Elector struct {
+	Lease    string // the key
+	Identity string
+	Timings  Timings
+	Client   *store.Client
+	Bugs     model.Bugs
+	Hooks    Hooks
+
+	leading    bool
+	trying     bool
+	observed   string        // the raw record last seen
+	observedAt time.Duration // local monotonic time it was first seen
+	round      time.Duration // leader: when the current renew round began
+	deadline   harness.TimerID
+}
+
+// Leading reports whether this elector holds the lease (as far as it knows).
+func (e *Elector) Leading() bool { return e.leading }
+
+// Start begins campaigning (call it on InputStart).
+func (e *Elector) Start(ctx *harness.Ctx) { e.retryLater(ctx) }
+
+func (e *Elector) retryLater(ctx *harness.Ctx) {
+	d := e.Timings.RetryPeriod
+	if e.Timings.JitterFactor > 0 {
+		// wait.Jitter: d + U[0,1)·factor·d, drawn in integer steps.
+		d += time.Duration(ctx.Rand().Int64n(1_000_000)) * time.Duration(e.Timings.JitterFactor*float64(d)) / 1_000_000
+	}
+	ctx.After(d, "le-retry", 0)
+}
+
+// Handle takes the elector's inputs; it reports whether the input was its.
+func (e *Elector) Handle(ctx *harness.Ctx, in harness.Input) bool {
+	if e.Client.Handle(ctx, in) {
+		return true
+	}
+	if in.Kind != harness.InputTimer {
+		return false
+	}
+	switch in.Tag {
+	case "le-retry":
+		if !e.leading {
+			e.try(ctx)
+		}
+	case "le-renew":
+		if e.leading {
+			e.round = ctx.Now()
+			e.deadline = ctx.After(e.Timings.RenewDeadline, "le-deadline", 0)
+			e.try(ctx)
+		}
+	case "le-renew-retry":
+		if e.leading && e.round >= 0 {
+			e.try(ctx)
+		}
+	case "le-deadline":
+		if e.leading && e.round >= 0 {
+			if e.Bugs.Has(BugNoRenewDeadline) {
+				ctx.Notef("renewals failing for %s; keeps leading (bug %s)", e.Timings.RenewDeadline, BugNoRenewDeadline)
+				e.round = ctx.Now()
+				e.deadline = ctx.After(e.Timings.RenewDeadline, "le-deadline", 0)
+				return true
+			}
+			ctx.Notef("failed to renew the lease for %s: stops leading", e.Timings.RenewDeadline)
+			e.leading = false
+			if e.Hooks.StoppedLeading != nil {
+				e.Hooks.StoppedLeading(ctx, e.Identity)
+			}
+			// As kube-controller-manager does: exit, to be restarted.
+			ctx.Exit(RestartDelay)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// RestartDelay is how long after exiting a controller is restarted (by
+// the kubelet of a static pod, say).
+const RestartDelay = 5 * time.Second
+
+// try runs one tryAcquireOrRenew: read, then maybe write.
+func (e *Elector) try(ctx *harness.Ctx) {
+	if e.trying {
+		return
+	}
+	e.trying = true
+	get := store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: e.Lease}}}
+	e.Client.Do(ctx, get, false, func(r store.Response) {
+		if r.Err != store.CodeOK {
+			e.done(ctx, false)
+			return
+		}
+		now, wall := ctx.Now(), ctx.WallNow()
+		var rec Record
+		var rev int64
+		exists := len(r.Result.Results[0].KVs) == 1
+		if exists {
+			kv := r.Result.Results[0].KVs[0]
+			rev = kv.ModRevision
+			var err error
+			if rec, err = decodeRecord(kv.Value); err != nil {
+				ctx.Notef("%v", err)
+				e.done(ctx, false)
+				return
+			}
+			if kv.Value != e.observed {
+				e.observed, e.observedAt = kv.Value, now
+			}
+			if rec.Holder != e.Identity {
+				valid := e.observedAt+rec.LeaseDuration > now
+				if e.Bugs.Has(BugRenewTimeClock) {
+					valid = rec.RenewTime+rec.LeaseDuration > wall
+				}
+				if valid {
+					e.done(ctx, false)
+					return
+				}
+			}
+		}
+		next := Record{Holder: e.Identity, LeaseDuration: e.Timings.LeaseDuration, AcquireTime: wall, RenewTime: wall}
+		if exists && rec.Holder == e.Identity {
+			next.AcquireTime, next.Transitions = rec.AcquireTime, rec.Transitions
+		} else if exists {
+			next.Transitions = rec.Transitions + 1
+		}
+		raw := next.encode()
+		put := store.Txn{
+			Compares: []store.Compare{{Key: e.Lease, Target: store.TargetMod, Result: store.Equal, Num: rev}},
+			Success:  []store.Op{{Kind: store.OpPut, Key: e.Lease, Value: raw}},
+		}
+		e.Client.Do(ctx, put, false, func(w store.Response) {
+			ok := w.Err == store.CodeOK && w.Result.Succeeded
+			if ok {
+				e.observed, e.observedAt = raw, ctx.Now()
+			}
+			e.done(ctx, ok)
+		})
+	})
+}
+
+// done ends an attempt.
+func (e *Elector) done(ctx *harness.Ctx, ok bool) {
+	e.trying = false
+	switch {
+	case ok && !e.leading:
+		e.leading = true
+		ctx.Notef("acquired lease %s as %s", e.Lease, e.Identity)
+		if e.Hooks.StartedLeading != nil {
+			e.Hooks.StartedLeading(ctx, e.Identity)
+		}
+		e.round = -1
+		ctx.After(e.Timings.RetryPeriod, "le-renew", 0)
+	case ok:
+		ctx.Cancel(e.deadline)
+		e.round = -1
+		ctx.After(e.Timings.RetryPeriod, "le-renew", 0)
+	case e.leading:
+		// PollImmediateUntil: try again every RetryPeriod until the
+		// round's deadline.
+		ctx.After(e.Timings.RetryPeriod, "le-renew-retry", 0)
+	default:
+		e.retryLater(ctx)
+	}
+}
+
+// Identity makes a process's identity for one incarnation, as client-go's
+// hostname plus a fresh UUID does.
+func Identity(ctx *harness.Ctx) string {
+	return strings.ReplaceAll(ctx.Name(), "/", "-") + "-" + strconv.Itoa(ctx.Incarnation())
+}

@@ -1,0 +1,148 @@
+package election
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"hasim/harness"
+	"hasim/model"
+)
+
+func run(t *testing.T, bugs model.Bugs, seed uint64, sched string, d time.Duration) (*Scenario, harness.Result) {
+	t.Helper()
+	s, err := harness.ParseSchedule(sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &Scenario{Cfg: Config{Bugs: bugs}}
+	res, err := harness.Run(harness.Config{Scenario: sc, Duration: d}, seed, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Verdicts[1]; v.Status == harness.Violated {
+		t.Fatalf("raft safety: %s", v.Detail)
+	}
+	return sc, res
+}
+
+func single(res harness.Result) harness.Verdict { return res.Verdicts[0] }
+
+func TestOneLeaderQuickly(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		sc, res := run(t, model.Bugs{}, seed, "", time.Minute)
+		who, start, _ := sc.single.Spans()
+		if len(who) != 1 || start[0] > 10*time.Second {
+			t.Fatalf("seed %d: tenures %v starting %v; want one, within 10s", seed, who, start)
+		}
+		if v := single(res); v.Status != harness.OK {
+			t.Fatalf("seed %d: %s %s", seed, v.Status, v.Detail)
+		}
+	}
+}
+
+// When the acting controller dies, another takes over once the lease it
+// last saw renewed has expired on its own clock: within LeaseDuration plus
+// a jittered retry period (and the election client's requests).
+func TestTakeoverAfterLeaderDies(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		sc, res := run(t, model.Bugs{}, seed, "at 20s kill @active-cm for 60s", 90*time.Second)
+		who, start, end := sc.single.Spans()
+		if len(who) < 2 || end[0] < 0 || end[0] > 20100*time.Millisecond {
+			t.Fatalf("seed %d: tenures %v %v %v", seed, who, start, end)
+		}
+		budget := Defaults.LeaseDuration + time.Duration(float64(Defaults.RetryPeriod)*(1+Defaults.JitterFactor)) + 3*time.Second
+		if gap := start[1] - 20*time.Second; gap > budget || gap < Defaults.LeaseDuration-Defaults.RetryPeriod {
+			t.Fatalf("seed %d: successor began %s after the kill; want within [%s, %s]", seed, gap, Defaults.LeaseDuration-Defaults.RetryPeriod, budget)
+		}
+		if v := single(res); v.Status != harness.OK {
+			t.Fatalf("seed %d: %s", seed, v.Detail)
+		}
+	}
+}
+
+// Inside the envelope (rate skew within LeaseDuration/RenewDeadline = 1.5,
+// no long pauses) the leader cut off from the store steps down before
+// anyone else may take over.
+func TestInsideTheEnvelope(t *testing.T) {
+	for _, sched := range []string{
+		"at 30s partition {@active-cm} | {m1 m2 m3} for 40s",
+		"at 25s clock @active-cm rate 0.8x for 60s\nat 30s partition {@active-cm} | {m1 m2 m3} for 40s",
+		"at 25s clock m1 rate 1.3x + clock m2 rate 0.75x for 60s\nat 30s isolate @raft-leader for 20s",
+		"at 30s pause @active-cm for 3s",
+	} {
+		for seed := uint64(1); seed <= 5; seed++ {
+			_, res := run(t, model.Bugs{}, seed, sched, 2*time.Minute)
+			if v := single(res); v.Status != harness.OK {
+				t.Fatalf("seed %d, %q: %s", seed, sched, v.Detail)
+			}
+		}
+	}
+}
+
+// Outside the envelope hasim must find the violation: a leader whose clock
+// runs at half speed keeps acting for twice its renew deadline, and a
+// leader paused past the lease acts again when it wakes.
+func TestOutsideTheEnvelope(t *testing.T) {
+	for _, sched := range []string{
+		"at 25s clock @active-cm rate 0.5x for 60s\nat 30s partition {@active-cm} | {m1 m2 m3} for 40s",
+		"at 30s pause @active-cm for 30s",
+	} {
+		_, res := run(t, model.Bugs{}, 1, sched, 2*time.Minute)
+		if v := single(res); v.Status != harness.Violated || !strings.Contains(v.Detail, "both acted") {
+			t.Fatalf("%q: %s %s", sched, v.Status, v.Detail)
+		}
+	}
+}
+
+// Judging expiry by the record's renewTime against one's own wall clock
+// breaks as soon as wall clocks disagree; client-go's observedTime does not.
+func TestBugRenewTimeClock(t *testing.T) {
+	const sched = "at 20s clock m1 jump +40s + clock m2 jump +40s + clock m3 jump +40s\nat 20s clock @active-cm jump -40s"
+	_, clean := run(t, model.Bugs{}, 1, sched, 90*time.Second)
+	if v := single(clean); v.Status != harness.OK {
+		t.Fatalf("without the bug: %s", v.Detail)
+	}
+	_, buggy := run(t, model.MustBugs(BugRenewTimeClock), 1, sched, 90*time.Second)
+	if v := single(buggy); v.Status != harness.Violated {
+		t.Fatalf("with %s: %s %s", BugRenewTimeClock, v.Status, v.Detail)
+	}
+}
+
+// A leader that keeps acting after its renewals fail overlaps whoever takes
+// the expired lease.
+func TestBugNoRenewDeadline(t *testing.T) {
+	const sched = "at 30s partition {@active-cm} | {m1 m2 m3} for 40s"
+	_, clean := run(t, model.Bugs{}, 2, sched, 2*time.Minute)
+	if v := single(clean); v.Status != harness.OK {
+		t.Fatalf("without the bug: %s", v.Detail)
+	}
+	_, buggy := run(t, model.MustBugs(BugNoRenewDeadline), 2, sched, 2*time.Minute)
+	if v := single(buggy); v.Status != harness.Violated {
+		t.Fatalf("with %s: %s %s", BugNoRenewDeadline, v.Status, v.Detail)
+	}
+}
+
+// No generated fault schedule breaks single-active without bugs, as long
+// as it stays inside the envelope (the generator draws rates 0.5x–2x and
+// pauses up to 20s, which can leave it: those cases are skipped here and
+// belong to the envelope tests).
+func TestGeneratedFaultsInsideEnvelope(t *testing.T) {
+	sc := &Scenario{}
+	opts := sc.GenOptions(3 * time.Minute)
+	opts.Kinds = []string{harness.KindPartition, harness.KindIsolate, harness.KindCrash, harness.KindKill,
+		harness.KindClockJump, harness.KindNet, harness.KindDisk}
+	for seed := uint64(1); seed <= 40; seed++ {
+		sched := harness.GenerateSchedule(harness.NewRand(seed, "faults"), opts)
+		sc := &Scenario{}
+		res, err := harness.Run(harness.Config{Scenario: sc, Duration: 3 * time.Minute}, seed, sched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range res.Verdicts {
+			if v.Status == harness.Violated {
+				t.Fatalf("seed %d: %s: %s\n%s", seed, v.Check, v.Detail, sched)
+			}
+		}
+	}
+}

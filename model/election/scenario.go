@@ -1,0 +1,190 @@
+package election
+
+import (
+	"strconv"
+	"time"
+
+	"hasim/checkers"
+	"hasim/harness"
+	"hasim/model"
+	"hasim/model/store"
+)
+
+// Config shapes the election scenario: a stacked store cluster with a
+// controller replica on every master host, each talking to its local
+// member (as kubeadm wires kube-controller-manager to its local API server
+// and that to its local etcd).
+type Config struct {
+	// Masters is the number of master hosts (m1..mN); default 3.
+	Masters int
+	// Timings default to client-go's (Defaults).
+	Timings Timings
+	// Settle is the quiet tail left free of faults; default 40s.
+	Settle time.Duration
+	// Bugs turned on.
+	Bugs model.Bugs
+}
+
+func (c *Config) fill() {
+	if c.Masters == 0 {
+		c.Masters = 3
+	}
+	if c.Timings == (Timings{}) {
+		c.Timings = Defaults
+	}
+	if c.Settle == 0 {
+		c.Settle = 40 * time.Second
+	}
+}
+
+// Lease is the key the controllers elect through.
+const Lease = "leases/kube-system/kube-controller-manager"
+
+// Scenario implements harness.Scenario.
+type Scenario struct {
+	Cfg Config
+
+	store   store.Scenario
+	sim     *harness.Sim
+	single  *checkers.SingleActive
+	procs   []harness.ProcID
+	leaders []actor // currently acting, in the order they began
+}
+
+type actor struct {
+	identity string
+	proc     harness.ProcID
+	inc      int
+}
+
+// Name implements harness.Scenario.
+func (sc *Scenario) Name() string { return "election" }
+
+// Build implements harness.Scenario.
+func (sc *Scenario) Build(s *harness.Sim) error {
+	sc.Cfg.fill()
+	c := sc.Cfg
+	sc.store = store.Scenario{Cfg: store.Config{Members: c.Masters, Bugs: c.Bugs, NoWorkload: true}}
+	if err := sc.store.Build(s); err != nil {
+		return err
+	}
+	sc.sim = s
+	sc.single = checkers.NewSingleActive("single-active")
+	sc.procs, sc.leaders = nil, nil
+	for i, h := range store.MemberHosts(sc.store.Cfg) {
+		member := sc.store.Members()[i]
+		id := 2000 + i
+		var p harness.ProcID
+		p = s.AddProcess(h, "cm", func() harness.Process {
+			return &controller{sc: sc, proc: p, client: store.Client{Endpoints: []harness.ProcID{member}, Timeout: c.Timings.ClientTimeout, ID: id}}
+		})
+		sc.procs = append(sc.procs, p)
+	}
+	s.AddRole("active-cm", sc.active)
+	s.At(0, func() { sc.watch(s) })
+	return nil
+}
+
+// active resolves @active-cm: the controller that began acting last.
+func (sc *Scenario) active() (harness.ProcID, bool) {
+	if n := len(sc.leaders); n > 0 {
+		return sc.leaders[n-1].proc, true
+	}
+	return harness.NoProc, false
+}
+
+// watch closes the tenure of a controller whose process died (a crash or a
+// kill: it stops acting then), sampling every 100ms of true time.
+func (sc *Scenario) watch(s *harness.Sim) {
+	n := 0
+	for _, a := range sc.leaders {
+		if cur, ok := s.Instance(a.proc).(*controller); !ok || cur.inc != a.inc {
+			sc.single.Stop(s.Now(), a.identity)
+			continue
+		}
+		sc.leaders[n] = a
+		n++
+	}
+	sc.leaders = sc.leaders[:n]
+	if next := s.Now() + 100*time.Millisecond; next < s.Duration() {
+		s.At(next, func() { sc.watch(s) })
+	}
+}
+
+// GenOptions returns fault-generation options fit for this scenario.
+func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
+	c := sc.Cfg
+	c.fill()
+	hosts := store.MemberHosts(store.Config{Members: c.Masters})
+	var procs []string
+	for _, h := range hosts {
+		procs = append(procs, h+"/"+store.MemberProc, h+"/cm")
+	}
+	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs, Roles: []string{"raft-leader", "active-cm"}}
+}
+
+// Check implements harness.Scenario: at most one controller acting at any
+// true instant, and raft's safety underneath.
+func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
+	return []harness.Verdict{sc.single.Verdict(s.Now()), sc.store.SafetyVerdict()}
+}
+
+// Timeline draws the faults, the raft leaders' store and the controllers'
+// tenures.
+func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
+	out := sc.store.Timeline(s)
+	who, start, end := sc.single.Spans()
+	for i := range who {
+		e := end[i]
+		if e < 0 {
+			e = s.Now()
+		}
+		out = append(out, harness.Span{Lane: "active controller", Class: "leader", Label: who[i], Start: start[i], End: e})
+	}
+	return out
+}
+
+// controller is one kube-controller-manager replica: it campaigns, and
+// while it leads it acts (a write every second, as a controller's work).
+type controller struct {
+	sc      *Scenario
+	proc    harness.ProcID
+	inc     int
+	client  store.Client
+	elector Elector
+	n       int
+}
+
+func (c *controller) Step(ctx *harness.Ctx, in harness.Input) {
+	if in.Kind == harness.InputStart {
+		c.inc = ctx.Incarnation()
+		sc := c.sc
+		c.elector = Elector{Lease: Lease, Identity: Identity(ctx), Timings: sc.Cfg.Timings, Client: &c.client, Bugs: sc.Cfg.Bugs,
+			Hooks: Hooks{
+				StartedLeading: func(ctx *harness.Ctx, id string) {
+					sc.single.Start(sc.sim.Now(), id)
+					sc.leaders = append(sc.leaders, actor{identity: id, proc: c.proc, inc: c.inc})
+					ctx.After(time.Second, "work", 0)
+				},
+				StoppedLeading: func(_ *harness.Ctx, id string) {
+					sc.single.Stop(sc.sim.Now(), id)
+					for i, a := range sc.leaders {
+						if a.identity == id {
+							sc.leaders = append(sc.leaders[:i], sc.leaders[i+1:]...)
+							break
+						}
+					}
+				},
+			}}
+		c.elector.Start(ctx)
+		return
+	}
+	if c.elector.Handle(ctx, in) {
+		return
+	}
+	if in.Kind == harness.InputTimer && in.Tag == "work" && c.elector.Leading() {
+		c.n++
+		c.client.Do(ctx, store.Txn{Success: []store.Op{{Kind: store.OpPut, Key: "work/cm", Value: c.elector.Identity + "-" + strconv.Itoa(c.n)}}}, false, nil)
+		ctx.After(time.Second, "work", 0)
+	}
+}
