@@ -34,7 +34,8 @@ bench:
 ## fuzz: each fuzz target for FUZZTIME (go test fuzzes one target at a time)
 FUZZ_TARGETS := ./harness:FuzzParseSchedule ./model/store:FuzzUnmarshalMVCC \
 	./properties:FuzzStoreLinearizable ./properties:FuzzAckedWritesDurable \
-	./properties:FuzzStoreRecoversAfterHeal ./properties:FuzzRaftSafety
+	./properties:FuzzStoreRecoversAfterHeal ./properties:FuzzRaftSafety \
+	./properties:FuzzSingleActiveController
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
@@ -46,7 +47,7 @@ fuzz:
 ## runs with determinism re-checks
 SOAK_CHECKS ?= 10000
 soak:
-	$(GO) test -count=1 -timeout 0 -run '^Test(StoreLinearizable|AckedWritesDurable|StoreRecoversAfterHeal|RaftSafety)$$' -rapid.checks=$(SOAK_CHECKS) -v ./properties/
+	$(GO) test -count=1 -timeout 0 -run '^Test(StoreLinearizable|AckedWritesDurable|StoreRecoversAfterHeal|RaftSafety|SingleActiveController)$$' -rapid.checks=$(SOAK_CHECKS) -v ./properties/
 	HASIM_SOAK_SEEDS=$(SOAK_SEEDS) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./properties/
 
 ## demo: one simulation of the default scenario, with its summary

@@ -1,0 +1,87 @@
+package properties
+
+import (
+	"fmt"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"hasim/harness"
+	"hasim/model"
+	"hasim/model/election"
+)
+
+// ElectionCase is one generated run of the election scenario.
+type ElectionCase struct {
+	Cfg      election.Config
+	Seed     uint64
+	Duration time.Duration
+	Schedule harness.Schedule
+}
+
+func (c ElectionCase) String() string {
+	return fmt.Sprintf("seed %d, %d masters, %s, bugs [%s]", c.Seed, c.Cfg.Masters, c.Duration, c.Cfg.Bugs)
+}
+
+// ElectionDuration is how long a generated election run lasts.
+const ElectionDuration = 2 * time.Minute
+
+// Envelope bounds of leader election's safety claim: clock rates within
+// these (so that any two differ by less than LeaseDuration/RenewDeadline =
+// 1.5) and pauses no longer than MaxPause (under the lease's margin,
+// LeaseDuration - RenewDeadline, less a retry period).
+const (
+	MinEnvelopeRate harness.Rate = 850_000
+	MaxEnvelopeRate harness.Rate = 1_150_000
+	MaxPause                     = 3 * time.Second
+)
+
+// DrawElectionCase draws an election case whose schedule stays inside the
+// envelope: drawn clock rates are mapped into [0.85x, 1.15x] and pauses cut
+// to MaxPause (a mapping, not a filter, so shrinking keeps working).
+func DrawElectionCase(t *rapid.T, bugs model.Bugs) ElectionCase {
+	cfg := election.Config{Masters: rapid.SampledFrom([]int{3, 5}).Draw(t, "masters"), Bugs: bugs}
+	seed := rapid.Uint64().Draw(t, "seed")
+	sc := &election.Scenario{Cfg: cfg}
+	sched := DrawSchedule(t, sc.GenOptions(ElectionDuration), []string{"raft-leader", "active-cm"})
+	for i := range sched {
+		for j, f := range sched[i].Faults {
+			switch f := f.(type) {
+			case harness.ClockRate:
+				f.Rate = MinEnvelopeRate + (f.Rate-harness.MinRate)*(MaxEnvelopeRate-MinEnvelopeRate)/(harness.MaxRate-harness.MinRate)
+				sched[i].Faults[j] = f
+			case harness.Pause:
+				sched[i].For = min(sched[i].For, MaxPause)
+			}
+		}
+	}
+	return ElectionCase{Cfg: cfg, Seed: seed, Duration: ElectionDuration, Schedule: sched}
+}
+
+// SingleActiveProperty runs election cases inside the envelope and fails
+// when two controllers act at once.
+func SingleActiveProperty(name string, bugs model.Bugs, tally *Tally) func(*rapid.T) {
+	return func(t *rapid.T) {
+		c := DrawElectionCase(t, bugs)
+		sc := &election.Scenario{Cfg: c.Cfg}
+		res, err := harness.Run(harness.Config{Scenario: sc, Duration: c.Duration}, c.Seed, c.Schedule)
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		v := res.Verdicts[0]
+		if tally != nil {
+			switch v.Status {
+			case harness.OK:
+				tally.OK++
+			case harness.Unknown:
+				tally.Unknown++
+			default:
+				tally.Violated++
+			}
+		}
+		if v.Status == harness.Violated {
+			t.Fatalf("%s: %s violated: %s\n  case: %s\n  schedule:\n%s\n  replay: go test ./properties -run '^%s$' (rapid prints -rapid.seed)",
+				name, v.Check, v.Detail, c, indent(c.Schedule.String(), "    "), name)
+		}
+	}
+}
