@@ -69,16 +69,7 @@ func SingleActiveProperty(name string, bugs model.Bugs, tally *Tally) func(*rapi
 			t.Fatalf("%s: %v", c, err)
 		}
 		v := res.Verdicts[0]
-		if tally != nil {
-			switch v.Status {
-			case harness.OK:
-				tally.OK++
-			case harness.Unknown:
-				tally.Unknown++
-			default:
-				tally.Violated++
-			}
-		}
+		tally.add(v.Status)
 		if v.Status == harness.Violated {
 			t.Fatalf("%s: %s violated: %s\n  case: %s\n  schedule:\n%s\n  replay: go test ./properties -run '^%s$' (rapid prints -rapid.seed)",
 				name, v.Check, v.Detail, c, indent(c.Schedule.String(), "    "), name)

@@ -38,6 +38,19 @@ const PropertyLinTimeout = 3 * time.Second
 // that the checker decided (ok) on most of them rather than saying unknown.
 type Tally struct{ OK, Unknown, Violated int }
 
+// add counts one verdict; a nil Tally counts nothing.
+func (t *Tally) add(s harness.Status) {
+	switch {
+	case t == nil:
+	case s == harness.OK:
+		t.OK++
+	case s == harness.Unknown:
+		t.Unknown++
+	default:
+		t.Violated++
+	}
+}
+
 // StoreProperty returns a rapid property: draw a store case (with the given
 // bugs on), run it, and fail if the named check is violated. name is the
 // test's name, for the artifacts' directory and the replay command.
@@ -48,16 +61,7 @@ func StoreProperty(name string, bugs model.Bugs, check string, tally *Tally) fun
 		if err != nil {
 			t.Fatalf("%s: %v", c, err)
 		}
-		if tally != nil {
-			switch v.Status {
-			case harness.OK:
-				tally.OK++
-			case harness.Unknown:
-				tally.Unknown++
-			default:
-				tally.Violated++
-			}
-		}
+		tally.add(v.Status)
 		if v.Status == harness.Violated {
 			t.Fatal(Report(name, c, res, check))
 		}
