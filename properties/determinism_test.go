@@ -9,14 +9,17 @@ import (
 	"hasim/model/store"
 )
 
-// determinismCases alternates the scenarios: the counter demo and the raft
-// store (real raft, whose election timeouts come from crypto/rand), some
-// with bugs on so that failure paths are covered too.
+// determinismCases alternates the scenarios: the counter demo, the raft
+// store (real raft, whose election timeouts come from crypto/rand) and
+// leader election on skewed clocks, some with bugs on so that failure
+// paths are covered too.
 func determinismCases(n int) []DeterminismCase {
 	var out []DeterminismCase
 	for seed := uint64(1); seed <= uint64(n); seed++ {
 		c := DeterminismCase{Scenario: "counter", Seed: seed, Duration: 40 * time.Second}
-		if seed%2 == 0 {
+		if seed%5 == 0 {
+			c.Scenario, c.Duration = "election", time.Minute
+		} else if seed%2 == 0 {
 			c.Scenario = "store"
 			if seed%6 == 0 {
 				c.Bugs = []string{store.BugNoFsync}
