@@ -55,9 +55,16 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "hasim repro %s: scenario %s, seed %d, %s, %d schedule entries\n",
 		fs.Arg(0), f.Spec.Scenario, f.Seed, plan.Duration, len(plan.Schedule))
 	same := res.TraceHash == f.TraceHash
-	if same {
+	switch {
+	case f.Class == scenarios.ClassCrash || f.Class == scenarios.ClassTimeout:
+		// The recorded run never finished, so there is no hash to match;
+		// a crash that reproduces does not get here (it crashes again).
+		same = true
+		fmt.Fprintf(stdout, "recorded as a %s (%s); this replay ran to the end with trace hash %s: not reproduced in this process\n",
+			f.Class, f.Found, res.TraceHash)
+	case same:
 		fmt.Fprintf(stdout, "trace hash %s: identical to the recorded run\n", res.TraceHash)
-	} else {
+	default:
 		fmt.Fprintf(stdout, "DIVERGENCE: trace hash %s, recorded %s: the replay is not the recorded run\n", res.TraceHash, f.TraceHash)
 	}
 	fmt.Fprintln(stdout, "checks (recorded → now):")
