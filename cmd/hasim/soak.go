@@ -370,9 +370,15 @@ func (s *soak) run(stdout io.Writer) error {
 				if err != nil {
 					return err
 				}
-				*w = *nw
-				if !dispatch(w) {
-					w.in.Close()
+				// The new worker takes the dead one's place in the pool
+				// (its reader reports under its own pointer).
+				for i := range pool {
+					if pool[i] == w {
+						pool[i] = nw
+					}
+				}
+				if !dispatch(nw) {
+					nw.in.Close()
 				}
 			}
 		case <-tick.C:
