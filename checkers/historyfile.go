@@ -359,17 +359,23 @@ var kvHistFields = map[string]bool{
 	"mod": true, "create": true, "version": true, "deleted": true,
 }
 
+// opKind checks a line's fields against the model's and returns its
+// (required) "op".
+func (l *histLine) opKind(allowed map[string]bool) (string, error) {
+	if err := l.checkFields(allowed); err != nil {
+		return "", err
+	}
+	if !l.has("op") {
+		return "", l.errf("op", "missing")
+	}
+	return l.str("op")
+}
+
 var kvHistReadFields = []string{"found", "got", "mod", "create", "version"}
 
 func parseKVOp(l *histLine) (KVOp, error) {
 	var op KVOp
-	if err := l.checkFields(kvHistFields); err != nil {
-		return op, err
-	}
-	if !l.has("op") {
-		return op, l.errf("op", "missing")
-	}
-	kind, err := l.str("op")
+	kind, err := l.opKind(kvHistFields)
 	if err != nil {
 		return op, err
 	}
@@ -471,13 +477,7 @@ var regHistFields = map[string]bool{
 
 func parseRegisterOp(l *histLine) (RegisterOp, error) {
 	var op RegisterOp
-	if err := l.checkFields(regHistFields); err != nil {
-		return op, err
-	}
-	if !l.has("op") {
-		return op, l.errf("op", "missing")
-	}
-	kind, err := l.str("op")
+	kind, err := l.opKind(regHistFields)
 	if err != nil {
 		return op, err
 	}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -391,7 +392,9 @@ func (s *Sim) crashHost(h *host) {
 	if lost > 0 {
 		s.Mark("crash-lost-writes")
 	}
-	s.traceHost("crash", h, fmt.Sprintf("lost-writes=%d", lost))
+	if s.tr.on {
+		s.traceHost("crash", h, "lost-writes="+strconv.Itoa(lost))
+	}
 }
 
 func (s *Sim) restartHost(h *host) {
@@ -416,7 +419,9 @@ func (s *Sim) startOrDefer(p *proc) {
 
 func (s *Sim) resumeHost(h *host) {
 	h.paused = false
-	s.traceHost("resume", h, fmt.Sprintf("backlog=%d", len(h.backlog)))
+	if s.tr.on {
+		s.traceHost("resume", h, "backlog="+strconv.Itoa(len(h.backlog)))
+	}
 	backlog := h.backlog
 	h.backlog = nil
 	for _, ev := range backlog {

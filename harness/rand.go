@@ -77,9 +77,6 @@ func (r *Rand) Chance(p Prob) bool {
 	return r.r.Int64N(int64(ProbOne)) < int64(p)
 }
 
-// Pick returns a uniform index into a collection of n elements.
-func (r *Rand) Pick(n int) int { return r.Intn(n) }
-
 // Read fills p with pseudo-random bytes and never fails: it makes a stream
 // usable as an io.Reader, which is how the runner feeds crypto/rand users
 // such as raft's election-timeout draw.

@@ -689,9 +689,6 @@ func SortedKeys[K interface {
 	return keys
 }
 
-// QueueLen returns how many events are queued (stale ones included).
-func (s *Sim) QueueLen() int { return s.q.Len() }
-
 // Mark counts a coverage mark (see Ctx.Mark); scenarios and the kernel use
 // it too ("crash-lost-writes").
 func (s *Sim) Mark(name string) {

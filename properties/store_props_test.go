@@ -39,29 +39,18 @@ func checkTally(t *testing.T, name string, tl *Tally) {
 	}
 }
 
-func TestStoreLinearizable(t *testing.T) {
+// checkStoreProperty runs one store property over rapid's cases (200 in
+// make test) and insists that its check decided on most of them.
+func checkStoreProperty(t *testing.T, check string) {
 	var tl Tally
-	rapid.Check(t, StoreProperty(t.Name(), model.Bugs{}, CheckLinearizable, &tl))
-	checkTally(t, CheckLinearizable, &tl)
+	rapid.Check(t, StoreProperty(t.Name(), model.Bugs{}, check, &tl))
+	checkTally(t, check, &tl)
 }
 
-func TestAckedWritesDurable(t *testing.T) {
-	var tl Tally
-	rapid.Check(t, StoreProperty(t.Name(), model.Bugs{}, CheckDurable, &tl))
-	checkTally(t, CheckDurable, &tl)
-}
-
-func TestStoreRecoversAfterHeal(t *testing.T) {
-	var tl Tally
-	rapid.Check(t, StoreProperty(t.Name(), model.Bugs{}, CheckRecovers, &tl))
-	checkTally(t, CheckRecovers, &tl)
-}
-
-func TestRaftSafety(t *testing.T) {
-	var tl Tally
-	rapid.Check(t, StoreProperty(t.Name(), model.Bugs{}, CheckRaftSafety, &tl))
-	checkTally(t, CheckRaftSafety, &tl)
-}
+func TestStoreLinearizable(t *testing.T)      { checkStoreProperty(t, CheckLinearizable) }
+func TestAckedWritesDurable(t *testing.T)     { checkStoreProperty(t, CheckDurable) }
+func TestStoreRecoversAfterHeal(t *testing.T) { checkStoreProperty(t, CheckRecovers) }
+func TestRaftSafety(t *testing.T)             { checkStoreProperty(t, CheckRaftSafety) }
 
 func FuzzStoreLinearizable(f *testing.F) {
 	f.Fuzz(rapid.MakeFuzz(StoreProperty("FuzzStoreLinearizable", model.Bugs{}, CheckLinearizable, nil)))

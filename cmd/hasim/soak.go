@@ -212,6 +212,7 @@ type soak struct {
 	next     uint64
 	results  *os.File
 	started  time.Time
+	todo     int // seeds of this shard left when the soak began (with --seeds)
 	count    int
 	failures map[string]int
 	simTime  float64
@@ -257,6 +258,11 @@ func (s *soak) run(stdout io.Writer) error {
 	defer s.results.Close()
 	s.started = time.Now()
 	s.failures = map[string]int{}
+	for seed := uint64(s.shardI); seed <= s.limit; seed += uint64(s.shardN) {
+		if !s.done[seed] {
+			s.todo++
+		}
+	}
 	events := make(chan event, 64)
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -361,7 +367,7 @@ func (s *soak) run(stdout io.Writer) error {
 			}
 			if w.seed != 0 && !w.timedOut {
 				class, detail := scenarios.ClassCrash, "the worker died: "+describeExit(ev.exit, w.stderr.String())
-				if err := s.record(soakResult{Seed: w.seed, Class: class, Detail: detail}, nil); err != nil {
+				if err := s.record(soakResult{Seed: w.seed, Class: class, Detail: detail}); err != nil {
 					return err
 				}
 			}
@@ -386,7 +392,7 @@ func (s *soak) run(stdout io.Writer) error {
 				if w.seed != 0 && !w.gone && !w.timedOut && time.Since(w.since) > s.seedTimeout {
 					w.timedOut = true
 					if err := s.record(soakResult{Seed: w.seed, Class: scenarios.ClassTimeout,
-						Detail: fmt.Sprintf("no result after %s of wall time", s.seedTimeout)}, nil); err != nil {
+						Detail: fmt.Sprintf("no result after %s of wall time", s.seedTimeout)}); err != nil {
 						return err
 					}
 					w.cmd.Process.Kill()
@@ -447,13 +453,13 @@ func (s *soak) handle(w *worker, m *workerMsg) error {
 				r.Shrunk = filepath.Join("failures", fmt.Sprintf("failure-%d-shrunk.json", r.Seed))
 			}
 		}
-		return s.record(r, nil)
+		return s.record(r)
 	}
 	return nil
 }
 
 // record appends a result and makes it durable before anything else.
-func (s *soak) record(r soakResult, _ error) error {
+func (s *soak) record(r soakResult) error {
 	if r.Class != "ok" && r.Failure == "" {
 		f := scenarios.Failure{Version: scenarios.FailureVersion, Spec: s.cfg.Spec, Seed: r.Seed, Duration: s.cfg.SimDuration,
 			Class: r.Class, Found: "soak: " + r.Detail}
@@ -506,16 +512,8 @@ func (s *soak) progress() string {
 		f = strings.Join(fails, ", ")
 	}
 	eta := ""
-	if s.limit > 0 && rate > 0 {
-		total := 0
-		for seed := uint64(1); seed <= s.limit; seed++ {
-			if (seed-1)%uint64(s.shardN) == uint64(s.shardI-1) && !s.done[seed] {
-				total++
-			}
-		}
-		if left := total - s.count; left > 0 {
-			eta = fmt.Sprintf(", ETA %s", (time.Duration(float64(left)/rate) * time.Second).Round(time.Second))
-		}
+	if left := s.todo - s.count; s.limit > 0 && rate > 0 && left > 0 {
+		eta = fmt.Sprintf(", ETA %s", time.Duration(float64(left)/rate*float64(time.Second)).Round(time.Second))
 	}
 	return fmt.Sprintf("%d seeds (%.1f/s), %.2f simulated hours, %s%s", s.count, rate, s.simTime/3600, f, eta)
 }

@@ -52,16 +52,16 @@ const clientTimerTag = "kv-deadline"
 // CodeTimeout when the caller's deadline passed first (for a write: the
 // outcome is unknown).
 func (c *Client) Do(ctx *harness.Ctx, txn Txn, serializable bool, cb func(Response)) {
-	c.do(ctx, &call{txn: txn, serializable: serializable, cb: cb}, cb)
+	c.do(ctx, &call{txn: txn, serializable: serializable, cb: cb})
 }
 
 // Compact asks the cluster to compact its history up to rev; like a write,
 // it is not retried once it may have reached a member.
 func (c *Client) Compact(ctx *harness.Ctx, rev int64, cb func(Response)) {
-	c.do(ctx, &call{compact: rev}, cb)
+	c.do(ctx, &call{compact: rev, cb: cb})
 }
 
-func (c *Client) do(ctx *harness.Ctx, cl *call, cb func(Response)) {
+func (c *Client) do(ctx *harness.Ctx, cl *call) {
 	if c.calls == nil {
 		c.calls = map[uint64]*call{}
 	}
@@ -70,7 +70,7 @@ func (c *Client) do(ctx *harness.Ctx, cl *call, cb func(Response)) {
 	}
 	c.seq++
 	id := uint64(c.ID)<<32 | c.seq
-	cl.endpoint, cl.cb, cl.op = c.next%len(c.Endpoints), cb, -1
+	cl.endpoint, cl.op = c.next%len(c.Endpoints), -1
 	c.next++
 	cl.timer = ctx.After(c.Timeout, clientTimerTag, id)
 	if c.History != nil {

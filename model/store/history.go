@@ -30,9 +30,9 @@ func (o Call) OK() bool { return o.Done() && !o.Indeterminate && o.Resp.Err == C
 
 func (o Call) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "client %d [%s, ", o.Client, fmtT(o.Start))
+	fmt.Fprintf(&b, "client %d [%s, ", o.Client, o.Start.String())
 	if o.Done() {
-		b.WriteString(fmtT(o.End))
+		b.WriteString(o.End.String())
 	} else {
 		b.WriteString("…")
 	}
@@ -51,8 +51,6 @@ func (o Call) String() string {
 	}
 	return b.String()
 }
-
-func fmtT(t time.Duration) string { return t.String() }
 
 // History is the record of every client call of a run, in call order.
 type History struct {

@@ -71,8 +71,6 @@ type MemberConfig struct {
 	// Now reads true time for the checker's evidence (never for
 	// behaviour); nil reads zero.
 	Now func() time.Duration
-	// OnApply, if set, sees every applied proposal (scenario hooks).
-	OnApply func(member uint64, rev int64)
 }
 
 func (c *MemberConfig) fill() {
@@ -97,6 +95,7 @@ type Member struct {
 	syncing   bool
 	readySeq  uint64
 	applied   uint64
+	reported  int64 // the revision last reported to the safety checker
 	confState *pb.ConfState
 	snapIndex uint64
 	leader    bool
@@ -199,10 +198,11 @@ func (m *Member) Step(ctx *harness.Ctx, in harness.Input) {
 		}
 	}
 	m.pump(ctx)
-	if s := m.cfg.Safety; s != nil && m.kv != nil {
-		// Only what a step leaves behind is observable: the replay at
-		// start happens within one step.
-		s.Revision(m.now(), m.cfg.ID, m.kv.Rev())
+	if s := m.cfg.Safety; s != nil && m.kv != nil && m.kv.Rev() != m.reported {
+		// Only what a step leaves behind is observable (the replay at
+		// start happens within one step), and only a change is news.
+		m.reported = m.kv.Rev()
+		s.Revision(m.now(), m.cfg.ID, m.reported)
 	}
 }
 
@@ -631,9 +631,6 @@ func (m *Member) apply(ctx *harness.Ctx, e *pb.Entry, reply bool) {
 						ctx.Send(w.client, Response{ID: w.id, Err: errno(aerr), Result: res, Member: m.cfg.ID})
 					}
 				}
-			}
-			if m.cfg.OnApply != nil {
-				m.cfg.OnApply(m.cfg.ID, m.kv.Rev())
 			}
 			m.notifyWatches(ctx)
 		}
