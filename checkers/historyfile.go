@@ -524,6 +524,10 @@ func parseRegisterOp(l *histLine) (RegisterOp, error) {
 			name string
 			dst  *string
 		}{{"from", &op.From}, {"to", &op.To}} {
+			if f.name == "from" && l.has("from") && l.isNull("from") {
+				op.FromNone = true // a create: the register must be empty
+				continue
+			}
 			if !l.has(f.name) || l.isNull(f.name) {
 				return op, l.errf(f.name, "missing")
 			}
@@ -649,7 +653,11 @@ func WriteRegisterHistory(w io.Writer, ops []RegisterOp) error {
 		case RegisterWrite:
 			fs = append(fs, histField{"value", op.Value})
 		case RegisterCas:
-			fs = append(fs, histField{"from", op.From}, histField{"to", op.To})
+			var from any = op.From
+			if op.FromNone {
+				from = nil
+			}
+			fs = append(fs, histField{"from", from}, histField{"to", op.To})
 		}
 		fs = histTimes(fs, op.Start, op.End, completed)
 		switch {

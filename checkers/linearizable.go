@@ -657,8 +657,10 @@ type RegisterOp struct {
 	Value string
 	// None: a read found the register empty (never written).
 	None bool
-	// From and To are a cas's expected and new values.
+	// From and To are a cas's expected and new values; FromNone makes
+	// the cas expect an empty register instead (a create).
 	From, To string
+	FromNone bool
 	// OK is a completed cas's outcome: false means the register did not
 	// hold From.
 	OK bool
@@ -684,7 +686,11 @@ func (o RegisterOp) String() string {
 	case RegisterWrite:
 		s += " " + strconv.Quote(o.Value)
 	case RegisterCas:
-		s += fmt.Sprintf(" %s->%s", strconv.Quote(o.From), strconv.Quote(o.To))
+		from := strconv.Quote(o.From)
+		if o.FromNone {
+			from = "none"
+		}
+		s += fmt.Sprintf(" %s->%s", from, strconv.Quote(o.To))
 	}
 	switch {
 	case o.Indeterminate:
@@ -740,6 +746,9 @@ func regLinStep(state, input, _ any) (bool, any) {
 	s := state.(regLinState)
 	o := input.(*linItem).reg
 	holds := s.has && s.value == o.From
+	if o.FromNone {
+		holds = !s.has
+	}
 	if o.Indeterminate {
 		switch {
 		case o.Kind == RegisterWrite:

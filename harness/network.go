@@ -418,6 +418,18 @@ func (n *Network) SetLink(a, b string, p LinkParams) {
 	n.s.net.reparam()
 }
 
+// Clear reports whether messages from host a to host b go through now as
+// on a healthy link: no partition cuts them and no net fault has changed
+// the link. A host's loopback is always clear. Checkers use it (through a
+// scenario) to say when the system could have served.
+func (n *Network) Clear(a, b string) bool {
+	if a == b {
+		return true
+	}
+	l := n.s.net.link(n.s.host(a).id, n.s.host(b).id)
+	return l.block == blockNone && l.params == l.base
+}
+
 // refuse turns a message that found no listener into an InputRefused for
 // its sender, carried back over the same link's conditions (but never lost:
 // a refusal is the sender's own TCP stack noticing).

@@ -324,6 +324,10 @@ func (s *Sim) ProcHost(id ProcID) string { return s.hosts[s.procs[id].host].name
 // Running reports whether a process is running (started and not stopped).
 func (s *Sim) Running(id ProcID) bool { return s.procs[id].inst != nil }
 
+// Incarnation returns how many times process id has been started (its
+// current incarnation while it runs).
+func (s *Sim) Incarnation(id ProcID) int { return s.procs[id].starts }
+
 // Instance returns the running instance of a process, or nil. Checkers and
 // role resolvers use it to read a component's state.
 func (s *Sim) Instance(id ProcID) Process { return s.procs[id].inst }

@@ -67,18 +67,79 @@ type Record struct {
 }
 
 func (r Record) encode() string {
-	return fmt.Sprintf("holder=%s duration=%d acquire=%d renew=%d transitions=%d",
+	return fmt.Sprintf("holder=%q duration=%d acquire=%d renew=%d transitions=%d",
 		r.Holder, r.LeaseDuration, r.AcquireTime, r.RenewTime, r.Transitions)
 }
 
 func decodeRecord(s string) (Record, error) {
 	var r Record
 	var dur, acq, renew int64
-	if _, err := fmt.Sscanf(s, "holder=%s duration=%d acquire=%d renew=%d transitions=%d", &r.Holder, &dur, &acq, &renew, &r.Transitions); err != nil {
+	if _, err := fmt.Sscanf(s, "holder=%q duration=%d acquire=%d renew=%d transitions=%d", &r.Holder, &dur, &acq, &renew, &r.Transitions); err != nil {
 		return Record{}, fmt.Errorf("lease record %q: %v", s, err)
 	}
 	r.LeaseDuration, r.AcquireTime, r.RenewTime = time.Duration(dur), time.Duration(acq), time.Duration(renew)
 	return r, nil
+}
+
+// Lock is where the lease record lives: a store key (StoreLock) or a Lease
+// object behind an API server.
+type Lock interface {
+	// Get reads the record linearizably; ok false when the read failed,
+	// exists false when there is no lease yet; version is the record's
+	// resourceVersion (the key's mod revision).
+	Get(ctx *harness.Ctx, cb func(rec Record, version int64, exists, ok bool))
+	// Update writes rec if the lease is still at version (creates it when
+	// !exists); ok false on a conflict or any failure.
+	Update(ctx *harness.Ctx, rec Record, version int64, exists bool, cb func(ok bool))
+	// Handle takes the lock client's own inputs.
+	Handle(ctx *harness.Ctx, in harness.Input) bool
+	// Name names the lease in the trace.
+	Name() string
+}
+
+// StoreLock keeps the record in a store key, written through the store
+// client directly.
+type StoreLock struct {
+	Key    string
+	Client *store.Client
+}
+
+// Name implements Lock.
+func (l StoreLock) Name() string { return l.Key }
+
+// Handle implements Lock.
+func (l StoreLock) Handle(ctx *harness.Ctx, in harness.Input) bool { return l.Client.Handle(ctx, in) }
+
+// Get implements Lock.
+func (l StoreLock) Get(ctx *harness.Ctx, cb func(Record, int64, bool, bool)) {
+	get := store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: l.Key}}}
+	l.Client.Do(ctx, get, false, func(r store.Response) {
+		if r.Err != store.CodeOK {
+			cb(Record{}, 0, false, false)
+			return
+		}
+		if len(r.Result.Results[0].KVs) == 0 {
+			cb(Record{}, 0, false, true)
+			return
+		}
+		kv := r.Result.Results[0].KVs[0]
+		rec, err := decodeRecord(kv.Value)
+		if err != nil {
+			ctx.Notef("%v", err)
+			cb(Record{}, 0, false, false)
+			return
+		}
+		cb(rec, kv.ModRevision, true, true)
+	})
+}
+
+// Update implements Lock.
+func (l StoreLock) Update(ctx *harness.Ctx, rec Record, version int64, _ bool, cb func(bool)) {
+	put := store.Txn{
+		Compares: []store.Compare{{Key: l.Key, Target: store.TargetMod, Result: store.Equal, Num: version}},
+		Success:  []store.Op{{Kind: store.OpPut, Key: l.Key, Value: rec.encode()}},
+	}
+	l.Client.Do(ctx, put, false, func(w store.Response) { cb(w.Err == store.CodeOK && w.Result.Succeeded) })
 }
 
 // Hooks tell the scenario what an elector does (true-time bookkeeping
@@ -91,10 +152,9 @@ type Hooks struct {
 // Elector runs client-go's algorithm for one lease inside a process: the
 // process hands it its inputs (Handle) and asks whether it leads.
 type Elector struct {
-	Lease    string // the key
 	Identity string
 	Timings  Timings
-	Client   *store.Client
+	Lock     Lock
 	Bugs     model.Bugs
 	Hooks    Hooks
 
@@ -123,7 +183,7 @@ func (e *Elector) retryLater(ctx *harness.Ctx) {
 
 // Handle takes the elector's inputs; it reports whether the input was its.
 func (e *Elector) Handle(ctx *harness.Ctx, in harness.Input) bool {
-	if e.Client.Handle(ctx, in) {
+	if e.Lock.Handle(ctx, in) {
 		return true
 	}
 	if in.Kind != harness.InputTimer {
@@ -176,29 +236,17 @@ func (e *Elector) try(ctx *harness.Ctx) {
 		return
 	}
 	e.trying = true
-	get := store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: e.Lease}}}
-	e.Client.Do(ctx, get, false, func(r store.Response) {
-		if r.Err != store.CodeOK {
+	e.Lock.Get(ctx, func(rec Record, version int64, exists, ok bool) {
+		if !ok {
 			e.done(ctx, false)
 			return
 		}
 		now, wall := ctx.Now(), ctx.WallNow()
-		var rec Record
-		var rev int64
-		exists := len(r.Result.Results[0].KVs) == 1
 		if exists {
-			kv := r.Result.Results[0].KVs[0]
-			rev = kv.ModRevision
-			var err error
-			if rec, err = decodeRecord(kv.Value); err != nil {
-				ctx.Notef("%v", err)
-				e.done(ctx, false)
-				return
+			if raw := rec.encode(); raw != e.observed {
+				e.observed, e.observedAt = raw, now
 			}
-			if kv.Value != e.observed {
-				e.observed, e.observedAt = kv.Value, now
-			}
-			if rec.Holder != e.Identity {
+			if rec.Holder != e.Identity && rec.Holder != "" {
 				valid := e.observedAt+rec.LeaseDuration > now
 				if e.Bugs.Has(BugRenewTimeClock) {
 					valid = rec.RenewTime+rec.LeaseDuration > wall
@@ -215,17 +263,44 @@ func (e *Elector) try(ctx *harness.Ctx) {
 		} else if exists {
 			next.Transitions = rec.Transitions + 1
 		}
-		raw := next.encode()
-		put := store.Txn{
-			Compares: []store.Compare{{Key: e.Lease, Target: store.TargetMod, Result: store.Equal, Num: rev}},
-			Success:  []store.Op{{Kind: store.OpPut, Key: e.Lease, Value: raw}},
-		}
-		e.Client.Do(ctx, put, false, func(w store.Response) {
-			ok := w.Err == store.CodeOK && w.Result.Succeeded
+		e.Lock.Update(ctx, next, version, exists, func(ok bool) {
 			if ok {
-				e.observed, e.observedAt = raw, ctx.Now()
+				e.observed, e.observedAt = next.encode(), ctx.Now()
 			}
 			e.done(ctx, ok)
+		})
+	})
+}
+
+// Release gives the lease up, as client-go does on a graceful stop when
+// ReleaseOnCancel is set (kube-scheduler): the record keeps its
+// transitions but names no holder and lasts one second, so a candidate may
+// take it at its next try. cb (may be nil) learns whether the write
+// landed.
+func (e *Elector) Release(ctx *harness.Ctx, cb func(ok bool)) {
+	if !e.leading {
+		if cb != nil {
+			cb(false)
+		}
+		return
+	}
+	e.leading = false
+	if e.Hooks.StoppedLeading != nil {
+		e.Hooks.StoppedLeading(ctx, e.Identity)
+	}
+	e.Lock.Get(ctx, func(rec Record, version int64, exists, ok bool) {
+		if !ok || !exists || rec.Holder != e.Identity {
+			if cb != nil {
+				cb(false)
+			}
+			return
+		}
+		wall := ctx.WallNow()
+		next := Record{LeaseDuration: time.Second, AcquireTime: wall, RenewTime: wall, Transitions: rec.Transitions}
+		e.Lock.Update(ctx, next, version, true, func(ok bool) {
+			if cb != nil {
+				cb(ok)
+			}
 		})
 	})
 }
@@ -236,7 +311,7 @@ func (e *Elector) done(ctx *harness.Ctx, ok bool) {
 	switch {
 	case ok && !e.leading:
 		e.leading = true
-		ctx.Notef("acquired lease %s as %s", e.Lease, e.Identity)
+		ctx.Notef("acquired lease %s as %s", e.Lock.Name(), e.Identity)
 		if e.Hooks.StartedLeading != nil {
 			e.Hooks.StartedLeading(ctx, e.Identity)
 		}

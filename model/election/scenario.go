@@ -159,7 +159,7 @@ func (c *controller) Step(ctx *harness.Ctx, in harness.Input) {
 	if in.Kind == harness.InputStart {
 		c.inc = ctx.Incarnation()
 		sc := c.sc
-		c.elector = Elector{Lease: Lease, Identity: Identity(ctx), Timings: sc.Cfg.Timings, Client: &c.client, Bugs: sc.Cfg.Bugs,
+		c.elector = Elector{Identity: Identity(ctx), Timings: sc.Cfg.Timings, Lock: StoreLock{Key: Lease, Client: &c.client}, Bugs: sc.Cfg.Bugs,
 			Hooks: Hooks{
 				StartedLeading: func(ctx *harness.Ctx, id string) {
 					sc.single.Start(sc.sim.Now(), id)

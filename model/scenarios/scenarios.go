@@ -11,6 +11,7 @@ import (
 	"hasim/model"
 	"hasim/model/counter"
 	"hasim/model/election"
+	"hasim/model/kube"
 	"hasim/model/store"
 )
 
@@ -24,6 +25,9 @@ type Options struct {
 	// Topology is "stacked" or "external" where a scenario has members;
 	// "" is its default.
 	Topology string
+	// Workers is the number of worker nodes of a cluster; 0 is the
+	// default.
+	Workers int
 }
 
 // Scenario is a built scenario plus what it needs from the runner.
@@ -41,9 +45,18 @@ type entry struct {
 }
 
 var all = []entry{
+	{"cluster", "a highly available control plane: masters m1..mN (API server, controller-manager, scheduler, and etcd when stacked), a load balancer, workers w1..wN running a ReplicaSet, users u1, u2", func(o Options) (Scenario, error) {
+		if o.Topology != "" && o.Topology != string(store.Stacked) && o.Topology != string(store.External) {
+			return nil, fmt.Errorf("topology: %q is neither stacked nor external", o.Topology)
+		}
+		return &kube.Scenario{Cfg: kube.Config{Masters: o.Size, Workers: o.Workers, Topology: store.Topology(o.Topology), Bugs: o.Bugs}}, nil
+	}},
 	{"counter", "a replicated grow-only counter on n1..nN and a client (the demonstration model)", func(o Options) (Scenario, error) {
 		if o.Topology != "" {
 			return nil, fmt.Errorf("topology: the counter scenario has none")
+		}
+		if o.Workers != 0 {
+			return nil, fmt.Errorf("workers: the counter scenario has none")
 		}
 		return &counter.Scenario{Cfg: counter.Config{Replicas: o.Size, Bugs: o.Bugs}}, nil
 	}},
@@ -51,11 +64,17 @@ var all = []entry{
 		if o.Topology != "" && o.Topology != string(store.Stacked) && o.Topology != string(store.External) {
 			return nil, fmt.Errorf("topology: %q is neither stacked nor external", o.Topology)
 		}
+		if o.Workers != 0 {
+			return nil, fmt.Errorf("workers: the store scenario has none")
+		}
 		return &store.Scenario{Cfg: store.Config{Members: o.Size, Topology: store.Topology(o.Topology), Bugs: o.Bugs}}, nil
 	}},
 	{"election", "kube-controller-manager replicas on m1..mN electing a leader (client-go's Lease algorithm) through the raft store", func(o Options) (Scenario, error) {
 		if o.Topology != "" && o.Topology != string(store.Stacked) {
 			return nil, fmt.Errorf("topology: the election scenario is stacked")
+		}
+		if o.Workers != 0 {
+			return nil, fmt.Errorf("workers: the election scenario has none")
 		}
 		return &election.Scenario{Cfg: election.Config{Masters: o.Size, Bugs: o.Bugs}}, nil
 	}},

@@ -1,0 +1,667 @@
+package kube
+
+import (
+	"strconv"
+	"time"
+
+	"hasim/harness"
+	"hasim/model"
+	"hasim/model/store"
+)
+
+// Bug switches of the API server.
+const (
+	BugHealthzNoEtcd = "apiserver-healthz-no-etcd"
+	BugCacheReads    = "apiserver-cache-reads"
+)
+
+func init() {
+	model.Register(model.Bug{Name: BugHealthzNoEtcd, Caught: "api-available",
+		Plants: "/healthz answers ok without checking etcd, so the load balancer keeps an API server that cannot reach quorum"})
+	model.Register(model.Bug{Name: BugCacheReads, Caught: "no-time-travel/quorum",
+		Plants: "GETs without a resourceVersion are served from the watch cache instead of a quorum read"})
+}
+
+// APIServerConfig wires one API server.
+type APIServerConfig struct {
+	// Name is how responses and the trace name the server ("m1/apiserver").
+	Name string
+	// Etcd lists the members it talks to: its local one when stacked, all
+	// of them when external.
+	Etcd []harness.ProcID
+	// ClientID is the first of the two store client IDs the server uses
+	// (requests, health probes); unique in the cluster.
+	ClientID int
+	// RequestTimeout bounds every call to etcd [60s].
+	RequestTimeout time.Duration
+	// HealthTimeout bounds the etcd health probe [2s]; HealthInterval is
+	// the least time between two real probes [1s].
+	HealthTimeout, HealthInterval time.Duration
+	// WatchCacheSize is how many events per resource the watch cache keeps
+	// for watchers that resume from a resourceVersion [100].
+	WatchCacheSize int
+	// ConsistentListWait is how long a consistent LIST waits for the cache
+	// to catch up with etcd before reading etcd itself [3s].
+	ConsistentListWait time.Duration
+	// CompactInterval: how often the server compacts etcd's history to
+	// the revision it saw one interval earlier [5m].
+	CompactInterval time.Duration
+	Bugs            model.Bugs
+	// Wrote, if set, is called when a write succeeded (before the answer
+	// leaves): the scenario learns what landed, and when.
+	Wrote func(ctx *harness.Ctx, req Request, obj Object)
+}
+
+func (c *APIServerConfig) fill() {
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 60 * time.Second
+	}
+	if c.HealthTimeout == 0 {
+		c.HealthTimeout = 2 * time.Second
+	}
+	if c.HealthInterval == 0 {
+		c.HealthInterval = time.Second
+	}
+	if c.WatchCacheSize == 0 {
+		c.WatchCacheSize = 100
+	}
+	if c.ConsistentListWait == 0 {
+		c.ConsistentListWait = 3 * time.Second
+	}
+	if c.CompactInterval == 0 {
+		c.CompactInterval = 5 * time.Minute
+	}
+}
+
+// APIServer is a stateless front of etcd with a watch cache.
+type APIServer struct {
+	cfg    APIServerConfig
+	kv     store.Client
+	health store.Client
+	conns  map[peerConn]bool
+	cache  cache
+
+	// The etcd watch feeding the cache.
+	watchID     uint64
+	watchFrom   harness.ProcID
+	lastWatch   time.Duration // local time of its last message
+	progressAt  time.Duration // a progress request is out since then (-1: none)
+	listing     bool
+	watchers    []*watcher
+	waitingList []*pendingList
+	nextWatch   uint64
+
+	// /healthz's etcd check.
+	probing    bool
+	probeAt    time.Duration
+	probed     bool
+	healthy    bool
+	healthWait []pendingReply
+
+	compactRev int64 // the revision to compact at the next round
+}
+
+type peerConn struct {
+	from harness.ProcID
+	conn uint64
+}
+
+type pendingReply struct {
+	to  harness.ProcID
+	req Request
+}
+
+type pendingList struct {
+	pendingReply
+	target int64
+	timer  harness.TimerID
+	done   bool
+}
+
+type watcher struct {
+	to   harness.ProcID
+	conn uint64
+	id   uint64
+	kind Kind
+}
+
+// NewAPIServer returns an API server process.
+func NewAPIServer(cfg APIServerConfig) *APIServer {
+	cfg.fill()
+	a := &APIServer{cfg: cfg, conns: map[peerConn]bool{}, progressAt: -1}
+	a.kv = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.RequestTimeout, ID: cfg.ClientID}
+	a.health = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.HealthTimeout, ID: cfg.ClientID + 1}
+	a.cache.init(cfg.WatchCacheSize)
+	return a
+}
+
+// StreamTransport implements harness.StreamReceiver: clients reach the
+// server over TCP.
+func (a *APIServer) StreamTransport() bool { return true }
+
+// CacheRevision is the revision the watch cache has caught up with (0
+// before its first list).
+func (a *APIServer) CacheRevision() int64 { return a.cache.rev }
+
+// Step implements harness.Process.
+func (a *APIServer) Step(ctx *harness.Ctx, in harness.Input) {
+	if a.kv.Handle(ctx, in) || a.health.Handle(ctx, in) {
+		return
+	}
+	switch in.Kind {
+	case harness.InputStart:
+		a.relist(ctx)
+		ctx.After(5*time.Second, "as-keepalive", 0)
+		ctx.After(a.cfg.CompactInterval, "as-compact", 0)
+	case harness.InputTimer:
+		a.timer(ctx, in)
+	case harness.InputMessage:
+		a.message(ctx, in.Msg)
+	case harness.InputRefused:
+		// A client or the load balancer went away: forget its connection.
+		if c, ok := connOf(in.Msg.Payload); ok {
+			a.closeConn(peerConn{in.Msg.To, c})
+		}
+	}
+}
+
+func (a *APIServer) timer(ctx *harness.Ctx, in harness.Input) {
+	switch in.Tag {
+	case "as-keepalive":
+		// The etcd client's gRPC keepalive: after 30s without a word on
+		// the watch stream, ask for progress; no answer in 10s and the
+		// stream is given up and reopened.
+		now := ctx.Now()
+		switch {
+		case a.listing:
+		case a.progressAt >= 0 && now-a.progressAt >= 10*time.Second:
+			ctx.Notef("etcd watch silent since %s: reopening", harness.FormatTime(a.lastWatch))
+			a.rewatch(ctx)
+		case a.progressAt < 0 && now-a.lastWatch >= 30*time.Second:
+			a.requestProgress(ctx)
+		}
+		ctx.After(5*time.Second, "as-keepalive", 0)
+	case "as-list-wait":
+		for _, p := range a.waitingList {
+			if p.timer == in.Timer && !p.done {
+				p.done = true
+				a.listFromEtcd(ctx, p.pendingReply)
+			}
+		}
+		a.pruneLists()
+	case "as-relist":
+		a.relist(ctx)
+	case "as-compact":
+		// kube-apiserver's compactor: compact to what was the newest
+		// revision one interval ago.
+		if a.compactRev > 0 {
+			a.kv.Compact(ctx, a.compactRev, nil)
+		}
+		a.compactRev = a.cache.rev
+		ctx.After(a.cfg.CompactInterval, "as-compact", 0)
+	}
+}
+
+func (a *APIServer) message(ctx *harness.Ctx, msg harness.Message) {
+	switch p := msg.Payload.(type) {
+	case store.WatchResponse:
+		a.etcdWatch(ctx, msg.From, p)
+	case Open:
+		a.conns[peerConn{msg.From, p.Conn}] = true
+	case Close:
+		a.closeConn(peerConn{msg.From, p.Conn})
+	case Ping:
+		if a.conns[peerConn{msg.From, p.Conn}] {
+			ctx.Send(msg.From, Pong(p))
+		} else {
+			ctx.Send(msg.From, Reset{Conn: p.Conn})
+		}
+	case StopWatch:
+		for i, w := range a.watchers {
+			if w.to == msg.From && w.conn == p.Conn && w.id == p.ID {
+				a.watchers = append(a.watchers[:i], a.watchers[i+1:]...)
+				break
+			}
+		}
+	case Request:
+		if p.Verb == Healthz {
+			a.healthz(ctx, pendingReply{msg.From, p})
+			return
+		}
+		if !a.conns[peerConn{msg.From, p.Conn}] {
+			ctx.Send(msg.From, Reset{Conn: p.Conn})
+			return
+		}
+		a.serve(ctx, pendingReply{msg.From, p})
+	}
+}
+
+func (a *APIServer) closeConn(pc peerConn) {
+	delete(a.conns, pc)
+	n := 0
+	for _, w := range a.watchers {
+		if w.to != pc.from || w.conn != pc.conn {
+			a.watchers[n] = w
+			n++
+		}
+	}
+	clear(a.watchers[n:])
+	a.watchers = a.watchers[:n]
+}
+
+// reply answers a request if its connection is still open.
+func (a *APIServer) reply(ctx *harness.Ctx, p pendingReply, r Response) {
+	if !a.conns[peerConn{p.to, p.req.Conn}] {
+		return
+	}
+	r.Conn, r.ID, r.Server = p.req.Conn, p.req.ID, a.cfg.Name
+	ctx.Send(p.to, r)
+}
+
+func errorResponse(code store.Code) Response {
+	switch code {
+	case store.CodeTimeout:
+		return Response{Code: StatusTimeout, Reason: "etcd request timed out"}
+	case store.CodeUnavailable:
+		return Response{Code: StatusUnavailable, Reason: "etcd unavailable"}
+	case store.CodeCompacted:
+		return Response{Code: StatusGone, Reason: "compacted"}
+	}
+	return Response{Code: StatusInternal, Reason: "etcd: " + string(code)}
+}
+
+// serve answers one API request.
+func (a *APIServer) serve(ctx *harness.Ctx, p pendingReply) {
+	req := p.req
+	switch req.Verb {
+	case Get:
+		if req.RV == RVCache || req.RV == "" && a.cfg.Bugs.Has(BugCacheReads) && a.cache.ready {
+			if !a.cache.ready {
+				a.reply(ctx, p, Response{Code: StatusTooMany, Reason: "watch cache not ready"})
+				return
+			}
+			o, ok := a.cache.get(req.Kind, req.Name)
+			if !ok {
+				a.reply(ctx, p, Response{Code: StatusNotFound, RV: a.cache.rev})
+				return
+			}
+			a.reply(ctx, p, Response{Code: StatusOK, Obj: o})
+			return
+		}
+		a.get(ctx, req.Kind, req.Name, func(o Object, found bool, r store.Response) {
+			switch {
+			case r.Err != store.CodeOK:
+				a.reply(ctx, p, errorResponse(r.Err))
+			case !found:
+				a.reply(ctx, p, Response{Code: StatusNotFound, RV: r.Result.Revision})
+			default:
+				a.reply(ctx, p, Response{Code: StatusOK, Obj: o})
+			}
+		})
+	case List:
+		if req.RV == RVCache {
+			if !a.cache.ready {
+				a.reply(ctx, p, Response{Code: StatusTooMany, Reason: "watch cache not ready"})
+				return
+			}
+			a.reply(ctx, p, Response{Code: StatusOK, Items: a.cache.list(req.Kind), RV: a.cache.rev})
+			return
+		}
+		a.consistentList(ctx, p)
+	case Watch:
+		a.watch(ctx, p)
+	case Create, Update, Delete:
+		a.write(ctx, p)
+	case Bind:
+		a.bind(ctx, p, 0)
+	default:
+		a.reply(ctx, p, Response{Code: 400, Reason: "unknown verb " + string(req.Verb)})
+	}
+}
+
+// get reads one object from etcd (a linearizable range).
+func (a *APIServer) get(ctx *harness.Ctx, k Kind, name string, cb func(Object, bool, store.Response)) {
+	key := Key(k, name)
+	a.kv.Do(ctx, store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: key}}}, false, func(r store.Response) {
+		if r.Err != store.CodeOK || len(r.Result.Results) == 0 || len(r.Result.Results[0].KVs) == 0 {
+			cb(Object{}, false, r)
+			return
+		}
+		kv := r.Result.Results[0].KVs[0]
+		o, ok := decodeObject(kv.Key, kv.Value, kv.ModRevision)
+		cb(o, ok, r)
+	})
+}
+
+// consistentList serves a LIST without resourceVersion: read etcd's
+// current revision with a quorum read, then serve from the cache once it
+// has caught up, or from etcd after ConsistentListWait.
+func (a *APIServer) consistentList(ctx *harness.Ctx, p pendingReply) {
+	probe := store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: RegistryPrefix + "\x00", Limit: 1}}}
+	a.kv.Do(ctx, probe, false, func(r store.Response) {
+		if r.Err != store.CodeOK {
+			a.reply(ctx, p, errorResponse(r.Err))
+			return
+		}
+		target := r.Result.Revision
+		if a.cache.ready && a.cache.rev >= target {
+			a.reply(ctx, p, Response{Code: StatusOK, Items: a.cache.list(p.req.Kind), RV: a.cache.rev})
+			return
+		}
+		pl := &pendingList{pendingReply: p, target: target}
+		pl.timer = ctx.After(a.cfg.ConsistentListWait, "as-list-wait", 0)
+		a.waitingList = append(a.waitingList, pl)
+		if a.progressAt < 0 && !a.listing {
+			a.requestProgress(ctx)
+		}
+	})
+}
+
+func (a *APIServer) listFromEtcd(ctx *harness.Ctx, p pendingReply) {
+	prefix := KindPrefix(p.req.Kind)
+	a.kv.Do(ctx, store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: prefix, Prefix: true}}}, false, func(r store.Response) {
+		if r.Err != store.CodeOK {
+			a.reply(ctx, p, errorResponse(r.Err))
+			return
+		}
+		items := []Object{}
+		for _, kv := range r.Result.Results[0].KVs {
+			if o, ok := decodeObject(kv.Key, kv.Value, kv.ModRevision); ok {
+				items = append(items, o)
+			}
+		}
+		a.reply(ctx, p, Response{Code: StatusOK, Items: items, RV: r.Result.Revision})
+	})
+}
+
+// serveWaitingLists answers the consistent lists the cache has caught up
+// with.
+func (a *APIServer) serveWaitingLists(ctx *harness.Ctx) {
+	for _, pl := range a.waitingList {
+		if !pl.done && a.cache.ready && a.cache.rev >= pl.target {
+			pl.done = true
+			ctx.Cancel(pl.timer)
+			a.reply(ctx, pl.pendingReply, Response{Code: StatusOK, Items: a.cache.list(pl.req.Kind), RV: a.cache.rev})
+		}
+	}
+	a.pruneLists()
+}
+
+func (a *APIServer) pruneLists() {
+	n := 0
+	for _, pl := range a.waitingList {
+		if !pl.done {
+			a.waitingList[n] = pl
+			n++
+		}
+	}
+	clear(a.waitingList[n:])
+	a.waitingList = a.waitingList[:n]
+}
+
+// write runs a create, update or delete as one etcd transaction with the
+// API's preconditions.
+func (a *APIServer) write(ctx *harness.Ctx, p pendingReply) {
+	req := p.req
+	key := Key(req.Kind, req.Name)
+	var cmp store.Compare
+	var op store.Op
+	switch req.Verb {
+	case Create:
+		cmp = store.Compare{Key: key, Target: store.TargetMod, Result: store.Equal, Num: 0}
+		op = store.Op{Kind: store.OpPut, Key: key, Value: req.Obj.encode()}
+	case Update:
+		op = store.Op{Kind: store.OpPut, Key: key, Value: req.Obj.encode()}
+		cmp = store.Compare{Key: key, Target: store.TargetVersion, Result: store.Greater, Num: 0}
+		if req.Obj.RV > 0 {
+			cmp = store.Compare{Key: key, Target: store.TargetMod, Result: store.Equal, Num: req.Obj.RV}
+		}
+	case Delete:
+		op = store.Op{Kind: store.OpDelete, Key: key}
+		cmp = store.Compare{Key: key, Target: store.TargetVersion, Result: store.Greater, Num: 0}
+		if req.Obj.RV > 0 {
+			cmp = store.Compare{Key: key, Target: store.TargetMod, Result: store.Equal, Num: req.Obj.RV}
+		}
+	}
+	txn := store.Txn{Compares: []store.Compare{cmp}, Success: []store.Op{op},
+		Failure: []store.Op{{Kind: store.OpRange, Key: key}}}
+	a.kv.Do(ctx, txn, false, func(r store.Response) {
+		if r.Err != store.CodeOK {
+			a.reply(ctx, p, errorResponse(r.Err))
+			return
+		}
+		if !r.Result.Succeeded {
+			kvs := r.Result.Results[0].KVs
+			switch {
+			case len(kvs) == 0 && req.Verb != Create:
+				a.reply(ctx, p, Response{Code: StatusNotFound, RV: r.Result.Revision})
+			case req.Verb == Create:
+				o, _ := decodeObject(kvs[0].Key, kvs[0].Value, kvs[0].ModRevision)
+				a.reply(ctx, p, Response{Code: StatusConflict, Obj: o, Reason: "already exists"})
+			default:
+				o, _ := decodeObject(kvs[0].Key, kvs[0].Value, kvs[0].ModRevision)
+				a.reply(ctx, p, Response{Code: StatusConflict, Obj: o, Reason: "the object has been modified"})
+			}
+			return
+		}
+		o := req.Obj
+		o.Kind, o.Name, o.RV = req.Kind, req.Name, r.Result.Revision
+		code := StatusOK
+		if req.Verb == Create {
+			code = StatusCreated
+		}
+		if a.cfg.Wrote != nil {
+			a.cfg.Wrote(ctx, req, o)
+		}
+		a.reply(ctx, p, Response{Code: code, Obj: o})
+	})
+}
+
+// bind sets a pod's node if it has none: kube-apiserver's binding storage
+// runs a GuaranteedUpdate, which re-reads and retries on a conflict.
+func (a *APIServer) bind(ctx *harness.Ctx, p pendingReply, attempt int) {
+	req := p.req
+	a.get(ctx, Pods, req.Name, func(pod Object, found bool, r store.Response) {
+		switch {
+		case r.Err != store.CodeOK:
+			a.reply(ctx, p, errorResponse(r.Err))
+			return
+		case !found:
+			a.reply(ctx, p, Response{Code: StatusNotFound, RV: r.Result.Revision})
+			return
+		case pod.Node != "":
+			a.reply(ctx, p, Response{Code: StatusConflict, Obj: pod, Reason: "pod is already assigned to node " + pod.Node})
+			return
+		}
+		key := Key(Pods, req.Name)
+		bound := pod
+		bound.Node = req.Node
+		txn := store.Txn{Compares: []store.Compare{{Key: key, Target: store.TargetMod, Result: store.Equal, Num: pod.RV}},
+			Success: []store.Op{{Kind: store.OpPut, Key: key, Value: bound.encode()}}}
+		a.kv.Do(ctx, txn, false, func(w store.Response) {
+			switch {
+			case w.Err != store.CodeOK:
+				a.reply(ctx, p, errorResponse(w.Err))
+			case !w.Result.Succeeded && attempt < 5:
+				a.bind(ctx, p, attempt+1)
+			case !w.Result.Succeeded:
+				a.reply(ctx, p, Response{Code: StatusConflict, Reason: "too many conflicts"})
+			default:
+				bound.RV = w.Result.Revision
+				if a.cfg.Wrote != nil {
+					a.cfg.Wrote(ctx, req, bound)
+				}
+				a.reply(ctx, p, Response{Code: StatusCreated, Obj: bound})
+			}
+		})
+	})
+}
+
+// healthz answers /healthz: ok when a linearizable etcd read succeeds
+// within HealthTimeout, probing at most once per HealthInterval (a caller
+// in between gets the last result).
+func (a *APIServer) healthz(ctx *harness.Ctx, p pendingReply) {
+	answer := func(ok bool) {
+		r := Response{Code: StatusOK, Conn: p.req.Conn, ID: p.req.ID, Server: a.cfg.Name}
+		if !ok {
+			r.Code, r.Reason = StatusInternal, "[-]etcd failed"
+		}
+		ctx.Send(p.to, r)
+	}
+	if a.cfg.Bugs.Has(BugHealthzNoEtcd) {
+		answer(true)
+		return
+	}
+	if a.probed && !a.probing && ctx.Now()-a.probeAt < a.cfg.HealthInterval {
+		answer(a.healthy)
+		return
+	}
+	a.healthWait = append(a.healthWait, p)
+	if a.probing {
+		return
+	}
+	a.probing, a.probeAt = true, ctx.Now()
+	a.health.Do(ctx, store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: "health"}}}, false, func(r store.Response) {
+		a.probing, a.probed, a.healthy = false, true, r.Err == store.CodeOK
+		for _, w := range a.healthWait {
+			r := Response{Code: StatusOK, Conn: w.req.Conn, ID: w.req.ID, Server: a.cfg.Name}
+			if !a.healthy {
+				r.Code, r.Reason = StatusInternal, "[-]etcd failed"
+			}
+			ctx.Send(w.to, r)
+		}
+		clear(a.healthWait)
+		a.healthWait = a.healthWait[:0]
+	})
+}
+
+// relist (re)builds the watch cache from a quorum list of every object,
+// then watches etcd from there.
+func (a *APIServer) relist(ctx *harness.Ctx) {
+	if a.listing {
+		return
+	}
+	a.listing = true
+	a.stopEtcdWatch(ctx)
+	txn := store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: RegistryPrefix, Prefix: true}}}
+	a.kv.Do(ctx, txn, false, func(r store.Response) {
+		a.listing = false
+		if r.Err != store.CodeOK {
+			ctx.After(time.Second, "as-relist", 0)
+			return
+		}
+		wasReady := a.cache.ready
+		a.cache.reset(r.Result.Revision)
+		for _, kv := range r.Result.Results[0].KVs {
+			if o, ok := decodeObject(kv.Key, kv.Value, kv.ModRevision); ok {
+				a.cache.load(o)
+			}
+		}
+		if wasReady {
+			// Watchers cannot follow a cache rebuilt from scratch: end
+			// their streams; they will re-list (410).
+			for _, w := range a.watchers {
+				ctx.Send(w.to, Event{Conn: w.conn, ID: w.id, Type: Error, Code: StatusGone})
+			}
+			clear(a.watchers)
+			a.watchers = a.watchers[:0]
+		}
+		ctx.Notef("watch cache listed at revision %d", a.cache.rev)
+		a.startEtcdWatch(ctx)
+		a.serveWaitingLists(ctx)
+	})
+}
+
+func (a *APIServer) startEtcdWatch(ctx *harness.Ctx) {
+	a.nextWatch++
+	a.watchID = uint64(a.cfg.ClientID)<<32 | a.nextWatch
+	a.watchFrom = a.cfg.Etcd[int(a.nextWatch)%len(a.cfg.Etcd)]
+	a.lastWatch, a.progressAt = ctx.Now(), -1
+	ctx.Send(a.watchFrom, store.WatchRequest{ID: a.watchID, Key: RegistryPrefix, Prefix: true, FromRev: a.cache.rev + 1})
+}
+
+func (a *APIServer) stopEtcdWatch(ctx *harness.Ctx) {
+	if a.watchID != 0 {
+		ctx.Send(a.watchFrom, store.WatchCancel{ID: a.watchID})
+		a.watchID = 0
+	}
+}
+
+// rewatch reopens the etcd watch after the cache's revision.
+func (a *APIServer) rewatch(ctx *harness.Ctx) {
+	a.stopEtcdWatch(ctx)
+	a.startEtcdWatch(ctx)
+}
+
+func (a *APIServer) requestProgress(ctx *harness.Ctx) {
+	if a.watchID == 0 {
+		return
+	}
+	a.progressAt = ctx.Now()
+	ctx.Send(a.watchFrom, store.WatchProgress{})
+}
+
+// etcdWatch applies what the etcd watch delivers to the cache and passes
+// it on to the API watchers.
+func (a *APIServer) etcdWatch(ctx *harness.Ctx, from harness.ProcID, w store.WatchResponse) {
+	if w.ID != a.watchID || a.watchID == 0 {
+		return
+	}
+	a.lastWatch, a.progressAt = ctx.Now(), -1
+	if w.Canceled {
+		a.watchID = 0
+		if w.Err == store.CodeCompacted {
+			ctx.Notef("etcd watch compacted at revision %d: re-listing", a.cache.rev)
+			a.relist(ctx)
+			return
+		}
+		a.startEtcdWatch(ctx)
+		return
+	}
+	for _, e := range w.Events {
+		ev, ok := a.cache.apply(e)
+		if !ok {
+			continue
+		}
+		for _, wt := range a.watchers {
+			if wt.kind == ev.Obj.Kind {
+				ctx.Send(wt.to, Event{Conn: wt.conn, ID: wt.id, Type: ev.Type, Obj: ev.Obj})
+			}
+		}
+	}
+	if w.Revision > a.cache.rev {
+		a.cache.rev = w.Revision
+	}
+	a.serveWaitingLists(ctx)
+}
+
+// watch serves an API WATCH from the cache.
+func (a *APIServer) watch(ctx *harness.Ctx, p pendingReply) {
+	req := p.req
+	if !a.cache.ready {
+		ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Error, Code: StatusTooMany})
+		return
+	}
+	w := &watcher{to: p.to, conn: req.Conn, id: req.ID, kind: req.Kind}
+	if req.RV == "" || req.RV == RVCache {
+		// Start with the current state, as ADDED events.
+		for _, o := range a.cache.list(req.Kind) {
+			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Added, Obj: o})
+		}
+	} else {
+		from, err := strconv.ParseInt(req.RV, 10, 64)
+		if err != nil || from < 0 {
+			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Error, Code: 400})
+			return
+		}
+		evs, ok := a.cache.since(req.Kind, from)
+		if !ok {
+			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Error, Code: StatusGone})
+			return
+		}
+		for _, ev := range evs {
+			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: ev.Type, Obj: ev.Obj})
+		}
+	}
+	a.watchers = append(a.watchers, w)
+}

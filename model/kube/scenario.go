@@ -1,0 +1,719 @@
+package kube
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"hasim/checkers"
+	"hasim/harness"
+	"hasim/model"
+	"hasim/model/election"
+	"hasim/model/store"
+)
+
+// Config shapes a cluster.
+type Config struct {
+	// Masters: 1, 3 or 5 [3]; each runs an API server, a
+	// controller-manager and a scheduler (and, stacked, an etcd member).
+	Masters int
+	// Topology: stacked [default] or external (etcd on hosts e1..eN).
+	Topology store.Topology
+	// Workers: worker hosts w1..wN with a kubelet each [3]; Capacity is
+	// how many pods fit on each [10].
+	Workers, Capacity int
+	// Users on hosts u1..uN [2]; the first owns the workload. Keys is the
+	// number of ConfigMaps they share [3]; CacheReads makes their reads
+	// use resourceVersion "0".
+	Users, Keys int
+	CacheReads  bool
+	// Replicas of the ReplicaSet at first [3], at most MaxReplicas [6] when
+	// rescaled every ScaleEvery [60s].
+	Replicas, MaxReplicas int
+	ScaleEvery            time.Duration
+	// Timings of leader election [client-go's].
+	Timings election.Timings
+	// Settle is the quiet tail left free of faults [2m].
+	Settle time.Duration
+	// Bugs turned on.
+	Bugs model.Bugs
+}
+
+func (c *Config) fill() {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Masters, 3)
+	def(&c.Workers, 3)
+	def(&c.Capacity, 10)
+	def(&c.Users, 2)
+	def(&c.Keys, 3)
+	def(&c.Replicas, 3)
+	def(&c.MaxReplicas, 6)
+	if c.Topology == "" {
+		c.Topology = store.Stacked
+	}
+	if c.ScaleEvery == 0 {
+		c.ScaleEvery = time.Minute
+	}
+	if c.Timings == (election.Timings{}) {
+		c.Timings = election.Defaults
+	}
+	if c.Settle == 0 {
+		c.Settle = 2 * time.Minute
+	}
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Masters < 1 || c.Masters > 9:
+		return fmt.Errorf("masters: %d out of range [1, 9]", c.Masters)
+	case c.Topology != store.Stacked && c.Topology != store.External:
+		return fmt.Errorf("topology: %q is neither %q nor %q", c.Topology, store.Stacked, store.External)
+	case c.Workers < 1 || c.Workers > 50:
+		return fmt.Errorf("workers: %d out of range [1, 50]", c.Workers)
+	case c.Users < 1 || c.Users > 20:
+		return fmt.Errorf("users: %d out of range [1, 20]", c.Users)
+	case c.Capacity < 1:
+		return fmt.Errorf("capacity: must be positive, got %d", c.Capacity)
+	case c.Replicas < 0 || c.MaxReplicas < 1:
+		return fmt.Errorf("replicas: %d (max %d) out of range", c.Replicas, c.MaxReplicas)
+	case c.Replicas > c.Workers*c.Capacity || c.MaxReplicas > c.Workers*c.Capacity:
+		return fmt.Errorf("replicas: %d (max %d) do not fit on %d workers of %d pods", c.Replicas, c.MaxReplicas, c.Workers, c.Capacity)
+	}
+	return nil
+}
+
+// RSName is the workload's ReplicaSet.
+const RSName = "default/web"
+
+// Scenario is a whole control plane under a workload; it implements
+// harness.Scenario. One value serves one run at a time.
+type Scenario struct {
+	Cfg Config
+	// LinearizabilityTimeout bounds porcupine [store.LinearizabilityTimeout].
+	LinearizabilityTimeout time.Duration
+
+	store      store.Scenario
+	sim        *harness.Sim
+	masters    []string
+	workers    []string
+	apiservers []harness.ProcID
+	lb         harness.ProcID
+	actors     map[string][]actor // lease → acting now, in order of starting
+	procs      map[string][]harness.ProcID
+	running    map[string]map[string]bool // node → pods running
+	issuedAt   map[issueKey]issue
+	backendUp  []time.Duration // since when backend i is up (-1: down)
+
+	single     map[string]*checkers.SingleActive
+	deposed    *checkers.DeposedWrites
+	continuity *checkers.Continuity
+	travel     *checkers.NoTimeTravel
+	avail      *checkers.Availability
+	surplus    *checkers.Surplus
+	live       *checkers.Liveness
+	ops        []checkers.RegisterOp
+	unknownKV  map[string]int
+	lastOK     time.Duration // last user call answered through the LB
+	downSince  time.Duration // every master down since (-1: not)
+	spans      []harness.Span
+
+	artifacts     string
+	artifactPaths []string
+}
+
+type actor struct {
+	identity string
+	proc     harness.ProcID
+	inc      int
+}
+
+type issueKey struct {
+	agent string
+	id    uint64
+}
+
+type issue struct {
+	lease, what string
+	at          time.Duration
+}
+
+// Name implements harness.Scenario.
+func (sc *Scenario) Name() string { return "cluster" }
+
+// SetArtifacts sets where checkers write their views (the
+// linearizability HTML view).
+func (sc *Scenario) SetArtifacts(dir string) { sc.artifacts = dir }
+
+// ArtifactPaths lists the files the last Check wrote.
+func (sc *Scenario) ArtifactPaths() []string { return sc.artifactPaths }
+
+// Warnings lists what is legal but unwise in the config.
+func (sc *Scenario) Warnings() []string {
+	c := sc.Cfg
+	c.fill()
+	if c.Masters%2 == 0 {
+		return []string{fmt.Sprintf("%d masters tolerate no more failures than %d: even sizes add load, not fault tolerance", c.Masters, c.Masters-1)}
+	}
+	return nil
+}
+
+// Masters returns the master host names of a config.
+func Masters(c Config) []string {
+	c.fill()
+	return hostNames("m", c.Masters)
+}
+
+// Workers returns the worker host names of a config.
+func Workers(c Config) []string {
+	c.fill()
+	return hostNames("w", c.Workers)
+}
+
+func hostNames(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i+1)
+	}
+	return out
+}
+
+// Build implements harness.Scenario.
+func (sc *Scenario) Build(s *harness.Sim) error {
+	sc.Cfg.fill()
+	c := sc.Cfg
+	if err := c.validate(); err != nil {
+		return err
+	}
+	sc.store = store.Scenario{Cfg: store.Config{Members: c.Masters, Topology: c.Topology, Bugs: c.Bugs, NoWorkload: true}}
+	if err := sc.store.Build(s); err != nil {
+		return err
+	}
+	sc.sim = s
+	sc.masters, sc.workers = Masters(c), Workers(c)
+	sc.actors = map[string][]actor{}
+	sc.procs = map[string][]harness.ProcID{}
+	sc.running = map[string]map[string]bool{}
+	sc.issuedAt = map[issueKey]issue{}
+	sc.unknownKV = map[string]int{}
+	sc.ops, sc.spans, sc.apiservers = nil, nil, nil
+	sc.lastOK, sc.downSince = -1, -1
+	sc.single = map[string]*checkers.SingleActive{
+		LeaseControllerManager: checkers.NewSingleActive("single-active/kube-controller-manager"),
+		LeaseScheduler:         checkers.NewSingleActive("single-active/kube-scheduler"),
+	}
+	sc.deposed = checkers.NewDeposedWrites("deposed-writes")
+	sc.continuity = checkers.NewContinuity("workload-continuity")
+	sc.travel = checkers.NewNoTimeTravel("no-time-travel")
+	sc.avail = checkers.NewAvailability("api-available", AvailabilityGrace)
+	sc.surplus = checkers.NewSurplus("no-surplus-pods", time.Minute)
+	sc.live = checkers.NewLiveness("recovers-after-heal")
+	sc.live.Budget(RecoveryBudget(c.Timings))
+	for _, cond := range []string{condLeader, condAPI, condCM, condSched, condReplicas} {
+		sc.live.Condition(cond)
+	}
+
+	if c.Topology == store.External {
+		for _, h := range sc.masters {
+			s.AddHost(harness.HostConfig{Name: h})
+		}
+	}
+	members := sc.store.Members()
+	for i, h := range sc.masters {
+		etcd := members
+		if c.Topology == store.Stacked {
+			etcd = []harness.ProcID{members[i]}
+		} else {
+			etcd = rotate(members, i)
+		}
+		cfg := APIServerConfig{Name: h + "/apiserver", Etcd: etcd, ClientID: 100 + 2*i, Bugs: c.Bugs, Wrote: sc.wrote}
+		sc.apiservers = append(sc.apiservers, s.AddProcess(h, "apiserver", func() harness.Process { return NewAPIServer(cfg) }))
+	}
+	for i, h := range sc.masters {
+		server := sc.apiservers[i]
+		var cm, sched harness.ProcID
+		cm = s.AddProcess(h, "cm", func() harness.Process {
+			return &ControllerManager{elected: elected{hooks: sc, proc: cm, lease: LeaseControllerManager},
+				server: server, clientID: 200 + i, timings: c.Timings, bugs: c.Bugs}
+		})
+		sched = s.AddProcess(h, "scheduler", func() harness.Process {
+			return &Scheduler{elected: elected{hooks: sc, proc: sched, lease: LeaseScheduler},
+				server: server, clientID: 300 + i, timings: c.Timings, bugs: c.Bugs}
+		})
+		sc.procs[LeaseControllerManager] = append(sc.procs[LeaseControllerManager], cm)
+		sc.procs[LeaseScheduler] = append(sc.procs[LeaseScheduler], sched)
+	}
+
+	s.AddHost(harness.HostConfig{Name: "lb"})
+	names := make([]string, len(sc.masters))
+	for i, h := range sc.masters {
+		names[i] = h + "/apiserver"
+	}
+	sc.backendUp = make([]time.Duration, len(sc.masters))
+	lbCfg := LBConfig{Backends: sc.apiservers, Names: names, Bugs: c.Bugs, BackendState: sc.backendState}
+	sc.lb = s.AddProcess("lb", "lb", func() harness.Process { return NewLB(lbCfg) })
+
+	for i, h := range sc.workers {
+		s.AddHost(harness.HostConfig{Name: h})
+		k := Kubelet{Node: h, Server: sc.lb, ClientID: 400 + i, Capacity: c.Capacity, Runtime: sc, Bugs: c.Bugs}
+		s.AddProcess(h, "kubelet", func() harness.Process { kc := k; return &kc })
+	}
+	for i := range c.Users {
+		h := "u" + strconv.Itoa(i+1)
+		s.AddHost(harness.HostConfig{Name: h})
+		u := User{Name: h, Server: sc.lb, ClientID: 500 + i, Keys: c.Keys, CacheReads: c.CacheReads,
+			Workload: i == 0, RS: RSName, Replicas: c.Replicas, MaxReplicas: c.MaxReplicas, ScaleEvery: c.ScaleEvery,
+			Recorder: sc}
+		s.AddProcess(h, "user", func() harness.Process { uc := u; return &uc })
+	}
+
+	s.AddRole("active-cm", func() (harness.ProcID, bool) { return sc.active(LeaseControllerManager) })
+	s.AddRole("active-scheduler", func() (harness.ProcID, bool) { return sc.active(LeaseScheduler) })
+	s.At(0, func() { sc.observe(s) })
+	return nil
+}
+
+func rotate(p []harness.ProcID, k int) []harness.ProcID {
+	out := make([]harness.ProcID, len(p))
+	for i := range p {
+		out[i] = p[(i+k)%len(p)]
+	}
+	return out
+}
+
+// AvailabilityGrace is how long after any change the API may stay
+// unavailable through the load balancer: three failed health checks of 2s
+// each plus their timeouts, a raft election, and a call's timeout.
+const AvailabilityGrace = 25 * time.Second
+
+// RecoveryBudget is how long after the last fault the whole control plane
+// may take to recover: a raft election, a lease duration and retry for the
+// new leaders, the load balancer's rise, and slack for what callers need to
+// notice broken connections (client-go's 30s read-idle ping and its 15s
+// timeout) and for the workload to converge.
+func RecoveryBudget(t election.Timings) time.Duration {
+	rise := DefaultLBRise * DefaultLBCheckInterval
+	slack := 45*time.Second + 2*t.RetryPeriod + 15*time.Second
+	return checkers.RecoveryBudget(store.ElectionTicks*store.TickInterval, t.LeaseDuration, rise, slack)
+}
+
+// Liveness conditions.
+const (
+	condLeader   = "raft leader"
+	condAPI      = "API answers through the LB"
+	condCM       = "one active controller-manager"
+	condSched    = "one active scheduler"
+	condReplicas = "desired replicas running"
+)
+
+func (sc *Scenario) active(lease string) (harness.ProcID, bool) {
+	if a := sc.actors[lease]; len(a) > 0 {
+		return a[len(a)-1].proc, true
+	}
+	return harness.NoProc, false
+}
+
+// started, stopped and issued implement actorHooks.
+func (sc *Scenario) started(ctx *harness.Ctx, lease, identity string, proc harness.ProcID) {
+	sc.single[lease].Start(sc.sim.Now(), identity)
+	sc.actors[lease] = append(sc.actors[lease], actor{identity: identity, proc: proc, inc: ctx.Incarnation()})
+}
+
+func (sc *Scenario) stopped(_ *harness.Ctx, lease, identity string) {
+	sc.single[lease].Stop(sc.sim.Now(), identity)
+	as := sc.actors[lease]
+	for i, a := range as {
+		if a.identity == identity {
+			sc.actors[lease] = append(as[:i], as[i+1:]...)
+			break
+		}
+	}
+}
+
+func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, what string) {
+	sc.issuedAt[issueKey{identity, id}] = issue{lease: lease, what: what, at: sc.sim.Now()}
+}
+
+// wrote is the API servers' hook: a write landed.
+func (sc *Scenario) wrote(_ *harness.Ctx, req Request, _ Object) {
+	k := issueKey{req.Agent, req.ID}
+	if is, ok := sc.issuedAt[k]; ok {
+		delete(sc.issuedAt, k)
+		sc.deposed.Write(checkers.ActorWrite{Who: req.Agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: sc.sim.Now()})
+	}
+}
+
+func (sc *Scenario) backendState(_ *harness.Ctx, i int, up bool) {
+	now := sc.sim.Now()
+	was := sc.backendUp[i]
+	switch {
+	case up && was < 0:
+		sc.backendUp[i] = now
+	case !up && was >= 0:
+		sc.spans = append(sc.spans, harness.Span{Lane: "LB backends", Class: "up", Label: sc.masters[i] + " up", Start: was, End: now})
+		sc.backendUp[i] = -1
+	case up && was >= 0 && now == 0:
+		// The LB's first report.
+	}
+}
+
+// Running, IsRunning, StartPod and StopPod implement Runtime.
+func (sc *Scenario) Running(node string) []string { return harness.SortedKeys(sc.running[node]) }
+
+// IsRunning implements Runtime.
+func (sc *Scenario) IsRunning(node, pod string) bool { return sc.running[node][pod] }
+
+// StartPod implements Runtime.
+func (sc *Scenario) StartPod(ctx *harness.Ctx, node, pod string) {
+	if sc.running[node] == nil {
+		sc.running[node] = map[string]bool{}
+	}
+	sc.running[node][pod] = true
+	ctx.Notef("pod %s starts on %s", pod, node)
+	sc.continuity.Started(sc.sim.Now(), node, pod)
+}
+
+// StopPod implements Runtime.
+func (sc *Scenario) StopPod(ctx *harness.Ctx, node, pod, cause string) {
+	if !sc.running[node][pod] {
+		return
+	}
+	delete(sc.running[node], pod)
+	if ctx != nil {
+		ctx.Notef("pod %s stops on %s (%s)", pod, node, cause)
+	} else {
+		sc.sim.Notef("pod %s stops on %s (%s)", pod, node, cause)
+	}
+	sc.continuity.Stopped(sc.sim.Now(), node, pod, checkers.StopCause(cause))
+}
+
+// Begin implements UserRecorder: it records a user's call for the
+// checkers and returns what to call with the answer. ConfigMap calls that
+// are not cache reads become register operations for the linearizability
+// check (values are unique per write, so an update conditional on a
+// resourceVersion is a compare-and-set on the data seen with it).
+func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev string) func(Response) {
+	start := sc.sim.Now()
+	key := string(req.Kind) + "/" + req.Name
+	lin := -1
+	if req.Kind == ConfigMaps && req.RV != RVCache {
+		op := checkers.RegisterOp{Client: int(ctx.Self()), Key: key, Start: start}
+		switch req.Verb {
+		case Get:
+			op.Kind = checkers.RegisterRead
+		case Create:
+			op.Kind, op.FromNone, op.To = checkers.RegisterCas, true, req.Obj.Data
+		case Update:
+			op.Kind, op.From, op.To = checkers.RegisterCas, prev, req.Obj.Data
+		}
+		lin = len(sc.ops)
+		sc.ops = append(sc.ops, op)
+	}
+	return func(r Response) {
+		now := sc.sim.Now()
+		answered := r.Code == StatusOK || r.Code == StatusCreated || r.Code == StatusNotFound || r.Code == StatusConflict
+		if answered {
+			sc.lastOK = now
+		}
+		sc.avail.Call(start, now, answered, fmt.Sprintf("%s %s %s (code %d%s)", user, req.Verb, key, r.Code, reasonSuffix(r.Reason)))
+		if lin >= 0 {
+			op := &sc.ops[lin]
+			op.End = now
+			switch {
+			case answered && req.Verb == Get:
+				op.Value, op.None = r.Obj.Data, r.Code == StatusNotFound
+			case answered:
+				op.OK = r.Code == StatusOK || r.Code == StatusCreated
+			case req.Verb.Write() && Indeterminate(r.Code):
+				op.Indeterminate = true
+			default:
+				op.Failed = true
+			}
+		}
+		if r.Code == StatusOK || r.Code == StatusCreated {
+			mode := checkers.RVQuorum
+			switch {
+			case req.Verb.Write():
+				mode = checkers.RVWrite
+			case req.RV == RVCache:
+				mode = checkers.RVCache
+			}
+			sc.travel.Observe(checkers.RVObservation{Client: user, Mode: mode, Key: key, RV: r.Obj.RV, Found: true,
+				At: now, Start: start, Server: r.Server})
+		}
+	}
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ", " + r
+}
+
+// observe samples the ground truth every 100ms of true time: tenures of
+// actors whose process died end; pods on a crashed worker stop; the
+// availability oracle, the workload and the liveness conditions.
+func (sc *Scenario) observe(s *harness.Sim) {
+	now := s.Now()
+	for _, lease := range []string{LeaseControllerManager, LeaseScheduler} {
+		as := sc.actors[lease][:0]
+		for _, a := range sc.actors[lease] {
+			if !s.Running(a.proc) || s.Incarnation(a.proc) != a.inc {
+				sc.single[lease].Stop(now, a.identity)
+				continue
+			}
+			as = append(as, a)
+		}
+		sc.actors[lease] = as
+	}
+	for _, w := range sc.workers {
+		if !s.HostUp(w) {
+			for _, pod := range sc.Running(w) {
+				sc.StopPod(nil, w, pod, string(checkers.StopHostDown))
+			}
+		}
+	}
+	allDown := true
+	for _, m := range sc.masters {
+		if s.HostUp(m) && !s.HostPaused(m) {
+			allDown = false
+		}
+	}
+	switch {
+	case allDown && sc.downSince < 0:
+		sc.downSince = now
+	case !allDown && sc.downSince >= 0:
+		sc.continuity.MastersDown(sc.downSince, now)
+		sc.downSince = -1
+	}
+	serving, state := sc.servable(s)
+	sc.avail.State(now, serving, state)
+	if now%time.Second == 0 {
+		sc.sample(s, now)
+	}
+	if next := now + 100*time.Millisecond; next < s.Duration() {
+		s.At(next, func() { sc.observe(s) })
+	}
+}
+
+// servable is the availability oracle: the API can serve through the load
+// balancer when the LB runs, every user reaches it over a clear link, and
+// some API server behind it runs, is reachable, and reaches an etcd member
+// that is connected to a quorum. The state names the serving backends.
+func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
+	net := s.Network()
+	up := func(h string) bool { return s.HostUp(h) && !s.HostPaused(h) }
+	if !up("lb") || !s.Running(sc.lb) {
+		return false, "load balancer down"
+	}
+	for i := range sc.Cfg.Users {
+		u := "u" + strconv.Itoa(i+1)
+		if !up(u) || !net.Clear(u, "lb") || !net.Clear("lb", u) {
+			return false, "user " + u + " cut off"
+		}
+	}
+	for _, d := range s.Disturbed() {
+		if strings.Contains(d, " disk at ") || strings.Contains(d, "links not at default") {
+			return false, "degraded: " + d
+		}
+	}
+	members := store.MemberHosts(sc.store.Cfg)
+	memberOK := func(j int) bool { return up(members[j]) && s.Running(sc.store.Members()[j]) }
+	quorum := func(j int) bool {
+		if !memberOK(j) {
+			return false
+		}
+		n := 0
+		for k := range members {
+			if memberOK(k) && net.Clear(members[j], members[k]) && net.Clear(members[k], members[j]) {
+				n++
+			}
+		}
+		return n > len(members)/2
+	}
+	var good []string
+	for i, m := range sc.masters {
+		if !up(m) || !s.Running(sc.apiservers[i]) || !net.Clear("lb", m) || !net.Clear(m, "lb") {
+			continue
+		}
+		ok := false
+		if sc.Cfg.Topology == store.Stacked {
+			ok = quorum(i)
+		} else {
+			for j := range members {
+				if net.Clear(m, members[j]) && net.Clear(members[j], m) && quorum(j) {
+					ok = true
+					break
+				}
+			}
+		}
+		if ok {
+			good = append(good, m)
+		}
+	}
+	if len(good) == 0 {
+		return false, "no API server reaches an etcd quorum"
+	}
+	return true, "serving via " + strings.Join(good, ",")
+}
+
+// truth returns the freshest store state of a running member (the one
+// that applied the most).
+func (sc *Scenario) truth(s *harness.Sim) *store.MVCC {
+	var best *store.Member
+	for _, p := range sc.store.Members() {
+		if m, ok := s.Instance(p).(*store.Member); ok && (best == nil || m.KV().Rev() > best.KV().Rev()) {
+			best = m
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.KV()
+}
+
+// workload reads the ReplicaSet's desired replicas and its pods from the
+// store's truth.
+func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) {
+	kv := sc.truth(s)
+	if kv == nil {
+		return 0, nil, false
+	}
+	rs, err := kv.Range(store.Op{Kind: store.OpRange, Key: Key(ReplicaSets, RSName)})
+	if err != nil || len(rs.KVs) == 0 {
+		return 0, nil, false
+	}
+	o, _ := decodeObject(rs.KVs[0].Key, rs.KVs[0].Value, rs.KVs[0].ModRevision)
+	res, err := kv.Range(store.Op{Kind: store.OpRange, Key: KindPrefix(Pods), Prefix: true})
+	if err != nil {
+		return 0, nil, false
+	}
+	for _, p := range res.KVs {
+		if po, ok := decodeObject(p.Key, p.Value, p.ModRevision); ok && po.Owner == RSName {
+			pods = append(pods, po)
+		}
+	}
+	return o.Replicas, pods, true
+}
+
+// sample runs once a second: surplus and liveness.
+func (sc *Scenario) sample(s *harness.Sim, now time.Duration) {
+	want, pods, ok := sc.workload(s)
+	if ok {
+		sc.surplus.Sample(now, RSName, want, len(pods))
+	}
+	_, leader := sc.store.Leader()
+	sc.live.Observe(now, condLeader, leader, "")
+	apiOK := sc.lastOK >= 0 && now-sc.lastOK <= 5*time.Second
+	sc.live.Observe(now, condAPI, apiOK, "last answer "+harness.FormatTime(sc.lastOK))
+	for _, c := range []struct{ cond, lease string }{{condCM, LeaseControllerManager}, {condSched, LeaseScheduler}} {
+		n := len(sc.actors[c.lease])
+		sc.live.Observe(now, c.cond, n == 1, strconv.Itoa(n)+" acting")
+	}
+	running := 0
+	for _, p := range pods {
+		if p.Node != "" && sc.running[p.Node][p.Name] {
+			running++
+		}
+	}
+	sc.live.Observe(now, condReplicas, ok && running == want && len(pods) == want,
+		fmt.Sprintf("%d of %d pods running, %d exist", running, want, len(pods)))
+}
+
+// GenOptions returns fault-generation options fit for this scenario:
+// faults on the masters, the load balancer and the workers.
+func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
+	c := sc.Cfg
+	c.fill()
+	hosts := append(append(store.MemberHosts(store.Config{Members: c.Masters, Topology: c.Topology}), "lb"), Workers(c)...)
+	if c.Topology == store.External {
+		hosts = append(hosts, Masters(c)...)
+	}
+	var procs []string
+	for _, h := range Masters(c) {
+		procs = append(procs, h+"/apiserver", h+"/cm", h+"/scheduler")
+	}
+	for _, h := range store.MemberHosts(store.Config{Members: c.Masters, Topology: c.Topology}) {
+		procs = append(procs, h+"/"+store.MemberProc)
+	}
+	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs,
+		Roles: []string{"raft-leader", "active-cm", "active-scheduler"}}
+}
+
+// Check implements harness.Scenario.
+func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
+	now := s.Now()
+	if sc.downSince >= 0 {
+		sc.continuity.MastersDown(sc.downSince, -1)
+	}
+	for lease, single := range sc.single {
+		who, start, end := single.Spans()
+		for i := range who {
+			sc.deposed.Tenure(lease, who[i], start[i], end[i])
+		}
+	}
+	sc.artifactPaths = nil
+	lin := checkers.LinearizableOptions{Timeout: store.LinearizabilityTimeout}
+	if sc.LinearizabilityTimeout > 0 {
+		lin.Timeout = sc.LinearizabilityTimeout
+	}
+	if sc.artifacts != "" {
+		if err := os.MkdirAll(sc.artifacts, 0o755); err == nil {
+			lin.HTMLPath = filepath.Join(sc.artifacts, "api-linearizability.html")
+		}
+	}
+	linV, rep := checkers.CheckRegister(sc.ops, lin)
+	linV.Check = "api-linearizable"
+	if rep.HTMLPath != "" {
+		sc.artifactPaths = append(sc.artifactPaths, rep.HTMLPath)
+	}
+	sc.live.Healed(s.LastFaultEnd())
+	liveV := sc.live.Verdict(now)
+	if dist := s.Disturbed(); len(dist) > 0 {
+		liveV = harness.Verdict{Check: liveV.Check, Status: harness.Unknown,
+			Detail: "faults still in effect at the end: " + strings.Join(dist, ", ")}
+	}
+	return []harness.Verdict{
+		sc.store.SafetyVerdict(),
+		sc.single[LeaseControllerManager].Verdict(now),
+		sc.single[LeaseScheduler].Verdict(now),
+		sc.deposed.Verdict(now),
+		linV,
+		sc.travel.Verdict(checkers.RVQuorum),
+		sc.travel.Verdict(checkers.RVCache),
+		sc.continuity.Verdict(now),
+		sc.surplus.Verdict(),
+		sc.avail.Verdict(now),
+		liveV,
+	}
+}
+
+// Timeline draws faults, raft leaders, the active controller-manager and
+// scheduler, the load balancer's backends and the pods.
+func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
+	out := sc.store.Timeline(s)
+	for _, l := range []struct{ lease, lane string }{{LeaseControllerManager, "active controller-manager"}, {LeaseScheduler, "active scheduler"}} {
+		who, start, end := sc.single[l.lease].Spans()
+		for i := range who {
+			e := end[i]
+			if e < 0 {
+				e = s.Now()
+			}
+			out = append(out, harness.Span{Lane: l.lane, Class: "leader", Label: who[i], Start: start[i], End: e})
+		}
+	}
+	out = append(out, sc.spans...)
+	for i, t := range sc.backendUp {
+		if t >= 0 {
+			out = append(out, harness.Span{Lane: "LB backends", Class: "up", Label: sc.masters[i] + " up", Start: t, End: s.Now()})
+		}
+	}
+	return out
+}
