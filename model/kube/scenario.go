@@ -653,8 +653,8 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	if sc.downSince >= 0 {
 		sc.continuity.MastersDown(sc.downSince, -1)
 	}
-	for lease, single := range sc.single {
-		who, start, end := single.Spans()
+	for _, lease := range harness.SortedKeys(sc.single) {
+		who, start, end := sc.single[lease].Spans()
 		for i := range who {
 			sc.deposed.Tenure(lease, who[i], start[i], end[i])
 		}

@@ -47,7 +47,7 @@ type User struct {
 
 	client  Client
 	n       int
-	known   map[string]int64 // key → last resourceVersion seen (0: absent)
+	known   map[string]int64  // key → last resourceVersion seen (0: absent)
 	data    map[string]string // key → the data seen with it
 	unknown map[string]int
 	busy    bool
