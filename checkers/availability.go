@@ -18,11 +18,14 @@ import (
 // between two serving states, restarts the grace, since the system must
 // notice it. Calls report their start, end and outcome.
 type Availability struct {
-	name   string
-	grace  time.Duration
-	spans  []availSpan
-	calls  []availCall
-	judged int
+	name  string
+	grace time.Duration
+	// Resolution is how finely the scenario samples the state: a call
+	// ending within it of a state change is not judged, since the change
+	// may have come first.
+	Resolution time.Duration
+	spans      []availSpan
+	calls      []availCall
 }
 
 type availSpan struct {
@@ -75,26 +78,25 @@ func (a *Availability) Verdict(end time.Duration) harness.Verdict {
 		if to < 0 {
 			to = end
 		}
-		if c.end > to {
+		if c.end+a.Resolution >= to {
 			continue
 		}
 		judged++
 		if !c.ok {
 			bad = append(bad, fmt.Sprintf("%s failed at %s (issued %s), %s after the system could serve (%s)",
-				c.what, harness.FormatTime(c.end), harness.FormatTime(c.start), c.start-s.from, s.state))
+				c.what, c.end, c.start, c.start-s.from, s.state))
 		}
 	}
-	a.judged = judged
 	switch {
 	case len(bad) > 0:
 		v.Status = harness.Violated
-		v.Detail = fmt.Sprintf("%d of %d calls failed although the system could serve: %s", len(bad), judged, joinExamples(bad, "; "))
+		v.Detail = fmt.Sprintf("%d of %s failed although the system could serve: %s", len(bad), countOf(judged, "call"), joinExamples(bad, "; "))
 	case judged == 0:
 		v.Status = harness.Unknown
-		v.Detail = fmt.Sprintf("no call was made while the system could serve for longer than %s", a.grace)
+		v.Detail = fmt.Sprintf("no call was made while the system had been able to serve for at least %s", a.grace)
 	default:
 		v.Status = harness.OK
-		v.Detail = fmt.Sprintf("%d calls answered while the system could serve (grace %s after each change)", judged, a.grace)
+		v.Detail = fmt.Sprintf("%s answered while the system could serve (grace %s after each change)", countOf(judged, "call"), a.grace)
 	}
 	return v
 }
@@ -147,7 +149,7 @@ func (s *Surplus) Sample(at time.Duration, owner string, want, pods int) {
 	s.count[owner] = pods
 	s.seen++
 	if known && pods > prev && pods > bound {
-		s.bad = append(s.bad, fmt.Sprintf("%s grew to %d pods at %s, wanting at most %d within %s", owner, pods, harness.FormatTime(at), bound, s.window))
+		s.bad = append(s.bad, fmt.Sprintf("%s grew to %d pods at %s, wanting at most %d within %s", owner, pods, at, bound, s.window))
 	}
 }
 
@@ -156,7 +158,7 @@ func (s *Surplus) Verdict() harness.Verdict {
 	v := harness.Verdict{Check: s.name}
 	switch {
 	case len(s.bad) > 0:
-		v.Status, v.Detail = harness.Violated, fmt.Sprintf("%d times: %s", len(s.bad), joinExamples(s.bad, "; "))
+		v.Status, v.Detail = harness.Violated, fmt.Sprintf("%s: %s", countOf(len(s.bad), "surplus creation"), joinExamples(s.bad, "; "))
 	case s.seen == 0:
 		v.Status, v.Detail = harness.Unknown, "no workload was sampled"
 	default:

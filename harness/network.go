@@ -301,14 +301,21 @@ func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
 func (s *Sim) transmit(slot uint32, l *link, r *Rand) {
 	p := l.params
 	at := s.now + p.Latency + r.Between(0, p.Jitter)
+	// A reordered message is held back so that later ones overtake it;
+	// for a receiver whose peers reach it over one ordered connection
+	// (OrderedReceiver) the same draw only delays it, and those behind it
+	// wait.
 	if r.Chance(p.Reorder) {
 		at += r.Between(0, 2*p.Latency+p.Jitter)
-	} else {
-		if at < l.last {
-			at = l.last
+		if !orderedReceiver(s.procs[s.msgs[slot].msg.To].inst) {
+			s.push(event{at: at, kind: evDeliver, ref: slot})
+			return
 		}
-		l.last = at
 	}
+	if at < l.last {
+		at = l.last
+	}
+	l.last = at
 	s.push(event{at: at, kind: evDeliver, ref: slot})
 }
 
@@ -461,6 +468,22 @@ func (s *Sim) deliverRefusal(ev event) {
 		s.freeMsg(ev.ref)
 		s.step(src, Input{Kind: InputRefused, Msg: msg})
 	}
+}
+
+// OrderedReceiver is implemented by StreamReceivers whose peers reach them
+// over one connection each (HTTP over TCP): the network never reorders
+// what they receive from one host; a reorder fault only delays it. A
+// process that multiplexes several streams per peer (etcd's raft
+// transport) is a StreamReceiver but not an OrderedReceiver: its messages
+// may overtake each other.
+type OrderedReceiver interface {
+	StreamReceiver
+	Ordered() bool
+}
+
+func orderedReceiver(p Process) bool {
+	o, ok := p.(OrderedReceiver)
+	return ok && o.Ordered()
 }
 
 func streamReceiver(p Process) bool {

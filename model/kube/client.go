@@ -51,6 +51,7 @@ type Client struct {
 	pingN    uint64
 	pingAt   time.Duration // -1: no ping out
 	seq      uint64
+	base     uint64
 	calls    map[uint64]*apiCall
 	watches  map[uint64]*apiWatch
 }
@@ -74,8 +75,15 @@ const (
 	tagPong         = "kc-pong"
 )
 
-func (c *Client) init() {
+// Numbers on the wire (connections, requests): the client's ID in the top
+// 32 bits, the process incarnation in the next 12, a sequence below, so
+// that a restarted process never takes an answer meant for its previous
+// life.
+const incarnationShift = 20
+
+func (c *Client) init(ctx *harness.Ctx) {
 	if c.calls == nil {
+		c.base = uint64(c.ID)<<32 | uint64(ctx.Incarnation()&0xfff)<<incarnationShift
 		c.calls = map[uint64]*apiCall{}
 		c.watches = map[uint64]*apiWatch{}
 		c.pingAt = -1
@@ -96,7 +104,7 @@ func (c *Client) open(ctx *harness.Ctx) uint64 {
 		return c.conn
 	}
 	c.connSeq++
-	conn := uint64(c.ID)<<32 | c.connSeq
+	conn := c.base | c.connSeq
 	ctx.Send(c.Server, Open{Conn: conn})
 	if !c.FreshConn {
 		c.conn, c.lastRead, c.pingAt = conn, ctx.Now(), -1
@@ -110,9 +118,9 @@ func (c *Client) open(ctx *harness.Ctx) uint64 {
 // caller's own; the server's request timeout still applies), or with
 // StatusConnLost / StatusUnavailable when the connection broke.
 func (c *Client) Do(ctx *harness.Ctx, req Request, timeout time.Duration, cb func(Response)) uint64 {
-	c.init()
+	c.init(ctx)
 	c.seq++
-	req.ID = uint64(c.ID)<<32 | c.seq
+	req.ID = c.base | c.seq
 	req.Conn = c.open(ctx)
 	req.Agent = c.Agent
 	cl := &apiCall{conn: req.Conn, cb: cb}
@@ -128,9 +136,9 @@ func (c *Client) Do(ctx *harness.Ctx, req Request, timeout time.Duration, cb fun
 // the last of which is an Error when the stream ends (410: re-list; 503 or
 // StatusConnLost: the connection broke). It returns the stream's ID.
 func (c *Client) Watch(ctx *harness.Ctx, kind Kind, rv string, cb func(Event)) uint64 {
-	c.init()
+	c.init(ctx)
 	c.seq++
-	req := Request{ID: uint64(c.ID)<<32 | c.seq, Verb: Watch, Kind: kind, RV: rv, Agent: c.Agent}
+	req := Request{ID: c.base | c.seq, Verb: Watch, Kind: kind, RV: rv, Agent: c.Agent}
 	req.Conn = c.open(ctx)
 	w := &apiWatch{conn: req.Conn, cb: cb}
 	c.watches[req.ID] = w

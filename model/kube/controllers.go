@@ -120,6 +120,9 @@ func (c *ControllerManager) Step(ctx *harness.Ctx, in harness.Input) {
 // StreamTransport implements harness.StreamReceiver.
 func (c *ControllerManager) StreamTransport() bool { return true }
 
+// Ordered implements harness.OrderedReceiver.
+func (c *ControllerManager) Ordered() bool { return true }
+
 func (c *ControllerManager) lead(ctx *harness.Ctx) {
 	c.rsInf = Informer{Kind: ReplicaSets, Client: &c.client, OnChange: c.rsChanged, OnSync: c.queueAll}
 	c.podInf = Informer{Kind: Pods, Client: &c.client, OnChange: c.podChanged, OnSync: c.queueAll}
@@ -135,6 +138,10 @@ func (c *ControllerManager) queueAll(ctx *harness.Ctx) {
 }
 
 func (c *ControllerManager) queue(ctx *harness.Ctx) {
+	if c.bugs.Has(BugActBeforeSync) {
+		c.syncAll(ctx) // at once, whatever the pod cache holds yet
+		return
+	}
 	if !c.syncQueued {
 		c.syncQueued = true
 		ctx.After(10*time.Millisecond, "rs-sync", 0)
@@ -298,6 +305,9 @@ type Scheduler struct {
 
 // StreamTransport implements harness.StreamReceiver.
 func (s *Scheduler) StreamTransport() bool { return true }
+
+// Ordered implements harness.OrderedReceiver.
+func (s *Scheduler) Ordered() bool { return true }
 
 // Step implements harness.Process.
 func (s *Scheduler) Step(ctx *harness.Ctx, in harness.Input) {

@@ -52,6 +52,9 @@ type Kubelet struct {
 // StreamTransport implements harness.StreamReceiver.
 func (k *Kubelet) StreamTransport() bool { return true }
 
+// Ordered implements harness.OrderedReceiver.
+func (k *Kubelet) Ordered() bool { return true }
+
 // NodeLeaseInterval is how often kubelets renew their node Lease.
 const NodeLeaseInterval = 10 * time.Second
 

@@ -340,8 +340,15 @@ func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, wh
 	sc.issuedAt[issueKey{identity, id}] = issue{lease: lease, what: what, at: sc.sim.Now()}
 }
 
-// wrote is the API servers' hook: a write landed.
+// wrote is the API servers' hook: a write landed. A write to the
+// workload is sampled at once, so that no brief surplus hides between two
+// periodic samples.
 func (sc *Scenario) wrote(_ *harness.Ctx, req Request, _ Object) {
+	if req.Kind == Pods || req.Kind == ReplicaSets {
+		if want, pods, ok := sc.workload(sc.sim); ok {
+			sc.surplus.Sample(sc.sim.Now(), RSName, want, len(pods))
+		}
+	}
 	k := issueKey{req.Agent, req.ID}
 	if is, ok := sc.issuedAt[k]; ok {
 		delete(sc.issuedAt, k)
@@ -403,7 +410,7 @@ func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev strin
 	key := string(req.Kind) + "/" + req.Name
 	lin := -1
 	if req.Kind == ConfigMaps && req.RV != RVCache {
-		op := checkers.RegisterOp{Client: int(ctx.Self()), Key: key, Start: start}
+		op := checkers.RegisterOp{Client: int(ctx.Self()), Key: key, Start: start, End: -1}
 		switch req.Verb {
 		case Get:
 			op.Kind = checkers.RegisterRead
@@ -667,6 +674,16 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	if sc.artifacts != "" {
 		if err := os.MkdirAll(sc.artifacts, 0o755); err == nil {
 			lin.HTMLPath = filepath.Join(sc.artifacts, "api-linearizability.html")
+		}
+	}
+	for i := range sc.ops {
+		if op := &sc.ops[i]; op.End < 0 && !op.Indeterminate && !op.Failed {
+			// Still in flight when the run ended.
+			if op.Kind == checkers.RegisterRead {
+				op.Failed = true
+			} else {
+				op.Indeterminate = true
+			}
 		}
 	}
 	linV, rep := checkers.CheckRegister(sc.ops, lin)

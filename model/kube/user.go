@@ -57,6 +57,9 @@ type User struct {
 // StreamTransport implements harness.StreamReceiver.
 func (u *User) StreamTransport() bool { return true }
 
+// Ordered implements harness.OrderedReceiver.
+func (u *User) Ordered() bool { return true }
+
 // ConfigMap returns the name of shared ConfigMap i.
 func ConfigMap(i int) string { return "default/cm-" + strconv.Itoa(i) }
 
