@@ -40,16 +40,16 @@ func runJSON(t *testing.T, args ...string) jsonSummary {
 }
 
 func TestRunJSONIsDeterministic(t *testing.T) {
-	a := runJSON(t, "--seed", "7", "--duration", "60s")
-	b := runJSON(t, "--seed", "7", "--duration", "60s")
-	c := runJSON(t, "--seed", "8", "--duration", "60s")
+	a := runJSON(t, "--seed", "7", "--duration", "5m")
+	b := runJSON(t, "--seed", "7", "--duration", "5m")
+	c := runJSON(t, "--seed", "8", "--duration", "5m")
 	if len(a.TraceHash) != 64 || a.TraceHash != b.TraceHash {
 		t.Fatalf("seed 7 gave %q then %q", a.TraceHash, b.TraceHash)
 	}
 	if c.TraceHash == a.TraceHash {
 		t.Fatalf("seeds 7 and 8 gave the same trace hash %s", a.TraceHash)
 	}
-	if a.Seed != 7 || a.SimSeconds != 60 || a.Events == 0 || a.WallSeconds <= 0 || len(a.Checks) == 0 {
+	if a.Seed != 7 || a.SimSeconds != 300 || a.Events == 0 || a.WallSeconds <= 0 || len(a.Checks) == 0 {
 		t.Fatalf("summary incomplete: %+v", a)
 	}
 	for name, v := range a.Checks {
@@ -61,8 +61,8 @@ func TestRunJSONIsDeterministic(t *testing.T) {
 
 // The same run in a fresh process with GOMAXPROCS=1 prints the same hash.
 func TestRunGOMAXPROCS1(t *testing.T) {
-	want := runJSON(t, "--seed", "7", "--duration", "60s").TraceHash
-	cmd := exec.Command(os.Args[0], "run", "--json", "--seed", "7", "--duration", "60s")
+	want := runJSON(t, "--seed", "7", "--duration", "5m").TraceHash
+	cmd := exec.Command(os.Args[0], "run", "--json", "--seed", "7", "--duration", "5m")
 	cmd.Env = append(os.Environ(), "HASIM_TEST_AS_MAIN=1", "GOMAXPROCS=1")
 	out, err := cmd.Output()
 	if err != nil {
@@ -82,7 +82,7 @@ func TestRunViolationExitsOne(t *testing.T) {
 	sched := filepath.Join(dir, "s.txt")
 	os.WriteFile(sched, []byte("# two crashes just before the lazy fsync\nat 11.9s crash n1 for 3s\nat 21.9s crash n2 for 3s\n"), 0o644)
 	out := filepath.Join(dir, "out")
-	code, stdout, stderr := hasim(t, "run", "--seed", "1", "--duration", "40s", "--schedule", sched,
+	code, stdout, stderr := hasim(t, "run", "--scenario", "counter", "--seed", "1", "--duration", "40s", "--schedule", sched,
 		"--bug", "counter-lazy-fsync", "--out", out)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
@@ -103,8 +103,8 @@ func TestRunViolationExitsOne(t *testing.T) {
 		t.Fatalf("trace file: %v\n%.300s", err, trace)
 	}
 	// The printed replay reproduces the same trace hash.
-	a := runJSON(t, "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched, "--out", t.TempDir())
-	b := runJSON(t, "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched, "--out", t.TempDir())
+	a := runJSON(t, "--scenario", "counter", "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched, "--out", t.TempDir())
+	b := runJSON(t, "--scenario", "counter", "--seed", "1", "--duration", "40s", "--bug", "counter-lazy-fsync", "--schedule", sched, "--out", t.TempDir())
 	if a.TraceHash != b.TraceHash || a.Checks["acked-durable"].Verdict != "violated" {
 		t.Fatalf("replay: %s vs %s, %v", a.TraceHash, b.TraceHash, a.Checks)
 	}

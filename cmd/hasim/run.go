@@ -35,6 +35,8 @@ type runFlags struct {
 	schedule string
 	scenario string
 	size     int
+	masters  int
+	workers  int
 	topology string
 	bugs     listFlag
 	out      string
@@ -43,12 +45,14 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
+	f.registerSystem(fs)
 	fs.StringVar(&f.seed, "seed", "1", "root seed: a number, or \"random\" to draw one (printed)")
-	fs.DurationVar(&f.duration, "duration", time.Minute, "simulated time to run")
+	fs.DurationVar(&f.duration, "duration", 10*time.Minute, "simulated time to run")
 	fs.StringVar(&f.schedule, "schedule", "", "fault schedule file (text form); default: generated from the seed")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the text summary")
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when a check is unknown, not only when violated")
-	f.registerSystem(fs)
+	fs.IntVar(&f.masters, "masters", 0, "cluster: master hosts (the same as --size; 0: 3)")
+	fs.IntVar(&f.workers, "workers", 0, "cluster: worker nodes (0: 3)")
 }
 
 // registerSystem registers the flags that say what system runs (shared by
@@ -56,7 +60,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 func (f *runFlags) registerSystem(fs *flag.FlagSet) {
 	f.seed, f.duration = "1", time.Minute
 	fs.StringVar(&f.scenario, "scenario", scenarios.Default, "scenario to run (hasim scenarios lists them)")
-	fs.IntVar(&f.size, "size", 0, "replicas/members of the scenario (0: its default)")
+	fs.IntVar(&f.size, "size", 0, "replicas/members/masters of the scenario (0: its default)")
+
 	fs.StringVar(&f.topology, "topology", "", "stacked or external (scenarios with members; default stacked)")
 	fs.Var(&f.bugs, "bug", "turn a bug switch on (repeatable; hasim bugs lists them)")
 	fs.StringVar(&f.out, "out", "", "directory for the trace, schedule and failure files")
@@ -95,14 +100,23 @@ func (f *runFlags) prepare() (*prepared, error) {
 	if f.duration <= 0 {
 		return nil, usagef("--duration: must be positive, got %s", f.duration)
 	}
-	if f.size < 0 {
+	switch {
+	case f.size < 0:
 		return nil, usagef("--size: must not be negative, got %d", f.size)
+	case f.masters < 0:
+		return nil, usagef("--masters: must not be negative, got %d", f.masters)
+	case f.workers < 0:
+		return nil, usagef("--workers: must not be negative, got %d", f.workers)
+	case f.masters != 0 && f.size != 0 && f.masters != f.size:
+		return nil, usagef("--masters %d and --size %d disagree (they are the same setting)", f.masters, f.size)
+	case f.masters != 0:
+		f.size, f.masters = f.masters, 0
 	}
 	bugs, err := model.ParseBugs(f.bugs)
 	if err != nil {
 		return nil, usagef("--%v", err)
 	}
-	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size, Topology: f.topology})
+	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size, Workers: f.workers, Topology: f.topology})
 	if err != nil {
 		return nil, usagef("--%v", err)
 	}
@@ -132,6 +146,9 @@ func (f *runFlags) replayCommand(seed uint64, schedFile string) string {
 	}
 	if f.size != 0 {
 		parts = append(parts, "--size", strconv.Itoa(f.size))
+	}
+	if f.workers != 0 {
+		parts = append(parts, "--workers", strconv.Itoa(f.workers))
 	}
 	if f.topology != "" {
 		parts = append(parts, "--topology", f.topology)

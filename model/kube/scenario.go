@@ -697,19 +697,23 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 		liveV = harness.Verdict{Check: liveV.Check, Status: harness.Unknown,
 			Detail: "faults still in effect at the end: " + strings.Join(dist, ", ")}
 	}
-	return []harness.Verdict{
+	out := []harness.Verdict{
 		sc.store.SafetyVerdict(),
 		sc.single[LeaseControllerManager].Verdict(now),
 		sc.single[LeaseScheduler].Verdict(now),
 		sc.deposed.Verdict(now),
 		linV,
 		sc.travel.Verdict(checkers.RVQuorum),
-		sc.travel.Verdict(checkers.RVCache),
+	}
+	if sc.Cfg.CacheReads {
+		out = append(out, sc.travel.Verdict(checkers.RVCache))
+	}
+	return append(out,
 		sc.continuity.Verdict(now),
 		sc.surplus.Verdict(),
 		sc.avail.Verdict(now),
 		liveV,
-	}
+	)
 }
 
 // Timeline draws faults, raft leaders, the active controller-manager and

@@ -81,7 +81,7 @@ var all = []entry{
 }
 
 // Default is the scenario a plain run uses.
-const Default = "counter"
+const Default = "cluster"
 
 // Names lists the scenarios with one line each.
 func Names() []string {

@@ -10,6 +10,7 @@ import (
 	"hasim/harness"
 	"hasim/model/counter"
 	"hasim/model/election"
+	"hasim/model/kube"
 	"hasim/model/store"
 )
 
@@ -20,6 +21,7 @@ type Spec struct {
 	Counter  *counter.Config  `json:"counter,omitempty"`
 	Store    *store.Config    `json:"store,omitempty"`
 	Election *election.Config `json:"election,omitempty"`
+	Cluster  *kube.Config     `json:"cluster,omitempty"`
 }
 
 // SpecOf returns the spec of a built scenario.
@@ -34,6 +36,9 @@ func SpecOf(sc Scenario) (Spec, error) {
 	case *election.Scenario:
 		c := s.Cfg
 		return Spec{Scenario: "election", Election: &c}, nil
+	case *kube.Scenario:
+		c := s.Cfg
+		return Spec{Scenario: "cluster", Cluster: &c}, nil
 	}
 	return Spec{}, fmt.Errorf("scenario %T has no spec", sc)
 }
@@ -42,20 +47,25 @@ func SpecOf(sc Scenario) (Spec, error) {
 func (sp Spec) Build() (Scenario, error) {
 	switch sp.Scenario {
 	case "counter":
-		if sp.Counter == nil || sp.Store != nil || sp.Election != nil {
+		if sp.Counter == nil || sp.Store != nil || sp.Election != nil || sp.Cluster != nil {
 			return nil, fmt.Errorf("spec: scenario counter needs a \"counter\" config and nothing else")
 		}
 		return &counter.Scenario{Cfg: *sp.Counter}, nil
 	case "store":
-		if sp.Store == nil || sp.Counter != nil || sp.Election != nil {
+		if sp.Store == nil || sp.Counter != nil || sp.Election != nil || sp.Cluster != nil {
 			return nil, fmt.Errorf("spec: scenario store needs a \"store\" config and nothing else")
 		}
 		return &store.Scenario{Cfg: *sp.Store}, nil
 	case "election":
-		if sp.Election == nil || sp.Counter != nil || sp.Store != nil {
+		if sp.Election == nil || sp.Counter != nil || sp.Store != nil || sp.Cluster != nil {
 			return nil, fmt.Errorf("spec: scenario election needs an \"election\" config and nothing else")
 		}
 		return &election.Scenario{Cfg: *sp.Election}, nil
+	case "cluster":
+		if sp.Cluster == nil || sp.Counter != nil || sp.Store != nil || sp.Election != nil {
+			return nil, fmt.Errorf("spec: scenario cluster needs a \"cluster\" config and nothing else")
+		}
+		return &kube.Scenario{Cfg: *sp.Cluster}, nil
 	}
 	return nil, fmt.Errorf("spec: scenario: unknown %q", sp.Scenario)
 }
