@@ -211,7 +211,14 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.deposed = checkers.NewDeposedWrites("deposed-writes")
 	sc.continuity = checkers.NewContinuity("workload-continuity")
 	sc.travel = checkers.NewNoTimeTravel("no-time-travel")
-	sc.avail = checkers.NewAvailability("api-available", AvailabilityGrace)
+	grace := AvailabilityGrace
+	if c.Topology == store.External {
+		// An API server keeps sending to a dead external member until
+		// its etcd client's keepalive gives up on it.
+		grace += store.KeepaliveDead
+	}
+	sc.avail = checkers.NewAvailability("api-available", grace)
+	sc.avail.Resolution = 100 * time.Millisecond
 	sc.surplus = checkers.NewSurplus("no-surplus-pods", time.Minute)
 	sc.live = checkers.NewLiveness("recovers-after-heal")
 	sc.live.Budget(RecoveryBudget(c.Timings))
@@ -568,7 +575,13 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 	if len(good) == 0 {
 		return false, "no API server reaches an etcd quorum"
 	}
-	return true, "serving via " + strings.Join(good, ",")
+	var live []string
+	for j, h := range members {
+		if memberOK(j) {
+			live = append(live, h)
+		}
+	}
+	return true, "serving via " + strings.Join(good, ",") + "; etcd on " + strings.Join(live, ",")
 }
 
 // truth returns the freshest store state of a running member (the one

@@ -32,10 +32,26 @@ type Client struct {
 	next  int
 	seq   uint64
 	calls map[uint64]*call
+	// Endpoint health, as gRPC keepalive gives clientv3: an endpoint that
+	// has left an attempt unanswered, and said nothing at all, for
+	// KeepaliveDead is taken for dead: its calls in flight end (reads move
+	// on, writes become indeterminate) and new calls avoid it for
+	// DeadBackoff.
+	heard    map[int]time.Duration // endpoint → when it last answered
+	deadTill map[int]time.Duration
 }
+
+// KeepaliveDead is clientv3's keepalive time plus its timeout (as
+// kube-apiserver configures them: 30s and 10s); DeadBackoff how long a
+// dead endpoint is avoided before it is tried again.
+const (
+	KeepaliveDead = 40 * time.Second
+	DeadBackoff   = 30 * time.Second
+)
 
 type call struct {
 	txn          Txn
+	sentAt       time.Duration // when the current attempt left
 	serializable bool
 	compact      int64
 	endpoint     int
@@ -70,8 +86,8 @@ func (c *Client) do(ctx *harness.Ctx, cl *call) {
 	}
 	c.seq++
 	id := uint64(c.ID)<<32 | c.seq
-	cl.endpoint, cl.op = c.next%len(c.Endpoints), -1
-	c.next++
+	c.sweep(ctx)
+	cl.endpoint, cl.op = c.pick(ctx), -1
 	cl.timer = ctx.After(c.Timeout, clientTimerTag, id)
 	if c.History != nil {
 		cl.op = c.History.begin(c.ID, cl.txn, cl.serializable, cl.compact)
@@ -82,8 +98,62 @@ func (c *Client) do(ctx *harness.Ctx, cl *call) {
 
 func (c *Client) mine(id uint64) bool { return id>>32 == uint64(c.ID) }
 
+// pick chooses the next endpoint round robin, skipping endpoints taken for
+// dead unless every one is.
+func (c *Client) pick(ctx *harness.Ctx) int {
+	n := len(c.Endpoints)
+	for range n {
+		e := c.next % n
+		c.next++
+		if ctx.Now() >= c.deadTill[e] {
+			return e
+		}
+	}
+	e := c.next % n
+	c.next++
+	return e
+}
+
+// sweep finds endpoints silent past KeepaliveDead with an attempt
+// outstanding, and gives up on them (lazily: when the client is next
+// used, which for the processes that care is often).
+func (c *Client) sweep(ctx *harness.Ctx) {
+	now := ctx.Now()
+	var dead map[int]bool
+	for _, id := range harness.SortedKeys(c.calls) {
+		cl := c.calls[id]
+		e := cl.endpoint
+		if now-cl.sentAt >= KeepaliveDead && now-c.heard[e] >= KeepaliveDead && now >= c.deadTill[e] {
+			if c.deadTill == nil {
+				c.deadTill = map[int]time.Duration{}
+			}
+			if dead == nil {
+				dead = map[int]bool{}
+			}
+			c.deadTill[e] = now + DeadBackoff
+			dead[e] = true
+		}
+	}
+	if dead == nil {
+		return
+	}
+	for _, id := range harness.SortedKeys(c.calls) {
+		cl := c.calls[id]
+		if !dead[cl.endpoint] {
+			continue
+		}
+		if cl.write() {
+			c.finish(ctx, id, cl, Response{ID: id, Err: CodeTimeout}, false)
+			continue
+		}
+		cl.endpoint = c.pick(ctx)
+		c.send(ctx, id, cl)
+	}
+}
+
 func (c *Client) send(ctx *harness.Ctx, id uint64, cl *call) {
 	cl.attempts++
+	cl.sentAt = ctx.Now()
 	cl.msg = ctx.Send(c.Endpoints[cl.endpoint], Request{ID: id, Txn: cl.txn, Serializable: cl.serializable, Compact: cl.compact})
 }
 
@@ -121,6 +191,14 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 		resp, ok := in.Msg.Payload.(Response)
 		if !ok || !c.mine(resp.ID) {
 			return false
+		}
+		for e, p := range c.Endpoints {
+			if p == in.Msg.From {
+				if c.heard == nil {
+					c.heard = map[int]time.Duration{}
+				}
+				c.heard[e] = ctx.Now()
+			}
 		}
 		cl := c.calls[resp.ID]
 		if cl == nil {
