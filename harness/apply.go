@@ -250,6 +250,28 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 				s.startOrDefer(p)
 			}
 		}, ""
+	case Term:
+		p := s.procs[s.procOf(f.Proc, res)]
+		if p.inst == nil {
+			return nil, "process " + p.name + " is not running"
+		}
+		undo := func() {
+			if p.inst == nil && s.hosts[p.host].up {
+				s.startOrDefer(p)
+			}
+		}
+		if t, ok := p.inst.(Terminator); !ok || !t.Terminates() || s.hosts[p.host].paused {
+			s.stopProc(p, "terminated")
+			return undo, ""
+		}
+		inc := p.inc
+		s.step(p, Input{Kind: InputStop})
+		s.At(s.now+TermGrace, func() {
+			if p.inc == inc && p.inst != nil {
+				s.stopProc(p, "killed after the grace period")
+			}
+		})
+		return undo, ""
 	case Start:
 		p := s.procs[s.procOf(f.Proc, res)]
 		if p.inst != nil {

@@ -68,6 +68,22 @@ type Restart struct{ Host Target }
 // Kill crashes one process; its host and its disk (page cache) survive.
 type Kill struct{ Proc Target }
 
+// Term stops one process gracefully (SIGTERM): a process that implements
+// Terminator gets InputStop and may finish what it must (release a lease)
+// before it exits with ctx.Exit; if it is still running TermGrace later it
+// is killed. Any other process stops at once, as on the default SIGTERM
+// action. Undone (with "for"), the process starts again.
+type Term struct{ Proc Target }
+
+// TermGrace is how long a terminated process may take to exit (the
+// kubelet's default terminationGracePeriodSeconds).
+const TermGrace = 30 * time.Second
+
+// Terminator is implemented by processes that handle InputStop.
+type Terminator interface {
+	Terminates() bool
+}
+
 // Start starts a stopped process.
 type Start struct{ Proc Target }
 
@@ -130,6 +146,7 @@ func (Heal) Reversible() bool      { return false }
 func (Crash) Reversible() bool     { return true }
 func (Restart) Reversible() bool   { return false }
 func (Kill) Reversible() bool      { return true }
+func (Term) Reversible() bool      { return true }
 func (Start) Reversible() bool     { return false }
 func (Pause) Reversible() bool     { return true }
 func (Resume) Reversible() bool    { return false }
@@ -145,6 +162,7 @@ func (Heal) targets() []Target        { return nil }
 func (f Crash) targets() []Target     { return []Target{f.Host} }
 func (f Restart) targets() []Target   { return []Target{f.Host} }
 func (f Kill) targets() []Target      { return []Target{f.Proc} }
+func (f Term) targets() []Target      { return []Target{f.Proc} }
 func (f Start) targets() []Target     { return []Target{f.Proc} }
 func (f Pause) targets() []Target     { return []Target{f.Host} }
 func (f Resume) targets() []Target    { return []Target{f.Host} }
@@ -186,6 +204,7 @@ func (Heal) String() string      { return "heal" }
 func (f Crash) String() string   { return "crash " + f.Host.String() }
 func (f Restart) String() string { return "restart " + f.Host.String() }
 func (f Kill) String() string    { return "kill " + f.Proc.String() }
+func (f Term) String() string    { return "term " + f.Proc.String() }
 func (f Start) String() string   { return "start " + f.Proc.String() }
 func (f Pause) String() string   { return "pause " + f.Host.String() }
 func (f Resume) String() string  { return "resume " + f.Host.String() }

@@ -12,6 +12,9 @@ const (
 	KindIsolate   = "isolate"
 	KindCrash     = "crash"
 	KindKill      = "kill"
+	// KindTerm stops a process gracefully; not in AllKinds (scenarios
+	// whose processes handle it ask for it).
+	KindTerm      = "term"
 	KindPause     = "pause"
 	KindClockJump = "clock-jump"
 	KindClockRate = "clock-rate"
@@ -156,7 +159,7 @@ func GenerateSchedule(r *Rand, o GenOptions) Schedule {
 			default:
 				e.Faults = []Fault{Pause{t}, Isolate{Host: t}}
 			}
-		case KindKill:
+		case KindKill, KindTerm:
 			if len(o.Procs) == 0 {
 				continue
 			}
@@ -169,7 +172,11 @@ func GenerateSchedule(r *Rand, o GenOptions) Schedule {
 			}
 			procBusy[p] = append(procBusy[p], busy{at, at + d})
 			hostBusy[h] = append(hostBusy[h], busy{at, at + d})
-			e.Faults = []Fault{Kill{HostT(p)}}
+			if kind == KindTerm {
+				e.Faults = []Fault{Term{HostT(p)}}
+			} else {
+				e.Faults = []Fault{Kill{HostT(p)}}
+			}
 		case KindClockJump:
 			by := r.Between(-2*time.Second, 2*time.Second).Truncate(time.Millisecond)
 			if by == 0 {

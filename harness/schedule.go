@@ -284,7 +284,7 @@ func (p *parser) fault() (Fault, error) {
 		return Isolate{Host: t, Hold: p.hold()}, nil
 	case "heal":
 		return Heal{}, nil
-	case "crash", "restart", "kill", "start", "pause", "resume":
+	case "crash", "restart", "kill", "term", "start", "pause", "resume":
 		t, err := p.target(kw)
 		if err != nil {
 			return nil, err
@@ -296,6 +296,8 @@ func (p *parser) fault() (Fault, error) {
 			return Restart{t}, nil
 		case "kill":
 			return Kill{t}, nil
+		case "term":
+			return Term{t}, nil
 		case "start":
 			return Start{t}, nil
 		case "pause":

@@ -51,6 +51,9 @@ const (
 	// but found no process listening (connection refused). A message to a
 	// host that is down or cut off is lost silently instead.
 	InputRefused
+	// InputStop: the process is asked to stop (a Term fault); see
+	// Terminator.
+	InputStop
 )
 
 // Input is what the kernel hands a process in one step.

@@ -90,7 +90,7 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 			}
 			wantProc := false
 			switch f.(type) {
-			case Kill, Start:
+			case Kill, Term, Start:
 				wantProc = true
 			}
 			for _, t := range f.targets() {
@@ -297,7 +297,7 @@ func (s Schedule) walk(procs []string) error {
 					return fail("host %s is not paused", n)
 				}
 				paused[n] = false
-			case Kill:
+			case Kill, Term:
 				if st.undo {
 					stopped[n] = false
 					continue

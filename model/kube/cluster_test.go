@@ -112,6 +112,25 @@ func TestOneMasterDies(t *testing.T) {
 	}
 }
 
+// A scheduler stopped gracefully releases its lease: a standby takes over
+// at its next retry; a controller-manager stopped the same way does not,
+// and its successor waits out the lease.
+func TestGracefulStop(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		sc, res := runCluster(t, Config{}, seed, "at 60s term @active-scheduler + term @active-cm for 1m", 3*time.Minute)
+		allOK(t, "term", res)
+		retry := time.Duration(float64(election.Defaults.RetryPeriod) * (1 + election.Defaults.JitterFactor))
+		_, start, end := sc.single[LeaseScheduler].Spans()
+		if len(start) < 2 || end[0] != 60*time.Second || start[1]-end[0] > retry+time.Second {
+			t.Errorf("seed %d: scheduler tenures %v..%v: want the successor within %s of the stop", seed, start, end, retry+time.Second)
+		}
+		_, start, end = sc.single[LeaseControllerManager].Spans()
+		if len(start) < 2 || start[1]-end[0] < election.Defaults.LeaseDuration-election.Defaults.RetryPeriod {
+			t.Errorf("seed %d: controller-manager tenures %v..%v: want the successor after the lease expired", seed, start, end)
+		}
+	}
+}
+
 // Killing every master: pods keep running and nothing new is scheduled;
 // after the restart the cluster converges.
 func TestEveryMasterDies(t *testing.T) {

@@ -306,6 +306,13 @@ type Scheduler struct {
 // StreamTransport implements harness.StreamReceiver.
 func (s *Scheduler) StreamTransport() bool { return true }
 
+// Terminates implements harness.Terminator: kube-scheduler runs its
+// elector with ReleaseOnCancel, so a graceful stop gives the lease up
+// first and a standby takes over at its next retry instead of after a
+// whole lease duration. (kube-controller-manager does not: a stopped one
+// simply dies.)
+func (s *Scheduler) Terminates() bool { return true }
+
 // Ordered implements harness.OrderedReceiver.
 func (s *Scheduler) Ordered() bool { return true }
 
@@ -325,6 +332,18 @@ func (s *Scheduler) Step(ctx *harness.Ctx, in harness.Input) {
 		s.nodeInf = Informer{Kind: Nodes, Client: &s.client, OnChange: func(ctx *harness.Ctx, _ Object, _ bool) { s.queue(ctx) }}
 		s.podInf.Start(ctx)
 		s.nodeInf.Start(ctx)
+		return
+	}
+	if in.Kind == harness.InputStop {
+		if !s.elector.Leading() {
+			ctx.Exit(-1)
+			return
+		}
+		ctx.Notef("stopping: releasing lease %s", s.lock.Name())
+		s.elector.Release(ctx, func(ok bool) {
+			ctx.Notef("lease released: %v; exiting", ok)
+			ctx.Exit(-1)
+		})
 		return
 	}
 	if s.elector.Handle(ctx, in) || s.podInf.Handle(ctx, in) || s.nodeInf.Handle(ctx, in) {

@@ -664,7 +664,8 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 		procs = append(procs, h+"/"+store.MemberProc)
 	}
 	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs,
-		Roles: []string{"raft-leader", "active-cm", "active-scheduler"}}
+		Roles: []string{"raft-leader", "active-cm", "active-scheduler"},
+		Kinds: append(append([]string(nil), harness.AllKinds...), harness.KindTerm)}
 }
 
 // Check implements harness.Scenario.
