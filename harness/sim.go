@@ -177,6 +177,7 @@ type Sim struct {
 	twins      []twins
 	freeTwins  []uint32
 	probes     []func()
+	freeProbes []uint32 // slots of probes already run
 	nextMsgID  uint64
 
 	net      network
@@ -414,8 +415,16 @@ func (s *Sim) At(t time.Duration, f func()) {
 	if t < s.now {
 		t = s.now
 	}
-	s.probes = append(s.probes, f)
-	s.push(event{at: t, kind: evProbe, ref: uint32(len(s.probes) - 1)})
+	var slot uint32
+	if n := len(s.freeProbes); n > 0 {
+		slot = s.freeProbes[n-1]
+		s.freeProbes = s.freeProbes[:n-1]
+		s.probes[slot] = f
+	} else {
+		slot = uint32(len(s.probes))
+		s.probes = append(s.probes, f)
+	}
+	s.push(event{at: t, kind: evProbe, ref: slot})
 }
 
 func (s *Sim) push(e event) {
@@ -537,7 +546,10 @@ func (s *Sim) dispatch(ev event) {
 		s.startProc(ev.proc)
 	case evProbe:
 		s.steps++
-		s.probes[ev.ref]()
+		f := s.probes[ev.ref]
+		s.probes[ev.ref] = nil
+		s.freeProbes = append(s.freeProbes, ev.ref)
+		f()
 	case evRefused:
 		s.steps++
 		s.deliverRefusal(ev)

@@ -2,8 +2,6 @@ package kube
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -118,7 +116,8 @@ type Scenario struct {
 	avail      *checkers.Availability
 	surplus    *checkers.Surplus
 	live       *checkers.Liveness
-	ops        []checkers.RegisterOp
+	keys       map[string]*keyHistory // register histories still open
+	lin        linTally
 	unknownKV  map[string]int
 	lastOK     time.Duration // last user call answered through the LB
 	downSince  time.Duration // every master down since (-1: not)
@@ -202,7 +201,8 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.running = map[string]map[string]bool{}
 	sc.issuedAt = map[issueKey]issue{}
 	sc.unknownKV = map[string]int{}
-	sc.ops, sc.spans, sc.apiservers = nil, nil, nil
+	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{}
+	sc.spans, sc.apiservers = nil, nil
 	sc.lastOK, sc.downSince = -1, -1
 	sc.single = map[string]*checkers.SingleActive{
 		LeaseControllerManager: checkers.NewSingleActive("single-active/kube-controller-manager"),
@@ -415,6 +415,7 @@ func (sc *Scenario) StopPod(ctx *harness.Ctx, node, pod, cause string) {
 func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev string) func(Response) {
 	start := sc.sim.Now()
 	key := string(req.Kind) + "/" + req.Name
+	var kh *keyHistory
 	lin := -1
 	if req.Kind == ConfigMaps && req.RV != RVCache {
 		op := checkers.RegisterOp{Client: int(ctx.Self()), Key: key, Start: start, End: -1}
@@ -426,8 +427,15 @@ func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev strin
 		case Update:
 			op.Kind, op.From, op.To = checkers.RegisterCas, prev, req.Obj.Data
 		}
-		lin = len(sc.ops)
-		sc.ops = append(sc.ops, op)
+		kh = sc.keys[key]
+		if kh == nil {
+			kh = &keyHistory{}
+			sc.keys[key] = kh
+		}
+		lin = len(kh.ops)
+		kh.ops = append(kh.ops, op)
+		kh.pending++
+		kh.last = start
 	}
 	return func(r Response) {
 		now := sc.sim.Now()
@@ -437,7 +445,9 @@ func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev strin
 		}
 		sc.avail.Call(start, now, answered, fmt.Sprintf("%s %s %s (code %d%s)", user, req.Verb, key, r.Code, reasonSuffix(r.Reason)))
 		if lin >= 0 {
-			op := &sc.ops[lin]
+			kh.pending--
+			kh.last = now
+			op := &kh.ops[lin]
 			op.End = now
 			switch {
 			case answered && req.Verb == Get:
@@ -511,6 +521,9 @@ func (sc *Scenario) observe(s *harness.Sim) {
 	sc.avail.State(now, serving, state)
 	if now%time.Second == 0 {
 		sc.sample(s, now)
+	}
+	if now%(30*time.Second) == 0 {
+		sc.sweepKeys(now)
 	}
 	if next := now + 100*time.Millisecond; next < s.Duration() {
 		s.At(next, func() { sc.observe(s) })
@@ -681,30 +694,21 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 		}
 	}
 	sc.artifactPaths = nil
-	lin := checkers.LinearizableOptions{Timeout: store.LinearizabilityTimeout}
-	if sc.LinearizabilityTimeout > 0 {
-		lin.Timeout = sc.LinearizabilityTimeout
-	}
-	if sc.artifacts != "" {
-		if err := os.MkdirAll(sc.artifacts, 0o755); err == nil {
-			lin.HTMLPath = filepath.Join(sc.artifacts, "api-linearizability.html")
-		}
-	}
-	for i := range sc.ops {
-		if op := &sc.ops[i]; op.End < 0 && !op.Indeterminate && !op.Failed {
-			// Still in flight when the run ended.
-			if op.Kind == checkers.RegisterRead {
-				op.Failed = true
-			} else {
-				op.Indeterminate = true
+	for _, key := range harness.SortedKeys(sc.keys) {
+		kh := sc.keys[key]
+		for i := range kh.ops {
+			if op := &kh.ops[i]; op.End < 0 && !op.Indeterminate && !op.Failed {
+				// Still in flight when the run ended.
+				if op.Kind == checkers.RegisterRead {
+					op.Failed = true
+				} else {
+					op.Indeterminate = true
+				}
 			}
 		}
+		sc.checkKey(key)
 	}
-	linV, rep := checkers.CheckRegister(sc.ops, lin)
-	linV.Check = "api-linearizable"
-	if rep.HTMLPath != "" {
-		sc.artifactPaths = append(sc.artifactPaths, rep.HTMLPath)
-	}
+	linV := sc.lin.verdict()
 	sc.live.Healed(s.LastFaultEnd())
 	liveV := sc.live.Verdict(now)
 	if dist := s.Disturbed(); len(dist) > 0 {

@@ -30,6 +30,9 @@ type User struct {
 	Keys int
 	// Interval is the mean time between calls [500ms].
 	Interval time.Duration
+	// Epoch: the ConfigMaps change every Epoch of the user's local time
+	// [5m].
+	Epoch time.Duration
 	// CacheReads makes reads use resourceVersion "0".
 	CacheReads bool
 	// Workload: this user creates ReplicaSet RS with Replicas and rescales
@@ -52,6 +55,7 @@ type User struct {
 	unknown map[string]int
 	busy    bool
 	created bool
+	epoch   int
 }
 
 // StreamTransport implements harness.StreamReceiver.
@@ -60,8 +64,8 @@ func (u *User) StreamTransport() bool { return true }
 // Ordered implements harness.OrderedReceiver.
 func (u *User) Ordered() bool { return true }
 
-// ConfigMap returns the name of shared ConfigMap i.
-func ConfigMap(i int) string { return "default/cm-" + strconv.Itoa(i) }
+// ConfigMap returns the name of shared ConfigMap i of key epoch e.
+func ConfigMap(e, i int) string { return "default/cm-" + strconv.Itoa(e) + "-" + strconv.Itoa(i) }
 
 // Step implements harness.Process.
 func (u *User) Step(ctx *harness.Ctx, in harness.Input) {
@@ -70,6 +74,9 @@ func (u *User) Step(ctx *harness.Ctx, in harness.Input) {
 		u.known, u.unknown, u.data = map[string]int64{}, map[string]int{}, map[string]string{}
 		if u.Interval == 0 {
 			u.Interval = 500 * time.Millisecond
+		}
+		if u.Epoch == 0 {
+			u.Epoch = 5 * time.Minute
 		}
 		if u.Indeterminate == 0 {
 			u.Indeterminate = 3
@@ -121,7 +128,16 @@ func (u *User) op(ctx *harness.Ctx) {
 	if u.busy || u.Keys == 0 {
 		return // one call at a time: each user is a sequential client
 	}
-	name := ConfigMap(int(ctx.Rand().Int64n(int64(u.Keys))))
+	if e := int(ctx.Now() / u.Epoch); e != u.epoch {
+		// A new key epoch: the previous keys are left alone for good, so
+		// their histories can be judged and dropped (memory stays flat
+		// over long runs).
+		u.epoch = e
+		clear(u.known)
+		clear(u.data)
+		clear(u.unknown)
+	}
+	name := ConfigMap(u.epoch, int(ctx.Rand().Int64n(int64(u.Keys))))
 	key := string(ConfigMaps) + "/" + name
 	read := ctx.Rand().Int64n(2) == 0 || u.unknown[key] >= u.Indeterminate
 	var req Request
