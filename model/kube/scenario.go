@@ -122,9 +122,16 @@ type Scenario struct {
 	lastOK     time.Duration // last user call answered through the LB
 	downSince  time.Duration // every master down since (-1: not)
 	spans      []harness.Span
+	apiRuns    []apiRun // API availability through the LB, as users saw it: changes only
 
 	artifacts     string
 	artifactPaths []string
+}
+
+type apiRun struct {
+	from   time.Duration
+	ok     bool
+	detail string
 }
 
 type actor struct {
@@ -202,7 +209,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.issuedAt = map[issueKey]issue{}
 	sc.unknownKV = map[string]int{}
 	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{}
-	sc.spans, sc.apiservers = nil, nil
+	sc.spans, sc.apiservers, sc.apiRuns = nil, nil, nil
 	sc.lastOK, sc.downSince = -1, -1
 	sc.single = map[string]*checkers.SingleActive{
 		LeaseControllerManager: checkers.NewSingleActive("single-active/kube-controller-manager"),
@@ -442,6 +449,13 @@ func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev strin
 		answered := r.Code == StatusOK || r.Code == StatusCreated || r.Code == StatusNotFound || r.Code == StatusConflict
 		if answered {
 			sc.lastOK = now
+		}
+		if n := len(sc.apiRuns); n == 0 || sc.apiRuns[n-1].ok != answered {
+			detail := ""
+			if !answered {
+				detail = fmt.Sprintf("%s %s: code %d%s", user, req.Verb, r.Code, reasonSuffix(r.Reason))
+			}
+			sc.apiRuns = append(sc.apiRuns, apiRun{from: now, ok: answered, detail: detail})
 		}
 		sc.avail.Call(start, now, answered, fmt.Sprintf("%s %s %s (code %d%s)", user, req.Verb, key, r.Code, reasonSuffix(r.Reason)))
 		if lin >= 0 {
@@ -749,6 +763,17 @@ func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
 		}
 	}
 	out = append(out, sc.spans...)
+	for i, r := range sc.apiRuns {
+		end := s.Now()
+		if i+1 < len(sc.apiRuns) {
+			end = sc.apiRuns[i+1].from
+		}
+		class, label := "up", "users' calls answered"
+		if !r.ok {
+			class, label = "down", "calls fail: "+r.detail
+		}
+		out = append(out, harness.Span{Lane: "API through the LB", Class: class, Label: label, Start: r.from, End: end})
+	}
 	for i, t := range sc.backendUp {
 		if t >= 0 {
 			out = append(out, harness.Span{Lane: "LB backends", Class: "up", Label: sc.masters[i] + " up", Start: t, End: s.Now()})
