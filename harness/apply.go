@@ -255,20 +255,28 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 		if p.inst == nil {
 			return nil, "process " + p.name + " is not running"
 		}
+		inc := p.inc
 		undo := func() {
-			if p.inst == nil && s.hosts[p.host].up {
+			switch {
+			case p.inst == nil && s.hosts[p.host].up:
 				s.startOrDefer(p)
+			case p.inst != nil && p.inc == inc:
+				// Still stopping: start again once it has.
+				p.restartOnStop = true
 			}
 		}
 		if t, ok := p.inst.(Terminator); !ok || !t.Terminates() || s.hosts[p.host].paused {
 			s.stopProc(p, "terminated")
 			return undo, ""
 		}
-		inc := p.inc
 		s.step(p, Input{Kind: InputStop})
 		s.At(s.now+TermGrace, func() {
 			if p.inc == inc && p.inst != nil {
+				restart := p.restartOnStop
 				s.stopProc(p, "killed after the grace period")
+				if restart {
+					s.startOrDefer(p)
+				}
 			}
 		})
 		return undo, ""

@@ -408,6 +408,6 @@ func (p *parser) fault() (Fault, error) {
 		f.A, f.B = a, b
 		return f, nil
 	default:
-		return nil, p.errf("fault", "unknown fault %q (known: partition, isolate, heal, crash, restart, kill, start, pause, resume, clock, net, disk)", kw)
+		return nil, p.errf("fault", "unknown fault %q (known: partition, isolate, heal, crash, restart, kill, term, start, pause, resume, clock, net, disk)", kw)
 	}
 }

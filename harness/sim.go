@@ -106,6 +106,9 @@ type proc struct {
 	inc    uint32 // bumped whenever the running instance stops
 	starts int
 	rnd    *Rand
+	// restartOnStop: a term fault was undone while the process was still
+	// stopping; it starts again as soon as it has stopped.
+	restartOnStop bool
 }
 
 type msgSlot struct {
@@ -567,8 +570,11 @@ func (s *Sim) step(p *proc, in Input) {
 	s.ctx.p = nil
 	if s.exitReq {
 		s.exitReq = false
+		restart := p.restartOnStop
 		s.stopProc(p, "exit")
-		if s.exitAfter >= 0 {
+		if restart {
+			s.startOrDefer(p)
+		} else if s.exitAfter >= 0 {
 			h := s.hosts[p.host]
 			at := h.clock.TrueAt(s.now, h.clock.Read(s.now)+s.exitAfter)
 			s.push(event{at: at, kind: evStart, proc: p.id, inc: p.inc})
@@ -604,6 +610,7 @@ func (s *Sim) stopProc(p *proc, reason string) {
 	}
 	p.inst = nil
 	p.inc++
+	p.restartOnStop = false
 	for i := range s.timers {
 		t := &s.timers[i]
 		if t.active && t.proc == p.id {

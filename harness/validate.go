@@ -86,7 +86,7 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 		for _, f := range e.Faults {
 			name := strings.Fields(f.String())[0]
 			if e.For > 0 && !f.Reversible() {
-				return fail("for", "%q cannot be undone; only partition, isolate, crash, kill, pause, clock rate, disk and net faults take \"for\"", name)
+				return fail("for", "%q cannot be undone; only partition, isolate, crash, kill, term, pause, clock rate, disk and net faults take \"for\"", name)
 			}
 			wantProc := false
 			switch f.(type) {
