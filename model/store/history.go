@@ -53,9 +53,17 @@ func (o Call) String() string {
 }
 
 // History is the record of every client call of a run, in call order.
+// A scenario that judges calls as it goes may forget them: Calls then
+// holds the calls from index Base on (call i is Calls[i-Base]), and
+// forgotten calls inside it are zero.
 type History struct {
 	Calls []Call
+	Base  int
 	now   func() time.Duration
+	// OnEnd, if set, is called when call i returns.
+	OnEnd func(i int, c *Call)
+	// OnBegin, if set, is called when call i is made.
+	OnBegin func(i int, c *Call)
 }
 
 // NewHistory returns a history stamping calls with now (true time).
@@ -63,14 +71,39 @@ func NewHistory(now func() time.Duration) *History { return &History{now: now} }
 
 func (h *History) begin(client int, txn Txn, serializable bool, compact int64) int {
 	h.Calls = append(h.Calls, Call{Client: client, Txn: txn, Serializable: serializable, Compact: compact, Start: h.now(), End: -1})
-	return len(h.Calls) - 1
+	i := h.Base + len(h.Calls) - 1
+	if h.OnBegin != nil {
+		h.OnBegin(i, &h.Calls[i-h.Base])
+	}
+	return i
+}
+
+// Call returns call i (absolute index).
+func (h *History) Call(i int) *Call { return &h.Calls[i-h.Base] }
+
+// Forget drops call i's content; once every call before some index is
+// forgotten, the slice is shortened from the front.
+func (h *History) Forget(i int) {
+	h.Calls[i-h.Base] = Call{Start: -1, End: -2}
+	n := 0
+	for n < len(h.Calls) && h.Calls[n].End == -2 {
+		n++
+	}
+	// Shorten in batches, so that forgetting stays cheap.
+	if n >= 1024 || n == len(h.Calls) && n > 0 {
+		h.Calls = append(h.Calls[:0:0], h.Calls[n:]...)
+		h.Base += n
+	}
 }
 
 func (h *History) end(i int, resp Response, known bool) {
-	op := &h.Calls[i]
+	op := &h.Calls[i-h.Base]
 	op.End = h.now()
 	op.Resp = resp
 	op.Indeterminate = !known && (op.Txn.IsWrite() || op.Compact > 0)
+	if h.OnEnd != nil {
+		h.OnEnd(i, op)
+	}
 }
 
 // KVOps turns the calls that act on a single key (the workload's put, get,
@@ -81,6 +114,9 @@ func (h *History) KVOps() ([]checkers.KVOp, int) {
 	var out []checkers.KVOp
 	skipped := 0
 	for _, c := range h.Calls {
+		if c.End == -2 {
+			continue // forgotten
+		}
 		op, ok := kvOp(c)
 		if !ok {
 			skipped++
@@ -90,6 +126,9 @@ func (h *History) KVOps() ([]checkers.KVOp, int) {
 	}
 	return out, skipped
 }
+
+// KVOp turns one call into the checkers' language (see KVOps).
+func KVOp(c Call) (checkers.KVOp, bool) { return kvOp(c) }
 
 func kvOp(c Call) (checkers.KVOp, bool) {
 	t := c.Txn

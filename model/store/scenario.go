@@ -2,8 +2,6 @@ package store
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -121,13 +119,15 @@ func MemberHosts(c Config) []string {
 type Scenario struct {
 	Cfg Config
 
-	sim     *harness.Sim
-	members []harness.ProcID
-	safety  *checkers.RaftSafety
-	history *History
-	stopped bool
-	verify  bool
-	unknown map[string]int // indeterminate writes per key
+	sim      *harness.Sim
+	members  []harness.ProcID
+	safety   *checkers.RaftSafety
+	history  *History
+	stopped  bool
+	verify   bool
+	unknown  map[string]int // indeterminate writes per key
+	win      window
+	finalIdx int // history index of the end-of-run read, -1 before
 
 	// LinearizabilityTimeout overrides the package default for this
 	// scenario's checker (a checker setting, not part of the run's spec).
@@ -159,6 +159,15 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.sim = s
 	sc.safety = checkers.NewRaftSafety()
 	sc.history = NewHistory(s.Now)
+	sc.win.init()
+	sc.finalIdx = -1
+	sc.history.OnBegin = func(i int, c *Call) {
+		if len(c.Txn.Success) == 1 && c.Txn.Success[0].Kind == OpRange && c.Txn.Success[0].Prefix && c.Txn.Success[0].Key == "k" {
+			sc.finalIdx = i
+		}
+		sc.onBegin(i, c)
+	}
+	sc.history.OnEnd = sc.onEnd
 	sc.members = nil
 	sc.stopped, sc.verify = false, false
 	sc.unknown = map[string]int{}
@@ -247,22 +256,15 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 // recovers-after-heal (within RecoveryBudget of the last fault's end: a
 // raft leader, a write and a linearizable read through the prober).
 func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
-	ops, _ := sc.history.KVOps()
-	sc.markIndeterminateCommitted(s, ops)
 	sc.artifactPaths = nil
-	lin := checkers.LinearizableOptions{Timeout: LinearizabilityTimeout, Annotations: sc.annotations(s)}
-	if sc.LinearizabilityTimeout > 0 {
-		lin.Timeout = sc.LinearizabilityTimeout
+	if sc.win.html != "" {
+		sc.artifactPaths = append(sc.artifactPaths, sc.win.html)
 	}
-	if sc.artifacts != "" {
-		if err := os.MkdirAll(sc.artifacts, 0o755); err == nil {
-			lin.HTMLPath = filepath.Join(sc.artifacts, "linearizability.html")
-		}
+	for _, key := range harness.SortedKeys(sc.win.open) {
+		sc.judge(s, key, sc.finalOps(key))
 	}
-	linV, rep := checkers.CheckLinearizable(ops, lin)
-	if rep.HTMLPath != "" {
-		sc.artifactPaths = append(sc.artifactPaths, rep.HTMLPath)
-	}
+	linV := sc.win.lin.verdict(nil)
+	durV := sc.win.dur.verdict(append(append([]string(nil), sc.win.revBad...), sc.checkFinal()...))
 	live := sc.liveness
 	live.Healed(s.LastFaultEnd())
 	liveV := live.Verdict(s.Now())
@@ -274,7 +276,7 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	return []harness.Verdict{
 		sc.safety.Verdict(),
 		linV,
-		checkers.CheckDurability(ops),
+		durV,
 		liveV,
 	}
 }
@@ -384,6 +386,9 @@ func (sc *Scenario) observe(s *harness.Sim) {
 	} else if who != "none" {
 		sc.leaders = append(sc.leaders, leaderSpan{who: who, from: s.Now(), to: s.Now()})
 	}
+	if s.Now()%(30*time.Second) == 0 {
+		sc.sweep(s)
+	}
 	if next := s.Now() + 200*time.Millisecond; next < s.Duration() {
 		s.At(next, func() { sc.observe(s) })
 	}
@@ -403,8 +408,8 @@ type prober struct {
 	sc     *Scenario
 	client Client
 	n      int
-	key    int // the probe key in use (a fresh one after a timed-out put)
-	final  int // workload keys read back at the end so far
+	key    int  // the probe key in use (a fresh one after a timed-out put)
+	final  bool // the end-of-run read is out
 	// Like kube-apiserver, the prober compacts the store every
 	// CompactEvery, up to the revision it saw at the previous round, so a
 	// long run keeps a bounded MVCC history.
@@ -441,19 +446,22 @@ func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
 				return
 			}
 		}
-		if p.sc.verify && p.final < p.sc.Cfg.Keys {
-			// One key a second, one read at a time: the prober is a
-			// sequential client like the others.
-			p.client.Do(ctx, Txn{Success: []Op{{Kind: OpRange, Key: "k" + strconv.Itoa(p.final)}}}, false, nil)
-			p.final++
+		if p.sc.verify && !p.final {
+			// One linearizable read of every workload key, of every
+			// epoch: writes lost after their key went idle show here.
+			p.client.Do(ctx, Txn{Success: []Op{{Kind: OpRange, Key: "k", Prefix: true}}}, false, nil)
+			p.final = true
 			return
 		}
 		p.n++
-		key := "probe-" + strconv.Itoa(p.key)
+		key := "probe-" + strconv.FormatInt(int64(ctx.Now()/KeyEpoch), 10) + "-" + strconv.Itoa(p.key)
 		val := "p-" + strconv.Itoa(p.n)
 		p.client.Do(ctx, Txn{Success: []Op{{Kind: OpPut, Key: key, Value: val}}}, false, func(r Response) {
 			p.sc.liveness.Observe(p.sc.sim.Now(), condWrite, r.Err == CodeOK, "put "+val+": "+describe(r))
-			p.sc.avail = append(p.sc.avail, availSample{at: p.sc.sim.Now(), ok: r.Err == CodeOK, detail: describe(r)})
+			if n := len(p.sc.avail); n == 0 || p.sc.avail[n-1].ok != (r.Err == CodeOK) {
+				// Changes only: a long run keeps flat memory.
+				p.sc.avail = append(p.sc.avail, availSample{at: p.sc.sim.Now(), ok: r.Err == CodeOK, detail: describe(r)})
+			}
 			if r.Err == CodeTimeout {
 				// A write of unknown outcome stays open in the
 				// history; the next probes use a fresh key so that
@@ -513,7 +521,7 @@ func (w *workload) Step(ctx *harness.Ctx, in harness.Input) {
 
 func (w *workload) issue(ctx *harness.Ctx) {
 	r := ctx.Rand()
-	key := "k" + strconv.Itoa(r.Intn(w.sc.Cfg.Keys))
+	key := "k" + strconv.FormatInt(int64(ctx.Now()/KeyEpoch), 10) + "." + strconv.Itoa(r.Intn(w.sc.Cfg.Keys))
 	w.n++
 	val := "c" + strconv.Itoa(w.id) + "-" + strconv.Itoa(w.n)
 	var txn Txn

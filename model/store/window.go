@@ -1,0 +1,335 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"hasim/checkers"
+	"hasim/harness"
+)
+
+// Long runs keep flat memory: the workload and the prober move to fresh
+// keys every KeyEpoch of their local clocks, and a key that has seen no
+// call for KeyIdle, with none in flight, has a complete history. The
+// scenario judges it then (linearizability and durability, one key at a
+// time as both checkers do anyway), keeps only a summary of what the key
+// may finally hold, and forgets its calls. At the end one read of every
+// workload key checks the summaries: a write lost after its key went idle
+// is still found.
+const (
+	KeyEpoch = 5 * time.Minute
+	KeyIdle  = 2 * time.Minute
+)
+
+// keyCalls is an open key's calls (absolute history indices).
+type keyCalls struct {
+	calls   []int
+	pending int
+	last    time.Duration
+}
+
+// finalState is what a judged key may hold at the end: the value of a
+// latest acknowledged write (several when they overlapped), or that of any
+// write of unknown outcome (it may land at any time). Absent is the empty
+// string with absent set.
+type finalState struct {
+	values map[string]bool
+	absent bool
+	what   string // the acknowledged write(s), for the evidence
+}
+
+// tally sums per-key verdicts of one check.
+type tally struct {
+	check             string
+	keys, ops, judged int
+	violated, unknown []string
+	first             string // the first violation's detail
+	okDetail          string // the last ok detail, for flavour
+}
+
+func (t *tally) add(key string, v harness.Verdict, ops int) {
+	t.keys++
+	t.ops += ops
+	switch v.Status {
+	case harness.Violated:
+		t.violated = append(t.violated, key)
+		if t.first == "" {
+			t.first = v.Detail
+		}
+	case harness.OK:
+		t.judged++
+	case harness.Unknown:
+		// A key with nothing to judge (only failed calls, or writes no
+		// read followed) says nothing either way.
+		if !strings.HasPrefix(v.Detail, "nothing to") {
+			t.unknown = append(t.unknown, key+": "+v.Detail)
+		}
+	}
+}
+
+func (t *tally) verdict(extra []string) harness.Verdict {
+	v := harness.Verdict{Check: t.check}
+	switch {
+	case len(t.violated) > 0 || len(extra) > 0:
+		v.Status = harness.Violated
+		var parts []string
+		if len(t.violated) > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d keys (%s); first: %s", len(t.violated), t.keys, listKeys(t.violated), t.first))
+		}
+		parts = append(parts, extra...)
+		v.Detail = strings.Join(parts, "; ")
+	case len(t.unknown) > 0:
+		v.Status = harness.Unknown
+		v.Detail = fmt.Sprintf("could not decide %d keys: %s", len(t.unknown), strings.Join(t.unknown, "; "))
+	case t.ops == 0 || t.judged == 0:
+		v.Status = harness.Unknown
+		v.Detail = fmt.Sprintf("nothing to judge on %d keys (%d ops)", t.keys, t.ops)
+	default:
+		v.Status = harness.OK
+		v.Detail = fmt.Sprintf("%d ops on %d keys, each judged once idle", t.ops, t.keys)
+	}
+	return v
+}
+
+func listKeys(keys []string) string {
+	if len(keys) > 5 {
+		return strings.Join(keys[:5], ", ") + fmt.Sprintf(" and %d more", len(keys)-5)
+	}
+	return strings.Join(keys, ", ")
+}
+
+// window is the scenario's per-key bookkeeping.
+type window struct {
+	open     map[string]*keyCalls
+	final    map[string]finalState // judged workload keys
+	lin, dur tally
+	revs     map[int]int64 // client → newest header revision seen, in call order
+	revBad   []string
+	html     string
+	anyKVOp  bool
+}
+
+func (w *window) init() {
+	w.open, w.final, w.revs = map[string]*keyCalls{}, map[string]finalState{}, map[int]int64{}
+	w.lin, w.dur = tally{check: "linearizability"}, tally{check: "acked-durable"}
+	w.revBad, w.html, w.anyKVOp = nil, "", false
+}
+
+// singleKey returns the key a call acts on alone, if it does.
+func singleKey(c *Call) (string, bool) {
+	op, ok := kvOp(*c)
+	if !ok {
+		return "", false
+	}
+	return op.Key, true
+}
+
+func (sc *Scenario) onBegin(i int, c *Call) {
+	key, ok := singleKey(c)
+	if !ok {
+		return
+	}
+	kc := sc.win.open[key]
+	if kc == nil {
+		kc = &keyCalls{}
+		sc.win.open[key] = kc
+	}
+	kc.calls = append(kc.calls, i)
+	kc.pending++
+	kc.last = c.Start
+}
+
+func (sc *Scenario) onEnd(i int, c *Call) {
+	// Per client, response-header revisions never go backwards (clients
+	// are sequential: completion order is call order).
+	if c.Resp.Err == CodeOK && !c.Indeterminate && c.Resp.Result.Revision > 0 && !c.Serializable {
+		rev := c.Resp.Result.Revision
+		if prev := sc.win.revs[c.Client]; rev < prev && len(sc.win.revBad) < checkers.MaxProblems {
+			sc.win.revBad = append(sc.win.revBad, fmt.Sprintf("client %d saw revision %d at %s after %d", c.Client, rev, c.End, prev))
+		}
+		sc.win.revs[c.Client] = max(sc.win.revs[c.Client], rev)
+	}
+	key, ok := singleKey(c)
+	if !ok {
+		if c != sc.finalCall() {
+			sc.history.Forget(i)
+		}
+		return
+	}
+	kc := sc.win.open[key]
+	kc.pending--
+	kc.last = c.End
+}
+
+// finalCall is the end-of-run read of every workload key (nil before).
+func (sc *Scenario) finalCall() *Call {
+	if sc.finalIdx < 0 {
+		return nil
+	}
+	return sc.history.Call(sc.finalIdx)
+}
+
+// sweep judges the keys idle for KeyIdle.
+func (sc *Scenario) sweep(s *harness.Sim) {
+	for _, key := range harness.SortedKeys(sc.win.open) {
+		if kc := sc.win.open[key]; kc.pending == 0 && s.Now()-kc.last >= KeyIdle {
+			sc.judge(s, key, nil)
+		}
+	}
+}
+
+// judge checks one key's history (plus extra ops) and forgets it.
+func (sc *Scenario) judge(s *harness.Sim, key string, extra []checkers.KVOp) {
+	kc := sc.win.open[key]
+	delete(sc.win.open, key)
+	delete(sc.unknown, key)
+	var ops []checkers.KVOp
+	for _, i := range kc.calls {
+		if op, ok := kvOp(*sc.history.Call(i)); ok {
+			ops = append(ops, op)
+		}
+		sc.history.Forget(i)
+	}
+	ops = append(ops, extra...)
+	if len(ops) == 0 {
+		return
+	}
+	sc.win.anyKVOp = true
+	sc.markIndeterminateCommitted(s, ops)
+	lin := checkers.LinearizableOptions{Timeout: LinearizabilityTimeout}
+	if sc.LinearizabilityTimeout > 0 {
+		lin.Timeout = sc.LinearizabilityTimeout
+	}
+	if sc.artifacts != "" && sc.win.html == "" {
+		if err := os.MkdirAll(sc.artifacts, 0o755); err == nil {
+			lin.HTMLPath = filepath.Join(sc.artifacts, "linearizability.html")
+			lin.Annotations = sc.annotations(s)
+		}
+	}
+	linV, rep := checkers.CheckLinearizable(ops, lin)
+	if rep.HTMLPath != "" && linV.Status == harness.Violated {
+		sc.win.html = rep.HTMLPath
+		sc.artifactPaths = append(sc.artifactPaths, rep.HTMLPath)
+	} else if rep.HTMLPath != "" {
+		os.Remove(rep.HTMLPath)
+	}
+	sc.win.lin.add(key, linV, len(ops))
+	sc.win.dur.add(key, checkers.CheckDurability(ops), len(ops))
+	if strings.HasPrefix(key, "k") {
+		sc.win.final[key] = finalOf(ops)
+	}
+}
+
+// finalOf summarizes what a judged key may hold at the end.
+func finalOf(ops []checkers.KVOp) finalState {
+	f := finalState{values: map[string]bool{}}
+	type w struct {
+		start, end time.Duration
+		value      string
+		absent     bool
+		rev        int64
+	}
+	var acked []w
+	for _, op := range ops {
+		write := op.Kind == checkers.KVPut || op.Kind == checkers.KVDelete || op.Kind == checkers.KVCas
+		if !write || op.Failed {
+			continue
+		}
+		absent := op.Kind == checkers.KVDelete
+		if op.Indeterminate {
+			// May land at any time: always a possible final state.
+			if absent {
+				f.absent = true
+			} else {
+				f.values[op.Value] = true
+			}
+			continue
+		}
+		switch {
+		case op.Kind == checkers.KVCas && !op.Succeeded, op.Kind == checkers.KVDelete && op.Deleted == 0:
+			continue // wrote nothing
+		}
+		acked = append(acked, w{op.Start, op.End, op.Value, absent, op.Revision})
+	}
+	if len(acked) == 0 {
+		f.absent = true // never written for sure: absent, or an indeterminate write
+		return f
+	}
+	// The latest acknowledged writes: those no other acknowledged write
+	// followed in real time.
+	var latest []string
+	for _, a := range acked {
+		followed := false
+		for _, b := range acked {
+			if b.start > a.end {
+				followed = true
+				break
+			}
+		}
+		if followed {
+			continue
+		}
+		if a.absent {
+			f.absent = true
+			latest = append(latest, fmt.Sprintf("delete at revision %d", a.rev))
+		} else {
+			f.values[a.value] = true
+			latest = append(latest, fmt.Sprintf("%q at revision %d", a.value, a.rev))
+		}
+	}
+	sort.Strings(latest)
+	f.what = strings.Join(latest, " or ")
+	return f
+}
+
+// checkFinal compares the end-of-run read with every judged key's summary.
+func (sc *Scenario) checkFinal() []string {
+	fc := sc.finalCall()
+	if len(sc.win.final) == 0 {
+		return nil
+	}
+	if fc == nil || !fc.Done() || fc.Indeterminate || fc.Resp.Err != CodeOK {
+		return nil // no final read: the judged keys keep their per-key verdicts
+	}
+	got := map[string]string{}
+	for _, kv := range fc.Resp.Result.Results[0].KVs {
+		got[kv.Key] = kv.Value
+	}
+	var bad []string
+	for _, key := range harness.SortedKeys(sc.win.final) {
+		f := sc.win.final[key]
+		v, found := got[key]
+		if found && f.values[v] || !found && f.absent {
+			continue
+		}
+		now := "absent"
+		if found {
+			now = fmt.Sprintf("%q", v)
+		}
+		bad = append(bad, fmt.Sprintf("key %s lost acknowledged write %s after it went idle: the end-of-run read found %s", key, f.what, now))
+	}
+	if len(bad) > 5 {
+		bad = append(bad[:5], fmt.Sprintf("and %d more", len(bad)-5))
+	}
+	return bad
+}
+
+// finalOps turns the end-of-run read into one get per open workload key,
+// so that the per-key checks see what the store holds at the end.
+func (sc *Scenario) finalOps(key string) []checkers.KVOp {
+	fc := sc.finalCall()
+	if fc == nil || !fc.Done() || fc.Indeterminate || fc.Resp.Err != CodeOK || !strings.HasPrefix(key, "k") {
+		return nil
+	}
+	op := checkers.KVOp{Client: fc.Client, Kind: checkers.KVGet, Key: key, Start: fc.Start, End: fc.End, Revision: fc.Resp.Result.Revision}
+	for _, kv := range fc.Resp.Result.Results[0].KVs {
+		if kv.Key == key {
+			op.Found, op.Got, op.Mod, op.Create, op.Version = true, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Version
+		}
+	}
+	return []checkers.KVOp{op}
+}
