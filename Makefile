@@ -52,4 +52,4 @@ soak:
 
 ## demo: one simulation of the default scenario, with its summary
 demo:
-	$(GO) run ./cmd/hasim run --seed 1 --duration 60s
+	$(GO) run ./cmd/hasim run --seed 1

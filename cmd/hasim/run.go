@@ -37,6 +37,7 @@ type runFlags struct {
 	size     int
 	masters  int
 	workers  int
+	cache    bool
 	topology string
 	bugs     listFlag
 	out      string
@@ -53,6 +54,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when a check is unknown, not only when violated")
 	fs.IntVar(&f.masters, "masters", 0, "cluster: master hosts (the same as --size; 0: 3)")
 	fs.IntVar(&f.workers, "workers", 0, "cluster: worker nodes (0: 3)")
+	fs.BoolVar(&f.cache, "cache-reads", false, "cluster: users read with resourceVersion \"0\" (from the API servers' watch caches)")
 }
 
 // registerSystem registers the flags that say what system runs (shared by
@@ -116,7 +118,7 @@ func (f *runFlags) prepare() (*prepared, error) {
 	if err != nil {
 		return nil, usagef("--%v", err)
 	}
-	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size, Workers: f.workers, Topology: f.topology})
+	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size, Workers: f.workers, CacheReads: f.cache, Topology: f.topology})
 	if err != nil {
 		return nil, usagef("--%v", err)
 	}
@@ -149,6 +151,9 @@ func (f *runFlags) replayCommand(seed uint64, schedFile string) string {
 	}
 	if f.workers != 0 {
 		parts = append(parts, "--workers", strconv.Itoa(f.workers))
+	}
+	if f.cache {
+		parts = append(parts, "--cache-reads")
 	}
 	if f.topology != "" {
 		parts = append(parts, "--topology", f.topology)

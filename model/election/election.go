@@ -3,7 +3,7 @@
 // each process's own skewable clock, and a scenario of controller
 // replicas that elect a leader through an etcd-like store.
 //
-// The algorithm (client-go's tryAcquireOrRenew, with DESIGN.md's timings):
+// The algorithm (client-go's tryAcquireOrRenew, with its default timings):
 // read the lease (a linearizable read); if its record differs from the last
 // one seen, remember it with observedTime = the local monotonic now; the
 // lease is held by someone else while observedTime + leaseDuration > now

@@ -2,8 +2,8 @@
 // hasim's kernel: API servers running active-active in front of the raft
 // store, a load balancer with health checks, controller-manager and
 // scheduler replicas elected through Lease objects, kubelets on worker
-// nodes, and users. DESIGN.md §1 gives the semantics; deviations are named
-// where they are made.
+// nodes, and users. The semantics follow kube-apiserver, client-go, haproxy
+// and the kubelet; deviations are named where they are made.
 //
 // Everything speaks one small HTTP-like protocol over connections: a client
 // opens a connection (Conn, chosen by the client) to a server (an API

@@ -18,7 +18,7 @@ const (
 func init() {
 	model.Register(model.Bug{Name: BugHealthzNoEtcd, Caught: "api-available",
 		Plants: "/healthz answers ok without checking etcd, so the load balancer keeps an API server that cannot reach quorum"})
-	model.Register(model.Bug{Name: BugCacheReads, Caught: "no-time-travel/quorum",
+	model.Register(model.Bug{Name: BugCacheReads, Caught: "no-time-travel/quorum, api-linearizable",
 		Plants: "GETs without a resourceVersion are served from the watch cache instead of a quorum read"})
 }
 

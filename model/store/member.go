@@ -41,7 +41,7 @@ const (
 )
 
 func init() {
-	model.Register(model.Bug{Name: BugAckBeforeCommit, Caught: "durability, linearizability",
+	model.Register(model.Bug{Name: BugAckBeforeCommit, Caught: "acked-durable, linearizability",
 		Plants: "a member answers a write once the entry is in its own log, before it commits"})
 	model.Register(model.Bug{Name: BugStaleRead, Caught: "linearizability",
 		Plants: "linearizable reads are served from the member's local state, without ReadIndex"})
