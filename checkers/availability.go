@@ -17,6 +17,13 @@ import (
 // quorum of etcd") and under which state: any change of state, even
 // between two serving states, restarts the grace, since the system must
 // notice it. Calls report their start, end and outcome.
+//
+// The checker streams: States come in order of time, and a call is judged
+// as soon as a State later than its end plus Resolution is recorded (or at
+// Verdict, which is given an end no earlier than the last State). It keeps
+// the calls not yet judgeable, the current span and the spans of the last
+// availKeep (for calls recorded late), counts, and the first failures as
+// examples.
 type Availability struct {
 	name  string
 	grace time.Duration
@@ -24,9 +31,21 @@ type Availability struct {
 	// ending within it of a state change is not judged, since the change
 	// may have come first.
 	Resolution time.Duration
-	spans      []availSpan
-	calls      []availCall
+
+	spans    []availSpan   // by from; the last one open
+	stated   bool          // some State was recorded
+	now      time.Duration // the latest State's time
+	prunedTo time.Duration // spans before it were dropped (when pruned)
+	pruned   bool
+	calls    []availCall // not yet judgeable, in order of recording
+	seq      int         // calls recorded
+	judged   int
+	failed   examples[availFail]
 }
+
+// availKeep is how long closed spans are kept after they end, for calls
+// recorded late (a scenario records a call when it ends).
+const availKeep = 2 * time.Minute
 
 type availSpan struct {
 	from, to time.Duration // to -1: open
@@ -38,7 +57,16 @@ type availCall struct {
 	start, end time.Duration
 	ok         bool
 	what       string
+	seq        int
 }
+
+// availFail is one failed call judged, in order of recording.
+type availFail struct {
+	seq  int
+	text string
+}
+
+func availFailBefore(a, b availFail) bool { return a.seq < b.seq }
 
 // NewAvailability returns a checker named name with the given grace.
 func NewAvailability(name string, grace time.Duration) *Availability {
@@ -47,31 +75,103 @@ func NewAvailability(name string, grace time.Duration) *Availability {
 
 // State records the system's ground truth from true time at on: whether it
 // can serve, and a description of the state (compared for changes).
+// States come in order of time.
 func (a *Availability) State(at time.Duration, serving bool, state string) {
+	if !a.stated || at > a.now {
+		a.now = at
+	}
+	a.stated = true
 	if n := len(a.spans); n > 0 {
 		last := &a.spans[n-1]
-		if last.serving == serving && last.state == state {
-			return
+		if !(last.serving == serving && last.state == state) {
+			last.to = at
+			a.spans = append(a.spans, availSpan{from: at, to: -1, serving: serving, state: state})
 		}
-		last.to = at
+	} else {
+		a.spans = append(a.spans, availSpan{from: at, to: -1, serving: serving, state: state})
 	}
-	a.spans = append(a.spans, availSpan{from: at, to: -1, serving: serving, state: state})
+	// Judge what has become judgeable.
+	kept := a.calls[:0]
+	for _, c := range a.calls {
+		if !a.settle(c) {
+			kept = append(kept, c)
+		}
+	}
+	clear(a.calls[len(kept):])
+	a.calls = kept
+	// Drop the spans no call can need any more.
+	n := 0
+	for n < len(a.spans)-1 && a.spans[n].to < a.now-availKeep {
+		n++
+	}
+	if n > 0 {
+		a.prunedTo, a.pruned = a.spans[n].from, true
+		m := copy(a.spans, a.spans[n:])
+		clear(a.spans[m:])
+		a.spans = a.spans[:m]
+	}
 }
 
 // Call records one call: issued at start, answered (or given up) at end.
 func (a *Availability) Call(start, end time.Duration, ok bool, what string) {
-	a.calls = append(a.calls, availCall{start: start, end: end, ok: ok, what: what})
+	c := availCall{start: start, end: end, ok: ok, what: what, seq: a.seq}
+	a.seq++
+	if !a.settle(c) {
+		a.calls = append(a.calls, c)
+	}
+}
+
+// settle judges c if its fate is known, and reports whether it was.
+func (a *Availability) settle(c availCall) bool {
+	if !a.stated || c.start >= a.now {
+		return false // a later State may still cover its start
+	}
+	s, lost := a.spanAt(c.start)
+	switch {
+	case lost:
+		// Its span was dropped, having ended more than availKeep before
+		// the latest State: the call would count only had it ended before
+		// its span did, i.e. were it recorded over availKeep after its
+		// end, which a scenario recording calls as they end never does.
+		return true
+	case s == nil || !s.serving || c.start < s.from+a.grace:
+		return true
+	case s.to >= 0:
+		a.count(c, s, c.end+a.Resolution < s.to)
+		return true
+	case c.end+a.Resolution < a.now:
+		a.count(c, s, true)
+		return true
+	}
+	return false
+}
+
+// count records the judgement of c, made in span s.
+func (a *Availability) count(c availCall, s *availSpan, judged bool) {
+	if !judged {
+		return
+	}
+	a.judged++
+	if !c.ok {
+		a.failed.add(availFail{seq: c.seq, text: availDescribe(c, s)}, availFailBefore)
+	}
+}
+
+func availDescribe(c availCall, s *availSpan) string {
+	return fmt.Sprintf("%s failed at %s (issued %s), %s after the system could serve (%s)",
+		c.what, c.end, c.start, c.start-s.from, s.state)
 }
 
 // Verdict judges every call that lies wholly inside a serving span, at
-// least Grace after the span began.
+// least Grace after the span began. It may be asked again, after more
+// calls and states.
 func (a *Availability) Verdict(end time.Duration) harness.Verdict {
 	v := harness.Verdict{Check: a.name}
-	var bad []string
-	judged := 0
+	judged := a.judged
+	failed := examples[availFail]{n: a.failed.n, items: append([]availFail(nil), a.failed.items...)}
 	for _, c := range a.calls {
-		s := a.spanAt(c.start)
-		if s == nil || !s.serving || c.start < s.from+a.grace {
+		s, lost := a.spanAt(c.start)
+		if lost || s == nil || !s.serving || c.start < s.from+a.grace {
 			continue
 		}
 		to := s.to
@@ -83,14 +183,17 @@ func (a *Availability) Verdict(end time.Duration) harness.Verdict {
 		}
 		judged++
 		if !c.ok {
-			bad = append(bad, fmt.Sprintf("%s failed at %s (issued %s), %s after the system could serve (%s)",
-				c.what, c.end, c.start, c.start-s.from, s.state))
+			failed.add(availFail{seq: c.seq, text: availDescribe(c, s)}, availFailBefore)
 		}
 	}
 	switch {
-	case len(bad) > 0:
+	case failed.n > 0:
+		items := make([]string, len(failed.items))
+		for i, f := range failed.items {
+			items[i] = f.text
+		}
 		v.Status = harness.Violated
-		v.Detail = fmt.Sprintf("%d of %s failed although the system could serve: %s", len(bad), countOf(judged, "call"), joinExamples(bad, "; "))
+		v.Detail = fmt.Sprintf("%d of %s failed although the system could serve: %s", failed.n, countOf(judged, "call"), joinCapped(items, failed.n, "; "))
 	case judged == 0:
 		v.Status = harness.Unknown
 		v.Detail = fmt.Sprintf("no call was made while the system had been able to serve for at least %s", a.grace)
@@ -101,13 +204,15 @@ func (a *Availability) Verdict(end time.Duration) harness.Verdict {
 	return v
 }
 
-func (a *Availability) spanAt(t time.Duration) *availSpan {
+// spanAt returns the span covering t, nil before the first State; lost
+// when it was dropped.
+func (a *Availability) spanAt(t time.Duration) (s *availSpan, lost bool) {
 	for i := len(a.spans) - 1; i >= 0; i-- {
 		if a.spans[i].from <= t {
-			return &a.spans[i]
+			return &a.spans[i], false
 		}
 	}
-	return nil
+	return nil, a.pruned && t < a.prunedTo
 }
 
 // Surplus checks that a controller never creates more replicas than
@@ -119,7 +224,7 @@ type Surplus struct {
 	window time.Duration
 	want   map[string][]wantAt
 	count  map[string]int
-	bad    []string
+	bad    examples[string] // the first surplus creations
 	seen   int
 }
 
@@ -149,7 +254,7 @@ func (s *Surplus) Sample(at time.Duration, owner string, want, pods int) {
 	s.count[owner] = pods
 	s.seen++
 	if known && pods > prev && pods > bound {
-		s.bad = append(s.bad, fmt.Sprintf("%s grew to %d pods at %s, wanting at most %d within %s", owner, pods, at, bound, s.window))
+		s.bad.add(fmt.Sprintf("%s grew to %d pods at %s, wanting at most %d within %s", owner, pods, at, bound, s.window), func(string, string) bool { return false })
 	}
 }
 
@@ -157,8 +262,8 @@ func (s *Surplus) Sample(at time.Duration, owner string, want, pods int) {
 func (s *Surplus) Verdict() harness.Verdict {
 	v := harness.Verdict{Check: s.name}
 	switch {
-	case len(s.bad) > 0:
-		v.Status, v.Detail = harness.Violated, fmt.Sprintf("%s: %s", countOf(len(s.bad), "surplus creation"), joinExamples(s.bad, "; "))
+	case s.bad.n > 0:
+		v.Status, v.Detail = harness.Violated, fmt.Sprintf("%s: %s", countOf(s.bad.n, "surplus creation"), joinCapped(s.bad.items, s.bad.n, "; "))
 	case s.seen == 0:
 		v.Status, v.Detail = harness.Unknown, "no workload was sampled"
 	default:

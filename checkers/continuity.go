@@ -29,13 +29,37 @@ const (
 // intervals when every master was down; the latter are evidence only (a
 // violation says whether it happened with every master down) and measure
 // what the workload survived. Overlapping or touching intervals are merged.
+//
+// The checker streams, in memory bounded by how many pods run and stop
+// within contLag: it keeps the running pods, the pods stopped within
+// contLag, the all-masters-down intervals that ended within contLag (older
+// ones are summed up: how many, and the longest some pod ran through),
+// counts, and the first unexplained stops. Calls may come out of order of
+// their times by up to contLag, and an interval is reported once it ended
+// (or, open, at the end), after any interval it overlaps.
 type Continuity struct {
-	name  string
-	spans []contSpan
-	open  map[contPod]int // pod → index of its open span
-	stops []contStop
-	down  [][2]time.Duration // all-masters-down intervals, to -1: until the end
+	name   string
+	open   map[contPod]time.Duration // running pod → since
+	closed []contSpan                // stopped within contLag of now
+	down   [][2]time.Duration        // intervals not yet summed up, to -1: until the end
+	now    time.Duration             // the latest time reported
+	dated  bool
+	tidyAt time.Duration // when next to sum up and drop what is old
+
+	started, deleted, hostDown, stops int
+	bad                               examples[contStop] // unexplained stops, by time
+	seq                               int                // stops recorded
+
+	// Older all-masters-down intervals, merged: how many, and the longest
+	// some pod ran through from start to end (the first if several).
+	doneN    int
+	doneBest contOutage
+	doneAny  bool // doneBest is set
 }
+
+// contLag bounds how far out of order calls may come, and how long what
+// they may still need is kept.
+const contLag = 10 * time.Minute
 
 type contPod struct{ node, pod string }
 
@@ -50,42 +74,87 @@ type contStop struct {
 	cause   StopCause
 	started bool // a start of the pod was seen before
 	since   time.Duration
+	seq     int
+	// Once the all-masters-down interval holding it is summed up: whether
+	// there was one, and since when.
+	placed bool
+	down   bool
+	from   time.Duration
+}
+
+func contStopBefore(a, b contStop) bool {
+	switch {
+	case a.at != b.at:
+		return a.at < b.at
+	case a.node != b.node:
+		return a.node < b.node
+	case a.pod != b.pod:
+		return a.pod < b.pod
+	}
+	return a.seq < b.seq
 }
 
 // NewContinuity returns a checker whose verdicts carry the check name name,
 // e.g. "pods-keep-running".
 func NewContinuity(name string) *Continuity {
-	return &Continuity{name: name, open: map[contPod]int{}}
+	return &Continuity{name: name, open: map[contPod]time.Duration{}}
+}
+
+// clock notes a time reported, and sums up and drops what is older than
+// contLag now and then.
+func (c *Continuity) clock(t time.Duration) {
+	if !c.dated || t > c.now {
+		c.now = t
+	}
+	if !c.dated {
+		c.dated = true
+		c.tidyAt = c.now + contLag
+	}
+	if c.now >= c.tidyAt {
+		c.tidy(c.now - contLag)
+		c.tidyAt = c.now + contLag/8
+	}
 }
 
 // Started records that pod began running on node at true time at. A second
 // start of a pod already running is ignored.
 func (c *Continuity) Started(at time.Duration, node, pod string) {
 	p := contPod{node, pod}
-	if _, ok := c.open[p]; ok {
-		return
+	if _, ok := c.open[p]; !ok {
+		c.open[p] = at
+		c.started++
 	}
-	c.open[p] = len(c.spans)
-	c.spans = append(c.spans, contSpan{contPod: p, start: at, end: -1})
+	c.clock(at)
 }
 
 // Stopped records that pod stopped running on node at true time at, and
 // why. A stop without a start is still judged.
 func (c *Continuity) Stopped(at time.Duration, node, pod string, cause StopCause) {
 	p := contPod{node, pod}
-	s := contStop{contPod: p, at: at, cause: cause}
-	if i, ok := c.open[p]; ok {
-		c.spans[i].end = at
+	s := contStop{contPod: p, at: at, cause: cause, seq: c.seq}
+	c.seq++
+	if since, ok := c.open[p]; ok {
 		delete(c.open, p)
-		s.started, s.since = true, c.spans[i].start
+		c.closed = append(c.closed, contSpan{contPod: p, start: since, end: at})
+		s.started, s.since = true, since
 	}
-	c.stops = append(c.stops, s)
+	c.stops++
+	switch cause {
+	case StopDeleted:
+		c.deleted++
+	case StopHostDown:
+		c.hostDown++
+	default:
+		c.bad.add(s, contStopBefore)
+	}
+	c.clock(at)
 }
 
 // MastersDown records that every master was down from true time from to
 // true time to (to < 0: until the end of the run).
 func (c *Continuity) MastersDown(from, to time.Duration) {
 	c.down = append(c.down, [2]time.Duration{from, to})
+	c.clock(max(from, to))
 }
 
 // contOutage is a merged all-masters-down interval.
@@ -94,7 +163,8 @@ type contOutage struct {
 	pods     int // pods running from its start to its end
 }
 
-// outages merges the all-masters-down intervals, open ones ending at end.
+// outages merges the intervals not yet summed up, open ones ending at end,
+// and counts the pods that ran through each.
 func (c *Continuity) outages(end time.Duration) []contOutage {
 	var out []contOutage
 	ds := make([][2]time.Duration, len(c.down))
@@ -117,7 +187,78 @@ func (c *Continuity) outages(end time.Duration) []contOutage {
 		}
 		out = append(out, contOutage{from: d[0], to: max(d[1], d[0])})
 	}
+	for i := range out {
+		o := &out[i]
+		for _, since := range c.open {
+			if since <= o.from {
+				o.pods++
+			}
+		}
+		for _, s := range c.closed {
+			if s.start <= o.from && s.end >= o.to {
+				o.pods++
+			}
+		}
+	}
 	return out
+}
+
+// tidy sums up the all-masters-down intervals that ended before cut (none
+// may merge with them any more, and the pods that ran through them are
+// known), then drops the pods stopped before cut.
+func (c *Continuity) tidy(cut time.Duration) {
+	// An open interval may still merge with any interval ending at or
+	// after its start.
+	hold := cut
+	for _, d := range c.down {
+		if d[1] < 0 {
+			hold = min(hold, d[0])
+		}
+	}
+	done := map[[2]time.Duration]bool{}
+	for _, o := range c.outages(0) {
+		if o.to >= cut || o.to >= hold || o.from > o.to {
+			continue
+		}
+		done[[2]time.Duration{o.from, o.to}] = true
+		c.doneN++
+		if o.pods > 0 && (!c.doneAny || o.to-o.from > c.doneBest.to-c.doneBest.from) {
+			c.doneBest, c.doneAny = o, true
+		}
+		for i := range c.bad.items {
+			if s := &c.bad.items[i]; !s.placed && o.from <= s.at && s.at <= o.to {
+				s.placed, s.down, s.from = true, true, o.from
+			}
+		}
+	}
+	if len(done) > 0 {
+		kept := c.down[:0]
+		for _, d := range c.down {
+			if d[1] >= 0 && d[1] < cut && d[1] < hold && c.inDone(d, done) {
+				continue
+			}
+			kept = append(kept, d)
+		}
+		c.down = kept
+	}
+	kept := c.closed[:0]
+	for _, s := range c.closed {
+		if s.end >= cut {
+			kept = append(kept, s)
+		}
+	}
+	clear(c.closed[len(kept):])
+	c.closed = kept
+}
+
+// inDone reports whether interval d lies in one of the merged intervals done.
+func (c *Continuity) inDone(d [2]time.Duration, done map[[2]time.Duration]bool) bool {
+	for o := range done {
+		if o[0] <= d[0] && d[1] <= o[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // Verdict judges the run, which ended at true time end: violated with every
@@ -128,55 +269,23 @@ func (c *Continuity) outages(end time.Duration) []contOutage {
 func (c *Continuity) Verdict(end time.Duration) harness.Verdict {
 	v := harness.Verdict{Check: c.name}
 	outs := c.outages(end)
-	for i := range outs {
-		for _, s := range c.spans {
-			se := s.end
-			if se < 0 {
-				se = max(end, outs[i].to)
-			}
-			if s.start <= outs[i].from && se >= outs[i].to {
-				outs[i].pods++
-			}
-		}
-	}
-
-	stops := append([]contStop(nil), c.stops...)
-	sort.SliceStable(stops, func(i, j int) bool {
-		a, b := stops[i], stops[j]
-		switch {
-		case a.at != b.at:
-			return a.at < b.at
-		case a.node != b.node:
-			return a.node < b.node
-		}
-		return a.pod < b.pod
-	})
-	var deleted, hostDown int
-	var bad []string
-	for _, s := range stops {
-		switch s.cause {
-		case StopDeleted:
-			deleted++
-		case StopHostDown:
-			hostDown++
-		default:
-			bad = append(bad, c.describeStop(s, outs))
-		}
-	}
-
 	switch {
-	case len(bad) > 0:
+	case c.bad.n > 0:
+		bad := make([]string, len(c.bad.items))
+		for i, s := range c.bad.items {
+			bad[i] = c.describeStop(s, outs)
+		}
 		v.Status = harness.Violated
-		v.Detail = fmt.Sprintf("%s stopped for no good reason: %s", countOf(len(bad), "pod"), joinExamples(bad, "; "))
-	case len(c.spans) == 0:
+		v.Detail = fmt.Sprintf("%s stopped for no good reason: %s", countOf(c.bad.n, "pod"), joinCapped(bad, c.bad.n, "; "))
+	case c.started == 0:
 		v.Status, v.Detail = harness.Unknown, "no pod ever started"
-		if len(stops) > 0 {
-			v.Detail += fmt.Sprintf(" (%s seen: %d deleted, %d lost with their host)", countOf(len(stops), "stop"), deleted, hostDown)
+		if c.stops > 0 {
+			v.Detail += fmt.Sprintf(" (%s seen: %d deleted, %d lost with their host)", countOf(c.stops, "stop"), c.deleted, c.hostDown)
 		}
 	default:
 		v.Status = harness.OK
 		v.Detail = fmt.Sprintf("%s started; %d deleted, %d lost with their host; %d still running at %s; %s",
-			countOf(len(c.spans), "pod"), deleted, hostDown, len(c.open), fmtT(end), contSurvived(outs))
+			countOf(c.started, "pod"), c.deleted, c.hostDown, len(c.open), fmtT(end), c.survived(outs))
 	}
 	return v
 }
@@ -194,30 +303,44 @@ func (c *Continuity) describeStop(s contStop, outs []contOutage) string {
 		ran = ", never seen starting"
 	}
 	masters := "with some master up"
-	for _, o := range outs {
-		if o.from <= s.at && s.at <= o.to {
-			masters = fmt.Sprintf("while every master was down (since %s, %s before)", fmtT(o.from), fmtT(s.at-o.from))
-			break
+	if s.placed {
+		if s.down {
+			masters = fmt.Sprintf("while every master was down (since %s, %s before)", fmtT(s.from), fmtT(s.at-s.from))
+		}
+	} else {
+		for _, o := range outs {
+			if o.from <= s.at && s.at <= o.to {
+				masters = fmt.Sprintf("while every master was down (since %s, %s before)", fmtT(o.from), fmtT(s.at-o.from))
+				break
+			}
 		}
 	}
 	return fmt.Sprintf("pod %s on node %s stopped at %s (%s)%s, %s", s.pod, s.node, fmtT(s.at), cause, ran, masters)
 }
 
-// contSurvived says what the workload ran through.
-func contSurvived(outs []contOutage) string {
-	if len(outs) == 0 {
-		return "the masters were never all down"
-	}
-	best := -1
-	for i, o := range outs {
-		if o.pods > 0 && (best < 0 || o.to-o.from > outs[best].to-outs[best].from) {
-			best = i
+// survived says what the workload ran through: the intervals summed up
+// came before those still kept.
+func (c *Continuity) survived(outs []contOutage) string {
+	n := c.doneN + len(outs)
+	best, any := c.doneBest, c.doneAny
+	for _, o := range outs {
+		if o.pods > 0 && (!any || o.to-o.from > best.to-best.from) {
+			best, any = o, true
 		}
 	}
-	if best < 0 {
-		return fmt.Sprintf("no pod ran through any of %s", countOf(len(outs), "all-masters-down interval"))
+	return contSurvived(n, best, any)
+}
+
+// contSurvived says what the workload ran through: of n all-masters-down
+// intervals, best (when any) is the longest some pod ran through.
+func contSurvived(n int, best contOutage, any bool) string {
+	if n == 0 {
+		return "the masters were never all down"
 	}
-	o := outs[best]
+	if !any {
+		return fmt.Sprintf("no pod ran through any of %s", countOf(n, "all-masters-down interval"))
+	}
+	o := best
 	pl := countOf(o.pods, "pod")
 	return fmt.Sprintf("pods kept running through %s with every master down (%s through the outage from %s to %s)",
 		fmtT(o.to-o.from), pl, fmtT(o.from), fmtT(o.to))

@@ -29,6 +29,11 @@ import (
 // Samples before the heal are ignored, as are samples after the end given
 // to Verdict. Without a Healed call (no faults) the run is judged from time
 // 0. Observing an undeclared condition declares it.
+//
+// Samples are kept compressed, as runs: consecutive samples of a condition
+// with the same outcome (and, when failing, the same detail) taken at a
+// steady pace are one run, so that a condition sampled every second for
+// hours costs memory only for its changes.
 type Liveness struct {
 	name      string
 	healAt    time.Duration
@@ -40,8 +45,46 @@ type Liveness struct {
 }
 
 type liveCond struct {
-	name    string
-	samples []liveSample
+	name string
+	runs []liveRun
+}
+
+// liveRun stands for n samples with the same outcome (and detail, when
+// failing) taken at first, first+step, …, last.
+type liveRun struct {
+	first, last time.Duration
+	step        time.Duration // valid when n ≥ 2
+	n           int64
+	ok          bool
+	detail      string // of a failing run
+}
+
+// at returns the time of the run's k-th sample.
+func (r *liveRun) at(k int64) time.Duration { return r.first + time.Duration(k)*r.step }
+
+// from returns the index of the run's first sample at or after t (n when
+// none).
+func (r *liveRun) from(t time.Duration) int64 {
+	switch {
+	case t <= r.first:
+		return 0
+	case t > r.last:
+		return r.n
+	}
+	// r.step > 0 here: first < t ≤ last.
+	return int64((t - r.first + r.step - 1) / r.step)
+}
+
+// upTo returns the index of the run's last sample at or before t (-1 when
+// none).
+func (r *liveRun) upTo(t time.Duration) int64 {
+	switch {
+	case t < r.first:
+		return -1
+	case t >= r.last:
+		return r.n - 1
+	}
+	return int64((t - r.first) / r.step)
 }
 
 type liveSample struct {
@@ -90,7 +133,21 @@ func (l *Liveness) cond(name string) *liveCond {
 // held, and what was seen (a leader's id, an error).
 func (l *Liveness) Observe(at time.Duration, name string, ok bool, detail string) {
 	c := l.cond(name)
-	c.samples = append(c.samples, liveSample{at: at, ok: ok, detail: detail})
+	if ok {
+		detail = "" // an ok sample's detail is never told
+	}
+	if n := len(c.runs); n > 0 {
+		r := &c.runs[n-1]
+		if r.ok == ok && r.detail == detail && at >= r.last && (r.n == 1 || at-r.last == r.step) {
+			if r.n == 1 {
+				r.step = at - r.last
+			}
+			r.last = at
+			r.n++
+			return
+		}
+	}
+	c.runs = append(c.runs, liveRun{first: at, last: at, n: 1, ok: ok, detail: detail})
 }
 
 // liveJudgement is one condition's outcome.
@@ -126,20 +183,23 @@ func (l *Liveness) Verdict(end time.Duration) harness.Verdict {
 	js := make([]liveJudgement, len(l.conds))
 	for i, c := range l.conds {
 		j := &js[i]
-		for k := range c.samples {
-			s := &c.samples[k]
-			switch {
-			case s.at < heal || s.at > end:
-			case s.at <= window:
+		for k := range c.runs {
+			r := &c.runs[k]
+			// Samples in [heal, window].
+			if a, b := r.from(heal), r.upTo(window); a <= b {
 				j.sampled = true
-				if s.ok && (!j.held || s.at-heal < j.after) {
-					j.held, j.after = true, s.at-heal
+				if t := r.at(a); r.ok && (!j.held || t-heal < j.after) {
+					j.held, j.after = true, t-heal
 				}
-				if !s.ok && (j.lastFail == nil || s.at >= j.lastFail.at) {
-					j.lastFail = s
+				if t := r.at(b); !r.ok && (j.lastFail == nil || t >= j.lastFail.at) {
+					j.lastFail = &liveSample{at: t, ok: false, detail: r.detail}
 				}
-			case s.ok && (j.late == nil || s.at < j.late.at):
-				j.late = s
+			}
+			// The first ok sample in (window, end].
+			if a := max(r.from(heal), r.upTo(window)+1); r.ok && a < r.n {
+				if t := r.at(a); t <= end && (j.late == nil || t < j.late.at) {
+					j.late = &liveSample{at: t, ok: true}
+				}
 			}
 		}
 	}

@@ -23,9 +23,23 @@ import (
 //     "tocommit is out of range").
 //
 // Violations are kept with their first evidence; the verdict lists them.
+//
+// The applied entries are kept from KeepBehind entries below the lowest
+// index some member (running or down) must apply next, up to the highest
+// applied: memory does not grow with the log while the members keep up.
 type RaftSafety struct {
+	// KeepBehind is how many entries below the lowest next index of any
+	// member stay comparable [8192]: a member that restarts replays from
+	// its last snapshot (up to SnapshotCount entries behind what it had
+	// applied), and a new leader's log reaches back to its compaction
+	// point (SnapshotCount + CatchUpEntries behind). An entry applied
+	// further behind is not compared, nor is a new leader's log there.
+	KeepBehind uint64
+
 	leaders   map[uint64]leaderAt // term → first leader seen
-	canonical []entryID           // index-1 → the first applied entry there
+	canonical []entryID           // index-base → the first applied entry there
+	base      uint64              // the index of canonical[0]
+	top       uint64              // the highest index applied
 	next      map[uint64]uint64   // member → next index it must apply
 	rev       map[uint64]int64    // member → highest revision reported
 	problems  []string
@@ -50,7 +64,8 @@ const MaxProblems = 20
 
 // NewRaftSafety returns an empty checker.
 func NewRaftSafety() *RaftSafety {
-	return &RaftSafety{leaders: map[uint64]leaderAt{}, next: map[uint64]uint64{}, rev: map[uint64]int64{}}
+	return &RaftSafety{KeepBehind: 8192, base: 1,
+		leaders: map[uint64]leaderAt{}, next: map[uint64]uint64{}, rev: map[uint64]int64{}}
 }
 
 func (c *RaftSafety) fail(format string, args ...any) {
@@ -73,7 +88,36 @@ func (c *RaftSafety) Leader(at time.Duration, member, term uint64) {
 
 // Reset says member's next applied entry will be index+1: after a restart
 // (replay from its snapshot) or a snapshot restore.
-func (c *RaftSafety) Reset(member, index uint64) { c.next[member] = index + 1 }
+func (c *RaftSafety) Reset(member, index uint64) {
+	c.next[member] = index + 1
+	c.trim()
+}
+
+// trim drops the entries no member may apply or lead with any more.
+func (c *RaftSafety) trim() {
+	if len(c.next) == 0 {
+		return
+	}
+	low := uint64(0)
+	first := true
+	for _, n := range c.next {
+		if first || n < low {
+			low, first = n, false
+		}
+	}
+	keep := uint64(1)
+	if low > c.KeepBehind+1 {
+		keep = low - c.KeepBehind
+	}
+	keep = min(keep, c.top+1)
+	if keep <= c.base {
+		return
+	}
+	// Reslicing costs nothing; append moves the live part to a new array
+	// once the old one is full, so memory stays proportional to it.
+	c.canonical = c.canonical[keep-c.base:]
+	c.base = keep
+}
 
 // Applied records that member applied the entry at index with term and a
 // digest of its type and content.
@@ -83,14 +127,15 @@ func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest uint6
 		c.fail("member %d applied index %d at %s, expected %d (applies out of order or with a gap)", member, index, fmtT(at), want)
 	}
 	c.next[member] = index + 1
-	if index == 0 {
-		return
+	defer c.trim()
+	if index == 0 || index < c.base {
+		return // dropped: KeepBehind entries behind every member
 	}
-	if int(index) <= len(c.canonical) {
-		e := c.canonical[index-1]
+	if index <= c.top {
+		e := &c.canonical[index-c.base]
 		if e.term == 0 {
 			// A hole left by a snapshot restore: the first applier fills it.
-			c.canonical[index-1] = entryID{term: term, digest: digest, member: member, at: at}
+			*e = entryID{term: term, digest: digest, member: member, at: at}
 			return
 		}
 		if e.term != term || e.digest != digest {
@@ -99,12 +144,13 @@ func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest uint6
 		}
 		return
 	}
-	for uint64(len(c.canonical)) < index-1 {
+	for c.base+uint64(len(c.canonical)) < index {
 		// A member restored from a snapshot applies past entries nobody
 		// reported yet; keep a hole that the first applier fills.
 		c.canonical = append(c.canonical, entryID{})
 	}
 	c.canonical = append(c.canonical, entryID{term: term, digest: digest, member: member, at: at})
+	c.top = index
 }
 
 // LeaderLog checks a new leader's log against every applied entry: term
@@ -112,8 +158,8 @@ func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest uint6
 // is outside its log), and first is the first index its log still holds
 // (entries before are covered by its snapshot).
 func (c *RaftSafety) LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool)) {
-	for i := first; i <= uint64(len(c.canonical)); i++ {
-		e := c.canonical[i-1]
+	for i := max(first, c.base); i <= c.top; i++ {
+		e := c.canonical[i-c.base]
 		if e.term == 0 {
 			continue
 		}
@@ -146,7 +192,7 @@ func (c *RaftSafety) Panicked(at time.Duration, member uint64, msg string) {
 }
 
 // Committed returns the highest log index some member applied.
-func (c *RaftSafety) Committed() int { return len(c.canonical) }
+func (c *RaftSafety) Committed() int { return int(c.top) }
 
 // Verdict judges the run.
 func (c *RaftSafety) Verdict() harness.Verdict {
@@ -162,7 +208,7 @@ func (c *RaftSafety) Verdict() harness.Verdict {
 		return v
 	}
 	v.Status = harness.OK
-	v.Detail = fmt.Sprintf("%d leaders over %d terms, %d entries applied consistently", c.leaderN, len(c.leaders), len(c.canonical))
+	v.Detail = fmt.Sprintf("%d leaders over %d terms, %d entries applied consistently", c.leaderN, len(c.leaders), c.top)
 	return v
 }
 

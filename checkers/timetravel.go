@@ -59,21 +59,265 @@ type RVObservation struct {
 //
 // Verdicts are per read mode (see Verdict); the check name is
 // name+"/"+mode.
+//
+// The checker streams, in memory bounded by the observation rate (not by
+// the run's length): observations are taken in order of arrival (At) once
+// they are MaxCall older than the latest one seen (or when a verdict or
+// counts are asked for), each read is judged as it is taken, and per client
+// and key it keeps only the sightings of the last MaxCall plus the highest
+// RV seen before them. A scenario calls Observe as responses arrive, so the
+// order is right; observations may come out of order by up to MaxCall.
 type NoTimeTravel struct {
 	name string
-	obs  []RVObservation
+	// MaxCall bounds how long a call takes, from issue to answer [2m]: a
+	// read is judged against older sightings through the highest RV among
+	// them, so a read issued more than MaxCall before the latest
+	// observation taken may be judged against sightings that arrived after
+	// it was issued.
+	MaxCall time.Duration
+	// KeyIdle: a client's history of a key it has not observed for KeyIdle
+	// is forgotten (its counts stay), so that rotating keys do not
+	// accumulate [10m]; a read of that key by that client after a longer
+	// silence is judged only against sightings since. It should exceed how
+	// long a client may leave a key alone and come back to it (kube users
+	// move to new keys every 5-minute epoch and never return).
+	KeyIdle time.Duration
+
+	buf     []ttPending // not yet taken, by (At, seq)
+	seq     int         // observations recorded
+	maxAt   time.Duration
+	taken   time.Duration // At of the latest observation taken
+	sweepAt time.Duration // when next to forget idle histories
+	started bool          // some observation was taken
+
+	modes  map[string]bool // read modes observed
+	groups map[ttGroupKey]*ttGroup
+	keys   map[string]*ttKeyState
+	judged map[string]*ttModeState // read mode → its counts and examples
+}
+
+// ttPending is an observation waiting to be taken.
+type ttPending struct {
+	o   RVObservation
+	seq int
+}
+
+type ttGroupKey struct{ client, key string }
+
+// ttSighting is one observation that is evidence: an RV the client got.
+type ttSighting struct {
+	at     time.Duration
+	rv     int64
+	mode   string
+	server string
+}
+
+// ttGroup is one client's history of one key.
+type ttGroup struct {
+	recent  []ttSighting // the sightings of the last MaxCall, by arrival
+	floor   ttSighting   // the first with the highest RV among older ones
+	floored bool
+	last    time.Duration // At of its latest observation
+}
+
+// ttKeyState tracks a key while some client's history of it is kept.
+type ttKeyState struct {
+	groups int             // clients with a kept history of it
+	modes  map[string]bool // read modes some read of it was judged in
+}
+
+// ttModeState sums up the reads of one mode.
+type ttModeState struct {
+	counts  TimeTravelCounts
+	clients map[string]bool
+	bad     examples[ttViolation]
+}
+
+// ttViolation is one read that went back in time.
+type ttViolation struct {
+	read RVObservation
+	seen ttSighting
+	seq  int
 }
 
 // NewNoTimeTravel returns a checker whose verdicts are named name+"/"+mode,
 // e.g. "no-time-travel/cache".
 func NewNoTimeTravel(name string) *NoTimeTravel {
-	return &NoTimeTravel{name: name}
+	return &NoTimeTravel{name: name, MaxCall: 2 * time.Minute, KeyIdle: 10 * time.Minute,
+		modes: map[string]bool{}, groups: map[ttGroupKey]*ttGroup{}, keys: map[string]*ttKeyState{}, judged: map[string]*ttModeState{}}
 }
 
 // Observe records one response a client received. Observations may arrive
-// in any order.
+// out of order by up to MaxCall (see NoTimeTravel).
 func (c *NoTimeTravel) Observe(o RVObservation) {
-	c.obs = append(c.obs, o)
+	if o.Mode != RVWrite {
+		c.modes[o.Mode] = true
+	}
+	p := ttPending{o: o, seq: c.seq}
+	c.seq++
+	// Insert by (At, seq): nearly always at the end.
+	i := len(c.buf)
+	for i > 0 && c.buf[i-1].o.At > o.At {
+		i--
+	}
+	c.buf = append(c.buf, ttPending{})
+	copy(c.buf[i+1:], c.buf[i:])
+	c.buf[i] = p
+	if c.seq == 1 || o.At > c.maxAt {
+		c.maxAt = o.At
+	}
+	n := 0
+	for n < len(c.buf) && c.buf[n].o.At < c.maxAt-c.MaxCall {
+		c.take(c.buf[n])
+		n++
+	}
+	c.drop(n)
+}
+
+// drop removes the first n buffered observations.
+func (c *NoTimeTravel) drop(n int) {
+	if n == 0 {
+		return
+	}
+	// Reslicing costs nothing; append moves the live part to a new array
+	// once the old one is full, so memory stays proportional to it.
+	clear(c.buf[:n])
+	c.buf = c.buf[n:]
+}
+
+// flush takes every buffered observation.
+func (c *NoTimeTravel) flush() {
+	for _, p := range c.buf {
+		c.take(p)
+	}
+	c.drop(len(c.buf))
+}
+
+func (c *NoTimeTravel) mode(m string) *ttModeState {
+	s := c.judged[m]
+	if s == nil {
+		s = &ttModeState{clients: map[string]bool{}}
+		c.judged[m] = s
+	}
+	return s
+}
+
+// take judges one observation, in order of arrival, and keeps it as
+// evidence if it is a sighting.
+func (c *NoTimeTravel) take(p ttPending) {
+	o := p.o
+	if !c.started || o.At > c.taken {
+		c.taken = o.At
+	}
+	if !c.started {
+		c.started = true
+		c.sweepAt = c.taken + c.KeyIdle
+	}
+	if c.taken >= c.sweepAt {
+		c.forget()
+		c.sweepAt = c.taken + max(c.KeyIdle/4, time.Second)
+	}
+	var ms *ttModeState
+	if o.Mode != RVWrite {
+		ms = c.mode(o.Mode)
+		ms.counts.Reads++
+		if !o.Found || o.RV <= 0 {
+			ms.counts.Skipped++
+		}
+	}
+	k := ttGroupKey{o.Client, o.Key}
+	g := c.groups[k]
+	if g == nil {
+		g = &ttGroup{}
+		c.groups[k] = g
+		ks := c.keys[o.Key]
+		if ks == nil {
+			ks = &ttKeyState{}
+			c.keys[o.Key] = ks
+		}
+		ks.groups++
+	}
+	g.last = max(g.last, o.At)
+	// Sightings older than any future read's issue fold into the floor.
+	cut, n := c.taken-c.MaxCall, 0
+	for n < len(g.recent) && g.recent[n].at < cut {
+		if s := g.recent[n]; !g.floored || s.rv > g.floor.rv {
+			g.floor, g.floored = s, true
+		}
+		n++
+	}
+	if n > 0 {
+		m := copy(g.recent, g.recent[n:])
+		g.recent = g.recent[:m]
+	}
+	if o.RV <= 0 || (o.Mode != RVWrite && !o.Found) {
+		return
+	}
+	g.recent = append(g.recent, ttSighting{at: o.At, rv: o.RV, mode: o.Mode, server: o.Server})
+	if ms == nil {
+		return
+	}
+	var best *ttSighting
+	if g.floored {
+		best = &g.floor
+	}
+	for i := range g.recent {
+		s := &g.recent[i]
+		if s.at >= o.Start {
+			break
+		}
+		if best == nil || s.rv > best.rv {
+			best = s
+		}
+	}
+	if best == nil {
+		return
+	}
+	ms.counts.Judged++
+	ms.clients[o.Client] = true
+	if ks := c.keys[o.Key]; ks != nil && !ks.modes[o.Mode] {
+		if ks.modes == nil {
+			ks.modes = map[string]bool{}
+		}
+		ks.modes[o.Mode] = true
+		ms.counts.Keys++
+	}
+	if o.RV < best.rv {
+		ms.counts.Violations++
+		ms.bad.add(ttViolation{read: o, seen: *best, seq: p.seq}, ttBefore)
+	}
+}
+
+// ttBefore orders violations by arrival, then client, key, issue and
+// order of observation.
+func ttBefore(x, y ttViolation) bool {
+	a, b := x.read, y.read
+	switch {
+	case a.At != b.At:
+		return a.At < b.At
+	case a.Client != b.Client:
+		return a.Client < b.Client
+	case a.Key != b.Key:
+		return a.Key < b.Key
+	case a.Start != b.Start:
+		return a.Start < b.Start
+	}
+	return x.seq < y.seq
+}
+
+// forget drops the histories idle for KeyIdle.
+func (c *NoTimeTravel) forget() {
+	for k, g := range c.groups {
+		if g.last >= c.taken-c.KeyIdle {
+			continue
+		}
+		delete(c.groups, k)
+		if ks := c.keys[k.key]; ks != nil {
+			if ks.groups--; ks.groups <= 0 {
+				delete(c.keys, k.key)
+			}
+		}
+	}
 }
 
 // TimeTravelCounts sums up the reads of one mode, for reports.
@@ -86,11 +330,6 @@ type TimeTravelCounts struct {
 	Keys       int // distinct keys among the judged reads
 }
 
-// ttViolation is one read that went back in time.
-type ttViolation struct {
-	read, seen RVObservation
-}
-
 // Counts returns the counts of reads of mode.
 func (c *NoTimeTravel) Counts(mode string) TimeTravelCounts {
 	counts, _ := c.judge(mode)
@@ -101,10 +340,8 @@ func (c *NoTimeTravel) Counts(mode string) TimeTravelCounts {
 // always included.
 func (c *NoTimeTravel) Modes() []string {
 	set := map[string]bool{RVQuorum: true, RVCache: true}
-	for _, o := range c.obs {
-		if o.Mode != RVWrite {
-			set[o.Mode] = true
-		}
+	for m := range c.modes {
+		set[m] = true
 	}
 	modes := make([]string, 0, len(set))
 	for m := range set {
@@ -148,7 +385,7 @@ func (c *NoTimeTravel) Verdict(mode string) harness.Verdict {
 		}
 		v.Status = harness.Violated
 		v.Detail = fmt.Sprintf("%d of %d judged %s went back in time: %s",
-			counts.Violations, counts.Judged, noun, joinExamples(items, "; "))
+			counts.Violations, counts.Judged, noun, joinCapped(items, counts.Violations, "; "))
 	case counts.Reads == 0:
 		v.Status, v.Detail = harness.Unknown, "no "+noun
 	case counts.Judged == 0:
@@ -163,83 +400,17 @@ func (c *NoTimeTravel) Verdict(mode string) harness.Verdict {
 	return v
 }
 
-// judge checks the reads of mode; the violations come in order of arrival.
+// judge takes every buffered observation and returns the counts of mode
+// and the first violations, in order of arrival.
 func (c *NoTimeTravel) judge(mode string) (TimeTravelCounts, []ttViolation) {
-	var counts TimeTravelCounts
-	type ck struct{ client, key string }
-	groups := map[ck][]int{}
-	for i, o := range c.obs {
-		if o.Mode == mode && mode != RVWrite {
-			counts.Reads++
-			if !o.Found || o.RV <= 0 {
-				counts.Skipped++
-			}
-		}
-		k := ck{o.Client, o.Key}
-		groups[k] = append(groups[k], i)
-	}
-	if mode == RVWrite {
+	c.flush()
+	ms := c.judged[mode]
+	if mode == RVWrite || ms == nil {
 		return TimeTravelCounts{}, nil
 	}
-	gkeys := make([]ck, 0, len(groups))
-	for k := range groups {
-		gkeys = append(gkeys, k)
-	}
-	sort.Slice(gkeys, func(i, j int) bool {
-		if gkeys[i].client != gkeys[j].client {
-			return gkeys[i].client < gkeys[j].client
-		}
-		return gkeys[i].key < gkeys[j].key
-	})
-	clients, keys := map[string]bool{}, map[string]bool{}
-	var bad []ttViolation
-	for _, k := range gkeys {
-		// Sightings, by arrival; reads of mode, by issue.
-		var seen, reads []RVObservation
-		for _, i := range groups[k] {
-			o := c.obs[i]
-			if o.RV <= 0 || (o.Mode != RVWrite && !o.Found) {
-				continue
-			}
-			seen = append(seen, o)
-			if o.Mode == mode {
-				reads = append(reads, o)
-			}
-		}
-		sort.SliceStable(seen, func(i, j int) bool { return seen[i].At < seen[j].At })
-		sort.SliceStable(reads, func(i, j int) bool { return reads[i].Start < reads[j].Start })
-		next, best := 0, -1
-		for _, r := range reads {
-			for ; next < len(seen) && seen[next].At < r.Start; next++ {
-				if best < 0 || seen[next].RV > seen[best].RV {
-					best = next
-				}
-			}
-			if best < 0 {
-				continue
-			}
-			counts.Judged++
-			clients[k.client], keys[k.key] = true, true
-			if r.RV < seen[best].RV {
-				counts.Violations++
-				bad = append(bad, ttViolation{read: r, seen: seen[best]})
-			}
-		}
-	}
-	counts.Clients, counts.Keys = len(clients), len(keys)
-	sort.SliceStable(bad, func(i, j int) bool {
-		a, b := bad[i].read, bad[j].read
-		switch {
-		case a.At != b.At:
-			return a.At < b.At
-		case a.Client != b.Client:
-			return a.Client < b.Client
-		case a.Key != b.Key:
-			return a.Key < b.Key
-		}
-		return a.Start < b.Start
-	})
-	return counts, bad
+	counts := ms.counts
+	counts.Clients = len(ms.clients)
+	return counts, ms.bad.items
 }
 
 // ttDescribe tells one violation, e.g. "client u2 read
@@ -253,12 +424,12 @@ func ttDescribe(b ttViolation) string {
 		what = "listed " + kind
 	}
 	from := "its write"
-	if s.Mode != RVWrite {
-		from = "a " + s.Mode + " read"
+	if s.mode != RVWrite {
+		from = "a " + s.mode + " read"
 	}
 	return fmt.Sprintf("client %s %s at rv %d%s at %s after seeing rv %d at %s (%s read issued at %s; rv %d from %s%s)",
-		r.Client, what, r.RV, ttVia(r.Server), fmtT(r.At), s.RV, fmtT(s.At),
-		r.Mode, fmtT(r.Start), s.RV, from, ttVia(s.Server))
+		r.Client, what, r.RV, ttVia(r.Server), fmtT(r.At), s.rv, fmtT(s.at),
+		r.Mode, fmtT(r.Start), s.rv, from, ttVia(s.server))
 }
 
 func ttVia(server string) string {
@@ -270,6 +441,41 @@ func ttVia(server string) string {
 
 // exampleCap bounds how many examples a verdict's detail lists.
 const exampleCap = 5
+
+// examples keeps how many items were added and the exampleCap least of
+// them (ties: the first added), so that a detail can list the first few
+// of any number of items in memory bounded by exampleCap.
+type examples[T any] struct {
+	n     int
+	items []T // sorted, at most exampleCap
+}
+
+// add counts x and keeps it if it is among the exampleCap least by less.
+func (e *examples[T]) add(x T, less func(a, b T) bool) {
+	e.n++
+	i := len(e.items)
+	for i > 0 && less(x, e.items[i-1]) {
+		i--
+	}
+	if i >= exampleCap {
+		return
+	}
+	if len(e.items) < exampleCap {
+		var zero T
+		e.items = append(e.items, zero)
+	}
+	copy(e.items[i+1:], e.items[i:])
+	e.items[i] = x
+}
+
+// joinCapped reads like joinExamples over n items of which items are the
+// first (all of them when n ≤ exampleCap).
+func joinCapped(items []string, n int, sep string) string {
+	if n <= exampleCap {
+		return strings.Join(items, sep)
+	}
+	return strings.Join(items[:exampleCap], sep) + fmt.Sprintf("%sand %d more", sep, n-exampleCap)
+}
 
 // joinExamples joins at most exampleCap items, then says how many more.
 func joinExamples(items []string, sep string) string {

@@ -336,11 +336,13 @@ func (sc *Scenario) active(lease string) (harness.ProcID, bool) {
 // started, stopped and issued implement actorHooks.
 func (sc *Scenario) started(ctx *harness.Ctx, lease, identity string, proc harness.ProcID) {
 	sc.single[lease].Start(sc.sim.Now(), identity)
+	sc.deposed.Start(lease, identity, sc.sim.Now())
 	sc.actors[lease] = append(sc.actors[lease], actor{identity: identity, proc: proc, inc: ctx.Incarnation()})
 }
 
 func (sc *Scenario) stopped(_ *harness.Ctx, lease, identity string) {
 	sc.single[lease].Stop(sc.sim.Now(), identity)
+	sc.deposed.Stop(lease, identity, sc.sim.Now())
 	as := sc.actors[lease]
 	for i, a := range as {
 		if a.identity == identity {
@@ -505,6 +507,7 @@ func (sc *Scenario) observe(s *harness.Sim) {
 		for _, a := range sc.actors[lease] {
 			if !s.Running(a.proc) || s.Incarnation(a.proc) != a.inc {
 				sc.single[lease].Stop(now, a.identity)
+				sc.deposed.Stop(lease, a.identity, now)
 				continue
 			}
 			as = append(as, a)
@@ -700,12 +703,6 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	now := s.Now()
 	if sc.downSince >= 0 {
 		sc.continuity.MastersDown(sc.downSince, -1)
-	}
-	for _, lease := range harness.SortedKeys(sc.single) {
-		who, start, end := sc.single[lease].Spans()
-		for i := range who {
-			sc.deposed.Tenure(lease, who[i], start[i], end[i])
-		}
 	}
 	sc.artifactPaths = nil
 	for _, key := range harness.SortedKeys(sc.keys) {
