@@ -35,19 +35,21 @@ bench:
 FUZZ_TARGETS := ./harness:FuzzParseSchedule ./model/store:FuzzUnmarshalMVCC \
 	./properties:FuzzStoreLinearizable ./properties:FuzzAckedWritesDurable \
 	./properties:FuzzStoreRecoversAfterHeal ./properties:FuzzRaftSafety \
-	./properties:FuzzSingleActiveController
+	./properties:FuzzSingleActiveController \
+	./properties:FuzzClusterSingleActive ./properties:FuzzWorkloadsSurviveMasterLoss \
+	./properties:FuzzControlPlaneRecovers ./properties:FuzzQuorumReadsNoTimeTravel
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $$pkg; \
 	done
 
 ## soak: the properties with SOAK_CHECKS cases each, then SOAK_SEEDS generated
 ## runs with determinism re-checks
 SOAK_CHECKS ?= 10000
 soak:
-	$(GO) test -count=1 -timeout 0 -run '^Test(StoreLinearizable|AckedWritesDurable|StoreRecoversAfterHeal|RaftSafety|SingleActiveController)$$' -rapid.checks=$(SOAK_CHECKS) -v ./properties/
+	$(GO) test -count=1 -timeout 0 -run '^Test(StoreLinearizable|AckedWritesDurable|StoreRecoversAfterHeal|RaftSafety|SingleActiveController|ClusterSingleActive|WorkloadsSurviveMasterLoss|ControlPlaneRecovers|QuorumReadsNoTimeTravel)$$' -rapid.checks=$(SOAK_CHECKS) -v ./properties/
 	HASIM_SOAK_SEEDS=$(SOAK_SEEDS) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./properties/
 
 ## demo: one simulation of the default scenario, with its summary

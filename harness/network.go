@@ -271,23 +271,34 @@ func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
 		return s.nextMsgID
 	}
 	l := s.net.link(from.host, dst.host)
-	switch l.block {
-	case blockDrop:
+	// A receiver on one ordered connection per peer (OrderedReceiver) is
+	// reached over TCP, which never loses a segment in the middle of a
+	// stream: what a partition cuts is retransmitted until the link heals
+	// (held), and a lost segment arrives one retransmission timeout late,
+	// holding up what follows it.
+	ordered := l.block != blockNone || l.params.Loss > 0
+	ordered = ordered && orderedReceiver(dst.inst)
+	switch {
+	case l.block == blockDrop && !ordered:
 		s.traceMsg("drop", slot, "partition")
 		s.freeMsg(slot)
 		return s.nextMsgID
-	case blockHold:
+	case l.block != blockNone:
 		s.traceMsg("hold", slot, "")
 		l.held = append(l.held, slot)
 		return s.nextMsgID
 	}
 	r := s.net.rand(from.host, dst.host)
+	late := time.Duration(0)
 	if r.Chance(l.params.Loss) {
-		s.traceMsg("drop", slot, "loss")
-		s.freeMsg(slot)
-		return s.nextMsgID
+		if !ordered {
+			s.traceMsg("drop", slot, "loss")
+			s.freeMsg(slot)
+			return s.nextMsgID
+		}
+		late = RetransmitTimeout
 	}
-	s.transmit(slot, l, r)
+	s.transmitLate(slot, l, r, late)
 	if r.Chance(l.params.Duplicate) {
 		g := s.allocTwins()
 		s.msgs[slot].twins = g
@@ -298,9 +309,15 @@ func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
 	return s.nextMsgID
 }
 
-func (s *Sim) transmit(slot uint32, l *link, r *Rand) {
+// RetransmitTimeout is how late a segment a lossy link dropped arrives on
+// an ordered connection (Linux's minimum TCP retransmission timeout).
+const RetransmitTimeout = 200 * time.Millisecond
+
+func (s *Sim) transmit(slot uint32, l *link, r *Rand) { s.transmitLate(slot, l, r, 0) }
+
+func (s *Sim) transmitLate(slot uint32, l *link, r *Rand, late time.Duration) {
 	p := l.params
-	at := s.now + p.Latency + r.Between(0, p.Jitter)
+	at := s.now + late + p.Latency + r.Between(0, p.Jitter)
 	// A reordered message is held back so that later ones overtake it;
 	// for a receiver whose peers reach it over one ordered connection
 	// (OrderedReceiver) the same draw only delays it, and those behind it

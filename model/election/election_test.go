@@ -61,15 +61,18 @@ func TestTakeoverAfterLeaderDies(t *testing.T) {
 	}
 }
 
-// Inside the envelope (rate skew within LeaseDuration/RenewDeadline = 1.5,
-// no long pauses) the leader cut off from the store steps down before
-// anyone else may take over.
+// Inside the envelope the leader cut off from the store steps down before
+// anyone else may take over. The envelope: a leader stops acting at most
+// RetryPeriod + RenewDeadline = 12s after its last renewal on its clock,
+// a candidate takes over LeaseDuration = 15s after seeing it on its own,
+// so MaxPause + 12s/slowest rate must stay below 15s/fastest rate (rates
+// within 0.95x–1.05x and pauses to 1s leave 0.65s).
 func TestInsideTheEnvelope(t *testing.T) {
 	for _, sched := range []string{
 		"at 30s partition {@active-cm} | {m1 m2 m3} for 40s",
-		"at 25s clock @active-cm rate 0.8x for 60s\nat 30s partition {@active-cm} | {m1 m2 m3} for 40s",
-		"at 25s clock m1 rate 1.3x + clock m2 rate 0.75x for 60s\nat 30s isolate @raft-leader for 20s",
-		"at 30s pause @active-cm for 3s",
+		"at 25s clock @active-cm rate 0.95x for 60s\nat 30s partition {@active-cm} | {m1 m2 m3} for 40s",
+		"at 25s clock m1 rate 1.05x + clock m2 rate 0.95x for 60s\nat 30s isolate @raft-leader for 20s",
+		"at 30s pause @active-cm for 1s",
 	} {
 		for seed := uint64(1); seed <= 5; seed++ {
 			_, res := run(t, model.Bugs{}, seed, sched, 2*time.Minute)

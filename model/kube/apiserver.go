@@ -546,8 +546,12 @@ func (a *APIServer) relist(ctx *harness.Ctx) {
 	}
 	a.listing = true
 	a.stopEtcdWatch(ctx)
+	// The reflector's list has a deadline of its own (a member that dies
+	// with the request would otherwise hold the cache unready for the
+	// whole request timeout): the model's stand-in for the connection
+	// reset a real client would see.
 	txn := store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: RegistryPrefix, Prefix: true}}}
-	a.kv.Do(ctx, txn, false, func(r store.Response) {
+	a.kv.DoTimeout(ctx, txn, false, 10*time.Second, func(r store.Response) {
 		a.listing = false
 		if r.Err != store.CodeOK {
 			ctx.After(time.Second, "as-relist", 0)

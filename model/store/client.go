@@ -59,7 +59,8 @@ type call struct {
 	op           int // index in the history, -1 if none
 	cb           func(Response)
 	attempts     int
-	msg          uint64 // the network message of the current attempt
+	msg          uint64        // the network message of the current attempt
+	timeout      time.Duration // 0: the client's
 }
 
 const clientTimerTag = "kv-deadline"
@@ -69,6 +70,11 @@ const clientTimerTag = "kv-deadline"
 // outcome is unknown).
 func (c *Client) Do(ctx *harness.Ctx, txn Txn, serializable bool, cb func(Response)) {
 	c.do(ctx, &call{txn: txn, serializable: serializable, cb: cb})
+}
+
+// DoTimeout is Do with a deadline of its own for this call.
+func (c *Client) DoTimeout(ctx *harness.Ctx, txn Txn, serializable bool, timeout time.Duration, cb func(Response)) {
+	c.do(ctx, &call{txn: txn, serializable: serializable, cb: cb, timeout: timeout})
 }
 
 // Compact asks the cluster to compact its history up to rev; like a write,
@@ -88,7 +94,11 @@ func (c *Client) do(ctx *harness.Ctx, cl *call) {
 	id := uint64(c.ID)<<32 | c.seq
 	c.sweep(ctx)
 	cl.endpoint, cl.op = c.pick(ctx), -1
-	cl.timer = ctx.After(c.Timeout, clientTimerTag, id)
+	d := c.Timeout
+	if cl.timeout > 0 {
+		d = cl.timeout
+	}
+	cl.timer = ctx.After(d, clientTimerTag, id)
 	if c.History != nil {
 		cl.op = c.History.begin(c.ID, cl.txn, cl.serializable, cl.compact)
 	}
