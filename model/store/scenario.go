@@ -264,7 +264,11 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 		sc.judge(s, key, sc.finalOps(key))
 	}
 	linV := sc.win.lin.verdict(nil)
-	durV := sc.win.dur.verdict(append(append([]string(nil), sc.win.revBad...), sc.checkFinal()...))
+	revs := append([]string(nil), sc.win.revBad...)
+	if n := sc.win.revBackwards - len(revs); n > 0 {
+		revs[len(revs)-1] += fmt.Sprintf(" (and %d more times a client's revision went backwards)", n)
+	}
+	durV := sc.win.dur.verdict(append(revs, sc.checkFinal()...))
 	live := sc.liveness
 	live.Healed(s.LastFaultEnd())
 	liveV := live.Verdict(s.Now())

@@ -109,14 +109,16 @@ type window struct {
 	lin, dur tally
 	revs     map[int]int64 // client → newest header revision seen, in call order
 	revBad   []string
-	html     string
-	anyKVOp  bool
+	// revBackwards counts every backwards step; revBad keeps the first.
+	revBackwards int
+	html         string
+	anyKVOp      bool
 }
 
 func (w *window) init() {
 	w.open, w.final, w.revs = map[string]*keyCalls{}, map[string]finalState{}, map[int]int64{}
 	w.lin, w.dur = tally{check: "linearizability"}, tally{check: "acked-durable"}
-	w.revBad, w.html, w.anyKVOp = nil, "", false
+	w.revBad, w.html, w.anyKVOp, w.revBackwards = nil, "", false, 0
 }
 
 // singleKey returns the key a call acts on alone, if it does.
@@ -148,8 +150,10 @@ func (sc *Scenario) onEnd(i int, c *Call) {
 	// are sequential: completion order is call order).
 	if c.Resp.Err == CodeOK && !c.Indeterminate && c.Resp.Result.Revision > 0 && !c.Serializable {
 		rev := c.Resp.Result.Revision
-		if prev := sc.win.revs[c.Client]; rev < prev && len(sc.win.revBad) < checkers.MaxProblems {
-			sc.win.revBad = append(sc.win.revBad, fmt.Sprintf("client %d saw revision %d at %s after %d", c.Client, rev, c.End, prev))
+		if prev := sc.win.revs[c.Client]; rev < prev {
+			if sc.win.revBackwards++; sc.win.revBackwards <= 3 {
+				sc.win.revBad = append(sc.win.revBad, fmt.Sprintf("client %d saw revision %d at %s after %d", c.Client, rev, c.End, prev))
+			}
 		}
 		sc.win.revs[c.Client] = max(sc.win.revs[c.Client], rev)
 	}
