@@ -3,7 +3,6 @@ package properties
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"hasim/model"
 	"hasim/model/election"
 	"hasim/model/kube"
-	"hasim/model/scenarios"
 )
 
 // The cluster's checks, by the names their verdicts carry (raft-safety and
@@ -673,59 +671,11 @@ func (t *ClusterTally) add(s harness.Status, sc *kube.Scenario, res harness.Resu
 // trace, timeline, the checkers' views) and returns the message a person
 // needs, as Report does for the store.
 func ClusterReport(name string, c ClusterCase, res harness.Result, broke []string) string {
-	dir := filepath.Join(FailureDir, name)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s\n", name, strings.Join(broke, ", "))
-	fmt.Fprintf(&b, "  case: %s\n", c)
-	fmt.Fprintf(&b, "  schedule (%d faults):\n%s\n", Faults(c.Schedule), indent(c.Schedule.String(), "    "))
-	paths, err := writeClusterArtifacts(dir, c, name+": "+strings.Join(broke, ", "))
-	if err != nil {
-		fmt.Fprintf(&b, "  (could not write artifacts: %v)\n", err)
-	}
-	for _, v := range res.Verdicts {
-		fmt.Fprintf(&b, "  %-8s %s: %s\n", v.Status, v.Check, v.Detail)
-	}
-	for _, p := range paths {
-		fmt.Fprintf(&b, "  %s\n", p)
-	}
-	fmt.Fprintf(&b, "  replay the run: go run ./cmd/hasim repro %s\n", filepath.Join("properties", dir, "failure.json"))
-	fmt.Fprintf(&b, "  replay the property: go test ./properties -run '^%s$' (rapid replays its fail file; it prints -rapid.seed)\n", name)
-	return b.String()
-}
-
-func writeClusterArtifacts(dir string, c ClusterCase, found string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	tracePath := filepath.Join(dir, "trace.txt")
-	tf, err := os.Create(tracePath)
-	if err != nil {
-		return nil, err
-	}
-	defer tf.Close()
 	sc := &kube.Scenario{Cfg: c.Cfg}
-	sc.SetArtifacts(dir)
-	res, err := harness.Run(harness.Config{Scenario: sc, Duration: c.Duration, Trace: harness.TraceOptions{File: tf}}, c.Seed, c.Schedule)
-	if err != nil {
-		return nil, err
-	}
-	f, err := scenarios.NewFailure(sc, c.Seed, c.Duration, c.Schedule, res, "property "+found)
-	if err != nil {
-		return nil, err
-	}
-	failurePath := filepath.Join(dir, "failure.json")
-	if err := f.Write(failurePath); err != nil {
-		return nil, err
-	}
-	timelinePath := filepath.Join(dir, "timeline.txt")
-	if err := writeTimelineText(timelinePath, sc.Timeline(res.Sim)); err != nil {
-		return nil, err
-	}
-	paths := []string{"failure file: " + failurePath, "trace: " + tracePath, "timeline: " + timelinePath}
-	for _, a := range sc.ArtifactPaths() {
-		paths = append(paths, "view: "+a)
-	}
-	return paths, nil
+	return failureReport(name, strings.Join(broke, ", "), c.String(), c.Schedule, res.Verdicts,
+		func(dir string) ([]string, error) {
+			return writeRunArtifacts(dir, sc, c.Seed, c.Duration, c.Schedule, name+": "+strings.Join(broke, ", "), sc.Timeline)
+		})
 }
 
 // writeTimelineText writes spans as text, one per line, grouped by lane:

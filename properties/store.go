@@ -2,16 +2,13 @@ package properties
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"pgregory.net/rapid"
 
 	"hasim/harness"
 	"hasim/model"
-	"hasim/model/scenarios"
 	"hasim/model/store"
 )
 
@@ -91,54 +88,9 @@ func RunStoreCase(c StoreCase, check, artifacts string) (harness.Result, harness
 // person needs: what failed, the case and its (shrunk) schedule, every
 // verdict, where the trace and views are, and the commands that replay it.
 func Report(name string, c StoreCase, res harness.Result, check string) string {
-	dir := filepath.Join(FailureDir, name)
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s violated\n", name, check)
-	fmt.Fprintf(&b, "  case: %s\n", c)
-	fmt.Fprintf(&b, "  schedule (%d faults):\n%s\n", Faults(c.Schedule), indent(c.Schedule.String(), "    "))
-	// Run again with the trace and the checkers' views going to files.
-	paths, err := writeArtifacts(dir, c, check)
-	if err != nil {
-		fmt.Fprintf(&b, "  (could not write artifacts: %v)\n", err)
-	}
-	for _, v := range res.Verdicts {
-		fmt.Fprintf(&b, "  %-8s %s: %s\n", v.Status, v.Check, v.Detail)
-	}
-	for _, p := range paths {
-		fmt.Fprintf(&b, "  %s\n", p)
-	}
-	fmt.Fprintf(&b, "  replay the run: go run ./cmd/hasim repro %s\n", filepath.Join("properties", dir, "failure.json"))
-	fmt.Fprintf(&b, "  replay the property: go test ./properties -run '^%s$' (rapid replays its fail file; it prints -rapid.seed)\n", name)
-	return b.String()
-}
-
-func writeArtifacts(dir string, c StoreCase, check string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	tracePath := filepath.Join(dir, "trace.txt")
-	tf, err := os.Create(tracePath)
-	if err != nil {
-		return nil, err
-	}
-	defer tf.Close()
 	sc := &store.Scenario{Cfg: c.Cfg}
-	sc.SetArtifacts(dir)
-	res, err := harness.Run(harness.Config{Scenario: sc, Duration: c.Duration, Trace: harness.TraceOptions{File: tf}}, c.Seed, c.Schedule)
-	if err != nil {
-		return nil, err
-	}
-	f, err := scenarios.NewFailure(sc, c.Seed, c.Duration, c.Schedule, res, "property "+check)
-	if err != nil {
-		return nil, err
-	}
-	failurePath := filepath.Join(dir, "failure.json")
-	if err := f.Write(failurePath); err != nil {
-		return nil, err
-	}
-	paths := []string{"failure file: " + failurePath, "trace: " + tracePath}
-	for _, a := range sc.ArtifactPaths() {
-		paths = append(paths, "view: "+a)
-	}
-	return paths, nil
+	return failureReport(name, check+" violated", c.String(), c.Schedule, res.Verdicts,
+		func(dir string) ([]string, error) {
+			return writeRunArtifacts(dir, sc, c.Seed, c.Duration, c.Schedule, check, nil)
+		})
 }

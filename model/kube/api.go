@@ -386,27 +386,37 @@ type Reset struct{ Conn uint64 }
 
 func (r Reset) String() string { return "reset conn=" + strconv.FormatUint(r.Conn, 10) }
 
+// connPayload is a message that travels on a connection: the load
+// balancer moves it from one side's connection number to the other's.
+type connPayload interface {
+	harness.Payload
+	connID() uint64
+	onConn(c uint64) harness.Payload
+}
+
+func (m Request) connID() uint64                    { return m.Conn }
+func (m Request) onConn(c uint64) harness.Payload   { m.Conn = c; return m }
+func (m Response) connID() uint64                   { return m.Conn }
+func (m Response) onConn(c uint64) harness.Payload  { m.Conn = c; return m }
+func (m Event) connID() uint64                      { return m.Conn }
+func (m Event) onConn(c uint64) harness.Payload     { m.Conn = c; return m }
+func (m StopWatch) connID() uint64                  { return m.Conn }
+func (m StopWatch) onConn(c uint64) harness.Payload { m.Conn = c; return m }
+func (m Ping) connID() uint64                       { return m.Conn }
+func (m Ping) onConn(c uint64) harness.Payload      { m.Conn = c; return m }
+func (m Pong) connID() uint64                       { return m.Conn }
+func (m Pong) onConn(c uint64) harness.Payload      { m.Conn = c; return m }
+func (m Close) connID() uint64                      { return m.Conn }
+func (m Close) onConn(c uint64) harness.Payload     { m.Conn = c; return m }
+func (m Open) connID() uint64                       { return m.Conn }
+func (m Open) onConn(c uint64) harness.Payload      { m.Conn = c; return m }
+func (m Reset) connID() uint64                      { return m.Conn }
+func (m Reset) onConn(c uint64) harness.Payload     { m.Conn = c; return m }
+
 // connOf returns the connection a payload belongs to.
 func connOf(p harness.Payload) (uint64, bool) {
-	switch m := p.(type) {
-	case Request:
-		return m.Conn, true
-	case Response:
-		return m.Conn, true
-	case Event:
-		return m.Conn, true
-	case StopWatch:
-		return m.Conn, true
-	case Ping:
-		return m.Conn, true
-	case Pong:
-		return m.Conn, true
-	case Close:
-		return m.Conn, true
-	case Open:
-		return m.Conn, true
-	case Reset:
-		return m.Conn, true
+	if m, ok := p.(connPayload); ok {
+		return m.connID(), true
 	}
 	return 0, false
 }
@@ -414,34 +424,8 @@ func connOf(p harness.Payload) (uint64, bool) {
 // withConn returns the payload moved onto connection c (the load balancer
 // rewrites connection numbers between its two sides).
 func withConn(p harness.Payload, c uint64) (harness.Payload, bool) {
-	switch m := p.(type) {
-	case Request:
-		m.Conn = c
-		return m, true
-	case Response:
-		m.Conn = c
-		return m, true
-	case Event:
-		m.Conn = c
-		return m, true
-	case StopWatch:
-		m.Conn = c
-		return m, true
-	case Ping:
-		m.Conn = c
-		return m, true
-	case Pong:
-		m.Conn = c
-		return m, true
-	case Close:
-		m.Conn = c
-		return m, true
-	case Open:
-		m.Conn = c
-		return m, true
-	case Reset:
-		m.Conn = c
-		return m, true
+	if m, ok := p.(connPayload); ok {
+		return m.onConn(c), true
 	}
 	return nil, false
 }
