@@ -28,6 +28,9 @@ import (
 // index some member (running or down) must apply next, up to the highest
 // applied: memory does not grow with the log while the members keep up.
 type RaftSafety struct {
+	// OnRevision, if set, hears every revision a member reports, with the
+	// true time: scenarios learn when a write was applied in the store.
+	OnRevision func(at time.Duration, rev int64)
 	// KeepBehind is how many entries below the lowest next index of any
 	// member stay comparable [8192]: a member that restarts replays from
 	// its last snapshot (up to SnapshotCount entries behind what it had
@@ -180,6 +183,9 @@ func (c *RaftSafety) LeaderLog(at time.Duration, member, leaderTerm, first uint6
 // Revision records a member's store revision as others can observe it (at
 // the end of each of its steps).
 func (c *RaftSafety) Revision(at time.Duration, member uint64, rev int64) {
+	if c.OnRevision != nil {
+		c.OnRevision(at, rev)
+	}
 	if prev, ok := c.rev[member]; ok && rev < prev {
 		c.fail("member %d's revision went back from %d to %d at %s", member, prev, rev, fmtT(at))
 	}

@@ -123,6 +123,7 @@ type watcher struct {
 	conn uint64
 	id   uint64
 	kind Kind
+	from int64 // events at or below this revision were asked not to be sent
 }
 
 // NewAPIServer returns an API server process.
@@ -212,6 +213,8 @@ func (a *APIServer) message(ctx *harness.Ctx, msg harness.Message) {
 	case Open:
 		a.conns[peerConn{msg.From, p.Conn}] = true
 	case Close:
+		a.closeConn(peerConn{msg.From, p.Conn})
+	case Reset:
 		a.closeConn(peerConn{msg.From, p.Conn})
 	case Ping:
 		if a.conns[peerConn{msg.From, p.Conn}] {
@@ -438,6 +441,9 @@ func (a *APIServer) write(ctx *harness.Ctx, p pendingReply) {
 			switch {
 			case len(kvs) == 0 && req.Verb != Create:
 				a.reply(ctx, p, Response{Code: StatusNotFound, RV: r.Result.Revision})
+			// Deviation, named: a 409 carries the current object
+			// (kube-apiserver's carries a status only); users learn its
+			// resourceVersion from it instead of reading it again.
 			case req.Verb == Create:
 				o, _ := decodeObject(kvs[0].Key, kvs[0].Value, kvs[0].ModRevision)
 				a.reply(ctx, p, Response{Code: StatusConflict, Obj: o, Reason: "already exists"})
@@ -579,6 +585,11 @@ func (a *APIServer) relist(ctx *harness.Ctx) {
 	})
 }
 
+// startEtcdWatch opens the etcd watch that feeds the cache. Deviation,
+// named: kube-apiserver's etcd watches require a leader (a member that
+// loses its leader cancels them); here a member in a minority keeps the
+// watch open and silent, and the cache stays stale until the keepalive
+// reopens it or the member rejoins.
 func (a *APIServer) startEtcdWatch(ctx *harness.Ctx) {
 	a.nextWatch++
 	a.watchID = uint64(a.cfg.ClientID)<<32 | a.nextWatch
@@ -631,7 +642,7 @@ func (a *APIServer) etcdWatch(ctx *harness.Ctx, from harness.ProcID, w store.Wat
 			continue
 		}
 		for _, wt := range a.watchers {
-			if wt.kind == ev.Obj.Kind {
+			if wt.kind == ev.Obj.Kind && ev.Obj.RV > wt.from {
 				ctx.Send(wt.to, Event{Conn: wt.conn, ID: wt.id, Type: ev.Type, Obj: ev.Obj})
 			}
 		}
@@ -661,6 +672,11 @@ func (a *APIServer) watch(ctx *harness.Ctx, p pendingReply) {
 			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Error, Code: 400})
 			return
 		}
+		// Deviation, named: a watch from a revision this cache has not
+		// reached yet is served from there on, skipping what the client
+		// already has; kube-apiserver waits up to 3s for its cache and
+		// then answers "too large resource version".
+		w.from = from
 		evs, ok := a.cache.since(req.Kind, from)
 		if !ok {
 			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Error, Code: StatusGone})

@@ -167,6 +167,9 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 				return false
 			}
 			if cl := c.calls[in.Arg]; cl != nil {
+				if c.FreshConn {
+					ctx.Send(c.Server, Close{Conn: cl.conn})
+				}
 				c.finish(ctx, in.Arg, Response{Code: StatusClientTimeout, Reason: "client deadline exceeded"})
 			}
 			return true
@@ -203,6 +206,16 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 		conn, ok := connOf(in.Msg.Payload)
 		if !ok || conn>>32 != uint64(c.ID) {
 			return false
+		}
+		if conn&^(1<<incarnationShift-1) != c.base&^(1<<incarnationShift-1) {
+			// A connection of this process's former life: the far end
+			// still thinks it open. Say it is not (a TCP reset).
+			switch in.Msg.Payload.(type) {
+			case Reset, Close:
+			default:
+				ctx.Send(in.Msg.From, Reset{Conn: conn})
+			}
+			return true
 		}
 		if conn == c.conn {
 			c.lastRead = ctx.Now()

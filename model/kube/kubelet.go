@@ -142,11 +142,18 @@ func (k *Kubelet) podChanged(ctx *harness.Ctx, o Object, deleted bool) {
 }
 
 // cleanup stops pods that run here but no longer exist in the API (a
-// kubelet that restarted learns of deletions only from a list).
+// kubelet that restarted learns of deletions only from a list). The list
+// may come from a stale watch cache, so a pod missing from it is stopped
+// only once a quorum read confirms it is gone.
 func (k *Kubelet) cleanup(ctx *harness.Ctx) {
 	for _, pod := range k.Runtime.Running(k.Node) {
-		if o, ok := k.pods.Get(pod); !ok || o.Node != k.Node {
-			k.Runtime.StopPod(ctx, k.Node, pod, "deleted")
+		if o, ok := k.pods.Get(pod); ok && o.Node == k.Node {
+			continue
 		}
+		k.client.Do(ctx, Request{Verb: Get, Kind: Pods, Name: pod}, NodeLeaseInterval, func(r Response) {
+			if r.Code == StatusNotFound || r.Code == StatusOK && r.Obj.Node != k.Node {
+				k.Runtime.StopPod(ctx, k.Node, pod, "deleted")
+			}
+		})
 	}
 }

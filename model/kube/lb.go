@@ -223,7 +223,10 @@ func (l *LB) Step(ctx *harness.Ctx, in harness.Input) {
 func (l *LB) start(ctx *harness.Ctx) {
 	l.inc = uint64(ctx.Incarnation())
 	for i := range l.be {
+		// haproxy starts a server up with health at rise: "up, but will
+		// fall down at first failure".
 		l.be[i].up = true
+		l.be[i].fails = l.cfg.Fall - 1
 		if l.cfg.BackendState != nil {
 			l.cfg.BackendState(ctx, i, true)
 		}
@@ -383,7 +386,7 @@ func (l *LB) tick(ctx *harness.Ctx, b int) {
 	}
 	if c.conn == 0 {
 		l.checks++
-		c.conn = lbCheckConns + l.checks
+		c.conn = lbCheckConns + l.inc*lbConnStride + l.checks
 		c.deadline = ctx.Now() + l.cfg.CheckTimeout
 		c.timer = ctx.After(l.cfg.CheckTimeout, lbTagTimedOut, c.conn)
 		ctx.Send(l.cfg.Backends[b], Request{Conn: c.conn, ID: l.checks, Verb: Healthz, Agent: "haproxy"})

@@ -1,7 +1,9 @@
 package kube
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -123,9 +125,15 @@ type Scenario struct {
 	downSince  time.Duration // every master down since (-1: not)
 	spans      []harness.Span
 	apiRuns    []apiRun // API availability through the LB, as users saw it: changes only
+	applied    []revAt  // when the store first reached each new revision (recent ones)
 
 	artifacts     string
 	artifactPaths []string
+}
+
+type revAt struct {
+	rev int64
+	at  time.Duration
 }
 
 type apiRun struct {
@@ -202,6 +210,12 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		return err
 	}
 	sc.sim = s
+	sc.applied = nil
+	sc.store.Safety().OnRevision = func(at time.Duration, rev int64) {
+		if n := len(sc.applied); n == 0 || rev > sc.applied[n-1].rev {
+			sc.applied = append(sc.applied, revAt{rev, at})
+		}
+	}
 	sc.masters, sc.workers = Masters(c), Workers(c)
 	sc.actors = map[string][]actor{}
 	sc.procs = map[string][]harness.ProcID{}
@@ -356,10 +370,21 @@ func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, wh
 	sc.issuedAt[issueKey{identity, id}] = issue{lease: lease, what: what, at: sc.sim.Now()}
 }
 
+// appliedAt returns when some member first reached revision rev (now if
+// the record does not reach back that far).
+func (sc *Scenario) appliedAt(rev int64) time.Duration {
+	i, _ := slices.BinarySearchFunc(sc.applied, rev, func(r revAt, rev int64) int { return cmp.Compare(r.rev, rev) })
+	if i < len(sc.applied) {
+		return sc.applied[i].at
+	}
+	return sc.sim.Now()
+}
+
 // wrote is the API servers' hook: a write landed. A write to the
 // workload is sampled at once, so that no brief surplus hides between two
-// periodic samples.
-func (sc *Scenario) wrote(_ *harness.Ctx, req Request, _ Object) {
+// periodic samples. A controller's write landed when the store applied it
+// (its revision), not when the API server heard back.
+func (sc *Scenario) wrote(_ *harness.Ctx, req Request, obj Object) {
 	if req.Kind == Pods || req.Kind == ReplicaSets {
 		if want, pods, ok := sc.workload(sc.sim); ok {
 			sc.surplus.Sample(sc.sim.Now(), RSName, want, len(pods))
@@ -368,7 +393,7 @@ func (sc *Scenario) wrote(_ *harness.Ctx, req Request, _ Object) {
 	k := issueKey{req.Agent, req.ID}
 	if is, ok := sc.issuedAt[k]; ok {
 		delete(sc.issuedAt, k)
-		sc.deposed.Write(checkers.ActorWrite{Who: req.Agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: sc.sim.Now()})
+		sc.deposed.Write(checkers.ActorWrite{Who: req.Agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: sc.appliedAt(obj.RV)})
 	}
 }
 
@@ -406,6 +431,17 @@ func (sc *Scenario) StartPod(ctx *harness.Ctx, node, pod string) {
 func (sc *Scenario) StopPod(ctx *harness.Ctx, node, pod, cause string) {
 	if !sc.running[node][pod] {
 		return
+	}
+	if cause == string(checkers.StopDeleted) {
+		// The kubelet's word is not enough: the pod must really be gone
+		// (or bound elsewhere) in the store.
+		if kv := sc.truth(sc.sim); kv != nil {
+			if res, err := kv.Range(store.Op{Kind: store.OpRange, Key: Key(Pods, pod)}); err == nil && len(res.KVs) == 1 {
+				if o, ok := decodeObject(res.KVs[0].Key, res.KVs[0].Value, res.KVs[0].ModRevision); ok && o.Node == node {
+					cause = "stopped while still bound here"
+				}
+			}
+		}
 	}
 	delete(sc.running[node], pod)
 	if ctx != nil {
@@ -541,6 +577,17 @@ func (sc *Scenario) observe(s *harness.Sim) {
 	}
 	if now%(30*time.Second) == 0 {
 		sc.sweepKeys(now)
+		// Writes that never landed as far as any API server saw (failed,
+		// or of unknown outcome) are forgotten after ten minutes.
+		for len(sc.applied) > 1 && now-sc.applied[0].at > 10*time.Minute {
+			sc.applied = sc.applied[1:]
+		}
+		//detlint:allow maprange deleting by a predicate: the result does not depend on the order
+		for k, is := range sc.issuedAt {
+			if now-is.at > 10*time.Minute {
+				delete(sc.issuedAt, k)
+			}
+		}
 	}
 	if next := now + 100*time.Millisecond; next < s.Duration() {
 		s.At(next, func() { sc.observe(s) })

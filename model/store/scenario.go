@@ -576,6 +576,10 @@ func (w *workload) issue(ctx *harness.Ctx) {
 	})
 }
 
+// Safety returns the raft safety checker of the run being built (for
+// scenarios built on a store cluster: they may listen to its revisions).
+func (sc *Scenario) Safety() *checkers.RaftSafety { return sc.safety }
+
 // SafetyVerdict returns the raft safety verdict of the last run (for
 // scenarios built on a store cluster).
 func (sc *Scenario) SafetyVerdict() harness.Verdict { return sc.safety.Verdict() }
