@@ -67,7 +67,10 @@ type netMod struct {
 }
 
 type network struct {
-	s      *Sim
+	s *Sim
+	// conns: delivery time of the last message per ordered connection
+	// (sender, OrderedReceiver), for its FIFO order.
+	conns  map[[2]ProcID]time.Duration
 	def    LinkParams
 	n      int
 	links  []link
@@ -321,18 +324,28 @@ func (s *Sim) transmitLate(slot uint32, l *link, r *Rand, late time.Duration) {
 	// A reordered message is held back so that later ones overtake it;
 	// for a receiver whose peers reach it over one ordered connection
 	// (OrderedReceiver) the same draw only delays it, and those behind it
-	// wait.
+	// on that connection wait. The connection is the pair of processes:
+	// its delays hold up nothing else on the link.
+	m := &s.msgs[slot].msg
+	ordered := orderedReceiver(s.procs[m.To].inst)
 	if r.Chance(p.Reorder) {
 		at += r.Between(0, 2*p.Latency+p.Jitter)
-		if !orderedReceiver(s.procs[s.msgs[slot].msg.To].inst) {
+		if !ordered {
 			s.push(event{at: at, kind: evDeliver, ref: slot})
 			return
 		}
 	}
-	if at < l.last {
-		at = l.last
+	if ordered {
+		if s.net.conns == nil {
+			s.net.conns = map[[2]ProcID]time.Duration{}
+		}
+		key := [2]ProcID{m.From, m.To}
+		at = max(at, s.net.conns[key])
+		s.net.conns[key] = at
+	} else {
+		at = max(at, l.last)
+		l.last = at
 	}
-	l.last = at
 	s.push(event{at: at, kind: evDeliver, ref: slot})
 }
 

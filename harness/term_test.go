@@ -697,3 +697,42 @@ func TestTermUndoneWhileStopping(t *testing.T) {
 		})
 	}
 }
+
+// An ordered connection's delays (a lost message resent one
+// retransmission timeout late, a reorder turned into a delay) hold up only
+// that connection: a plain receiver on the same host pair gets its
+// messages on time. And a loss fault loses nothing on an ordered
+// connection.
+func TestOrderedConnectionDelaysStayOnIt(t *testing.T) {
+	_, log := runScripted(t, runSpec{seed: 2, duration: time.Second, sched: "at 0s net loss 30% between {h1} | {h2}",
+		build: func(s *Sim, log *scriptLog) {
+			addHosts(s, "h1", "h2")
+			addScripted(s, log, "h1", "a", burstHandler(tms, 10, 20, "h2/ord"))
+			addScripted(s, log, "h1", "b", burstHandler(tms, 10, 20, "h2/plain"))
+			s.AddProcess("h2", "ord", func() Process {
+				return &orderedProc{scriptedProc: &scriptedProc{log: log}, ordered: true}
+			})
+			addScripted(s, log, "h2", "plain", nil)
+		}})
+	if got := log.seqsFrom("h2/ord", "h1/a"); !equalInts(got, seqRange(1, 200)) {
+		t.Fatalf("the ordered receiver got %d messages, out of order or with holes: %v", len(got), got)
+	}
+	late := false
+	for _, e := range log.kind("h2/ord", InputMessage) {
+		if sent := time.Duration((e.Msg.Payload.(seqMsg).N+9)/10) * tms; e.At >= sent+RetransmitTimeout {
+			late = true
+		}
+	}
+	if !late {
+		t.Fatal("no ordered message came a retransmission timeout late under 30% loss")
+	}
+	plain := log.kind("h2/plain", InputMessage)
+	if len(plain) == 0 || len(plain) == 200 {
+		t.Fatalf("the plain receiver got %d of 200 messages under 30%% loss", len(plain))
+	}
+	for _, e := range plain {
+		if sent := time.Duration((e.Msg.Payload.(seqMsg).N+9)/10) * tms; e.At > sent+2*tms {
+			t.Fatalf("a plain message waited behind the ordered connection's resend: %s", e)
+		}
+	}
+}
