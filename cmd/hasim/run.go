@@ -38,6 +38,7 @@ type runFlags struct {
 	masters  int
 	workers  int
 	cache    bool
+	standby  bool
 	topology string
 	bugs     listFlag
 	out      string
@@ -54,6 +55,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when a check is unknown, not only when violated")
 	fs.IntVar(&f.masters, "masters", 0, "cluster: master hosts (the same as --size; 0: 3)")
 	fs.IntVar(&f.workers, "workers", 0, "cluster: worker nodes (0: 3)")
+	fs.BoolVar(&f.standby, "standby-lb", false, "cluster: a standby load balancer on lb2, keepalived floating the VIP")
 	fs.BoolVar(&f.cache, "cache-reads", false, "cluster: users read with resourceVersion \"0\" (from the API servers' watch caches)")
 }
 
@@ -118,7 +120,7 @@ func (f *runFlags) prepare() (*prepared, error) {
 	if err != nil {
 		return nil, usagef("--%v", err)
 	}
-	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size, Workers: f.workers, CacheReads: f.cache, Topology: f.topology})
+	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size, Workers: f.workers, CacheReads: f.cache, StandbyLB: f.standby, Topology: f.topology})
 	if err != nil {
 		return nil, usagef("--%v", err)
 	}
@@ -154,6 +156,9 @@ func (f *runFlags) replayCommand(seed uint64, schedFile string) string {
 	}
 	if f.cache {
 		parts = append(parts, "--cache-reads")
+	}
+	if f.standby {
+		parts = append(parts, "--standby-lb")
 	}
 	if f.topology != "" {
 		parts = append(parts, "--topology", f.topology)

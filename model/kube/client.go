@@ -37,6 +37,9 @@ func Indeterminate(code int) bool {
 // users) retry on their own schedule.
 type Client struct {
 	Server harness.ProcID
+	// Resolve, if set, names the server a new connection goes to (the
+	// holder of a floating virtual IP); Server is then unused.
+	Resolve func() harness.ProcID
 	// ID makes connection numbers and request IDs unique in the cluster.
 	ID int
 	// Agent is sent with every request.
@@ -53,6 +56,7 @@ type Client struct {
 	seq      uint64
 	base     uint64
 	calls    map[uint64]*apiCall
+	connTo   map[uint64]harness.ProcID // where each open connection goes, with Resolve
 	watches  map[uint64]*apiWatch
 }
 
@@ -98,6 +102,20 @@ func (c *Client) init(ctx *harness.Ctx) {
 
 func (c *Client) mine(id uint64) bool { return id>>32 == uint64(c.ID) }
 
+// to returns the server connection conn goes to.
+func (c *Client) to(conn uint64) harness.ProcID {
+	if c.Resolve == nil {
+		return c.Server
+	}
+	return c.connTo[conn]
+}
+
+// closeConn says goodbye on a connection and forgets where it went.
+func (c *Client) closeConn(ctx *harness.Ctx, conn uint64) {
+	ctx.Send(c.to(conn), Close{Conn: conn})
+	delete(c.connTo, conn)
+}
+
 // open returns the connection a new call goes on, opening one if needed.
 func (c *Client) open(ctx *harness.Ctx) uint64 {
 	if c.conn != 0 && !c.FreshConn {
@@ -105,7 +123,13 @@ func (c *Client) open(ctx *harness.Ctx) uint64 {
 	}
 	c.connSeq++
 	conn := c.base | c.connSeq
-	ctx.Send(c.Server, Open{Conn: conn})
+	if c.Resolve != nil {
+		if c.connTo == nil {
+			c.connTo = map[uint64]harness.ProcID{}
+		}
+		c.connTo[conn] = c.Resolve()
+	}
+	ctx.Send(c.to(conn), Open{Conn: conn})
 	if !c.FreshConn {
 		c.conn, c.lastRead, c.pingAt = conn, ctx.Now(), -1
 		ctx.After(c.ReadIdle, tagIdle, conn)
@@ -128,7 +152,7 @@ func (c *Client) Do(ctx *harness.Ctx, req Request, timeout time.Duration, cb fun
 		cl.timer = ctx.After(timeout, tagCallDeadline, req.ID)
 	}
 	c.calls[req.ID] = cl
-	cl.msg = ctx.Send(c.Server, req)
+	cl.msg = ctx.Send(c.to(req.Conn), req)
 	return req.ID
 }
 
@@ -142,7 +166,7 @@ func (c *Client) Watch(ctx *harness.Ctx, kind Kind, rv string, cb func(Event)) u
 	req.Conn = c.open(ctx)
 	w := &apiWatch{conn: req.Conn, cb: cb}
 	c.watches[req.ID] = w
-	w.msg = ctx.Send(c.Server, req)
+	w.msg = ctx.Send(c.to(req.Conn), req)
 	return req.ID
 }
 
@@ -150,7 +174,7 @@ func (c *Client) Watch(ctx *harness.Ctx, kind Kind, rv string, cb func(Event)) u
 func (c *Client) StopWatch(ctx *harness.Ctx, id uint64) {
 	if w, ok := c.watches[id]; ok {
 		delete(c.watches, id)
-		ctx.Send(c.Server, StopWatch{Conn: w.conn, ID: id})
+		ctx.Send(c.to(w.conn), StopWatch{Conn: w.conn, ID: id})
 	}
 }
 
@@ -168,7 +192,7 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 			}
 			if cl := c.calls[in.Arg]; cl != nil {
 				if c.FreshConn {
-					ctx.Send(c.Server, Close{Conn: cl.conn})
+					c.closeConn(ctx, cl.conn)
 				}
 				c.finish(ctx, in.Arg, Response{Code: StatusClientTimeout, Reason: "client deadline exceeded"})
 			}
@@ -185,7 +209,7 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 			}
 			if in.Arg == c.conn && c.pingAt >= 0 && c.lastRead <= c.pingAt {
 				ctx.Notef("no ping answer in %s: closing connection %d", c.PingTimeout, c.conn)
-				ctx.Send(c.Server, Close{Conn: c.conn})
+				c.closeConn(ctx, c.conn)
 				c.lost(ctx, c.conn, 0)
 			}
 			return true
@@ -226,7 +250,7 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 				c.finish(ctx, m.ID, m)
 			}
 			if c.FreshConn {
-				ctx.Send(c.Server, Close{Conn: conn})
+				c.closeConn(ctx, conn)
 			}
 		case Event:
 			if w := c.watches[m.ID]; w != nil {
@@ -260,7 +284,7 @@ func (c *Client) idle(ctx *harness.Ctx, conn uint64) {
 	if c.pingAt < 0 {
 		c.pingN++
 		c.pingAt = ctx.Now()
-		ctx.Send(c.Server, Ping{Conn: conn, N: c.pingN})
+		ctx.Send(c.to(conn), Ping{Conn: conn, N: c.pingN})
 		ctx.After(c.PingTimeout, tagPong, conn)
 	}
 	ctx.After(c.ReadIdle, tagIdle, conn)
@@ -274,6 +298,7 @@ func (c *Client) lost(ctx *harness.Ctx, conn uint64, refused uint64) {
 	if conn == c.conn {
 		c.conn, c.pingAt = 0, -1
 	}
+	delete(c.connTo, conn)
 	for _, id := range harness.SortedKeys(c.calls) {
 		cl := c.calls[id]
 		if cl.conn != conn {

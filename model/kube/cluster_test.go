@@ -235,3 +235,42 @@ func TestClusterDeterministic(t *testing.T) {
 }
 
 var _ = checkers.StopDeleted
+
+// With a standby load balancer, keepalived moves the virtual IP when the
+// active one's host dies: users and kubelets reach the API through lb2
+// within a few seconds, and the VIP comes back when lb returns (higher
+// priority preempts). A haproxy that dies alone (its host up) loses the
+// VIP too, through keepalived's check.
+func TestStandbyLoadBalancer(t *testing.T) {
+	for _, sched := range []string{"at 60s crash lb for 2m", "at 60s kill lb/lb for 2m"} {
+		sc, res := runCluster(t, Config{StandbyLB: true}, 1, sched, 5*time.Minute)
+		allOK(t, sched, res)
+		var moves []harness.Span
+		for _, sp := range sc.Timeline(res.Sim) {
+			if sp.Lane == "VIP" {
+				moves = append(moves, sp)
+			}
+		}
+		if len(moves) != 3 || moves[1].Label != "VIP on lb2" || moves[1].Start < time.Minute || moves[1].Start > 65*time.Second ||
+			moves[2].Label != "VIP on lb" || moves[2].Start < 3*time.Minute || moves[2].Start > 3*time.Minute+5*time.Second {
+			t.Fatalf("%s: VIP %v; want lb, then lb2 within 5s of the fault, then lb again within 5s of its end", sched, moves)
+		}
+		// The API answered through the VIP while lb was down.
+		v := verdicts(res)["api-available"]
+		if v.Status != harness.OK || !strings.Contains(v.Detail, "call") {
+			t.Fatalf("%s: api-available %s: %s", sched, v.Status, v.Detail)
+		}
+	}
+	// Without the standby, the same crash leaves the API unreachable: the
+	// availability oracle says it could not serve, and users' calls fail.
+	sc, res := runCluster(t, Config{}, 1, "at 60s crash lb for 2m", 5*time.Minute)
+	down := false
+	for _, sp := range sc.Timeline(res.Sim) {
+		if sp.Lane == "API through the LB" && sp.Class == "down" && sp.Start >= time.Minute && sp.Start < 75*time.Second {
+			down = true
+		}
+	}
+	if !down {
+		t.Fatal("without a standby, a crashed LB did not make users' calls fail")
+	}
+}

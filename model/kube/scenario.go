@@ -34,6 +34,9 @@ type Config struct {
 	// rescaled every ScaleEvery [60s].
 	Replicas, MaxReplicas int
 	ScaleEvery            time.Duration
+	// StandbyLB adds a second load balancer on host lb2 and keepalived on
+	// both, floating the virtual IP every kubeconfig points at.
+	StandbyLB bool
 	// Timings of leader election [client-go's].
 	Timings election.Timings
 	// Settle is the quiet tail left free of faults [2m].
@@ -105,6 +108,9 @@ type Scenario struct {
 	workers    []string
 	apiservers []harness.ProcID
 	lb         harness.ProcID
+	lbs        []harness.ProcID // with a standby: lb, lb2
+	vip        harness.ProcID   // the LB the virtual IP leads to
+	vipSince   time.Duration
 	actors     map[string][]actor // lease → acting now, in order of starting
 	procs      map[string][]harness.ProcID
 	running    map[string]map[string]bool // node → pods running
@@ -286,16 +292,39 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.backendUp = make([]time.Duration, len(sc.masters))
 	lbCfg := LBConfig{Backends: sc.apiservers, Names: names, Bugs: c.Bugs, BackendState: sc.backendState}
 	sc.lb = s.AddProcess("lb", "lb", func() harness.Process { return NewLB(lbCfg) })
+	sc.lbs, sc.vip, sc.vipSince = []harness.ProcID{sc.lb}, sc.lb, 0
+	var resolve func() harness.ProcID
+	if c.StandbyLB {
+		s.AddHost(harness.HostConfig{Name: "lb2"})
+		standby := lbCfg
+		standby.BackendState = nil
+		lb2 := s.AddProcess("lb2", "lb", func() harness.Process { return NewLB(standby) })
+		sc.lbs = append(sc.lbs, lb2)
+		var ka1, ka2 harness.ProcID
+		claim := func(_ *harness.Ctx, lb harness.ProcID) {
+			if lb != sc.vip {
+				sc.spans = append(sc.spans, harness.Span{Lane: "VIP", Class: "leader", Label: "VIP on " + s.ProcHost(sc.vip), Start: sc.vipSince, End: s.Now()})
+				sc.vip, sc.vipSince = lb, s.Now()
+			}
+		}
+		ka1 = s.AddProcess("lb", "keepalived", func() harness.Process {
+			return &Keepalived{Priority: 100, Peer: ka2, LB: sc.lb, Claim: claim}
+		})
+		ka2 = s.AddProcess("lb2", "keepalived", func() harness.Process {
+			return &Keepalived{Priority: 90, Peer: ka1, LB: lb2, Claim: claim}
+		})
+		resolve = func() harness.ProcID { return sc.vip }
+	}
 
 	for i, h := range sc.workers {
 		s.AddHost(harness.HostConfig{Name: h})
-		k := Kubelet{Node: h, Server: sc.lb, ClientID: 400 + i, Capacity: c.Capacity, Runtime: sc, Bugs: c.Bugs}
+		k := Kubelet{Node: h, Server: sc.lb, Resolve: resolve, ClientID: 400 + i, Capacity: c.Capacity, Runtime: sc, Bugs: c.Bugs}
 		s.AddProcess(h, "kubelet", func() harness.Process { kc := k; return &kc })
 	}
 	for i := range c.Users {
 		h := "u" + strconv.Itoa(i+1)
 		s.AddHost(harness.HostConfig{Name: h})
-		u := User{Name: h, Server: sc.lb, ClientID: 500 + i, Keys: c.Keys, CacheReads: c.CacheReads,
+		u := User{Name: h, Server: sc.lb, Resolve: resolve, ClientID: 500 + i, Keys: c.Keys, CacheReads: c.CacheReads,
 			Workload: i == 0, RS: RSName, Replicas: c.Replicas, MaxReplicas: c.MaxReplicas, ScaleEvery: c.ScaleEvery,
 			Recorder: sc}
 		s.AddProcess(h, "user", func() harness.Process { uc := u; return &uc })
@@ -601,12 +630,13 @@ func (sc *Scenario) observe(s *harness.Sim) {
 func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 	net := s.Network()
 	up := func(h string) bool { return s.HostUp(h) && !s.HostPaused(h) }
-	if !up("lb") || !s.Running(sc.lb) {
+	lbHost := s.ProcHost(sc.vip)
+	if !up(lbHost) || !s.Running(sc.vip) {
 		return false, "load balancer down"
 	}
 	for i := range sc.Cfg.Users {
 		u := "u" + strconv.Itoa(i+1)
-		if !up(u) || !net.Clear(u, "lb") || !net.Clear("lb", u) {
+		if !up(u) || !net.Clear(u, lbHost) || !net.Clear(lbHost, u) {
 			return false, "user " + u + " cut off"
 		}
 	}
@@ -631,7 +661,7 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 	}
 	var good []string
 	for i, m := range sc.masters {
-		if !up(m) || !s.Running(sc.apiservers[i]) || !net.Clear("lb", m) || !net.Clear(m, "lb") {
+		if !up(m) || !s.Running(sc.apiservers[i]) || !net.Clear(lbHost, m) || !net.Clear(m, lbHost) {
 			continue
 		}
 		ok := false
@@ -658,7 +688,7 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 			live = append(live, h)
 		}
 	}
-	return true, "serving via " + strings.Join(good, ",") + "; etcd on " + strings.Join(live, ",")
+	return true, "serving via " + lbHost + " and " + strings.Join(good, ",") + "; etcd on " + strings.Join(live, ",")
 }
 
 // truth returns the freshest store state of a running member (the one
@@ -730,6 +760,10 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	c := sc.Cfg
 	c.fill()
 	hosts := append(append(store.MemberHosts(store.Config{Members: c.Masters, Topology: c.Topology}), "lb"), Workers(c)...)
+	if c.StandbyLB {
+		hosts = append(hosts, "lb2")
+	}
+
 	if c.Topology == store.External {
 		hosts = append(hosts, Masters(c)...)
 	}
@@ -739,6 +773,9 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	}
 	for _, h := range store.MemberHosts(store.Config{Members: c.Masters, Topology: c.Topology}) {
 		procs = append(procs, h+"/"+store.MemberProc)
+	}
+	if c.StandbyLB {
+		procs = append(procs, "lb/lb", "lb2/lb", "lb/keepalived", "lb2/keepalived")
 	}
 	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs,
 		Roles: []string{"raft-leader", "active-cm", "active-scheduler"},
@@ -807,6 +844,9 @@ func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
 		}
 	}
 	out = append(out, sc.spans...)
+	if len(sc.lbs) > 1 {
+		out = append(out, harness.Span{Lane: "VIP", Class: "leader", Label: "VIP on " + s.ProcHost(sc.vip), Start: sc.vipSince, End: s.Now()})
+	}
 	for i, r := range sc.apiRuns {
 		end := s.Now()
 		if i+1 < len(sc.apiRuns) {

@@ -30,6 +30,8 @@ type Options struct {
 	Workers int
 	// CacheReads makes a cluster's users read from the watch caches.
 	CacheReads bool
+	// StandbyLB gives a cluster a standby load balancer and a floating VIP.
+	StandbyLB bool
 }
 
 // Scenario is a built scenario plus what it needs from the runner.
@@ -51,14 +53,14 @@ var all = []entry{
 		if o.Topology != "" && o.Topology != string(store.Stacked) && o.Topology != string(store.External) {
 			return nil, fmt.Errorf("topology: %q is neither stacked nor external", o.Topology)
 		}
-		return &kube.Scenario{Cfg: kube.Config{Masters: o.Size, Workers: o.Workers, CacheReads: o.CacheReads, Topology: store.Topology(o.Topology), Bugs: o.Bugs}}, nil
+		return &kube.Scenario{Cfg: kube.Config{Masters: o.Size, Workers: o.Workers, CacheReads: o.CacheReads, StandbyLB: o.StandbyLB, Topology: store.Topology(o.Topology), Bugs: o.Bugs}}, nil
 	}},
 	{"counter", "a replicated grow-only counter on n1..nN and a client (the demonstration model)", func(o Options) (Scenario, error) {
 		if o.Topology != "" {
 			return nil, fmt.Errorf("topology: the counter scenario has none")
 		}
-		if o.Workers != 0 || o.CacheReads {
-			return nil, fmt.Errorf("workers, cache-reads: the counter scenario has no cluster workers or users")
+		if o.Workers != 0 || o.CacheReads || o.StandbyLB {
+			return nil, fmt.Errorf("workers, cache-reads, standby-lb: the counter scenario has no cluster workers or users")
 		}
 		return &counter.Scenario{Cfg: counter.Config{Replicas: o.Size, Bugs: o.Bugs}}, nil
 	}},
@@ -66,8 +68,8 @@ var all = []entry{
 		if o.Topology != "" && o.Topology != string(store.Stacked) && o.Topology != string(store.External) {
 			return nil, fmt.Errorf("topology: %q is neither stacked nor external", o.Topology)
 		}
-		if o.Workers != 0 || o.CacheReads {
-			return nil, fmt.Errorf("workers, cache-reads: the store scenario has no cluster workers or users")
+		if o.Workers != 0 || o.CacheReads || o.StandbyLB {
+			return nil, fmt.Errorf("workers, cache-reads, standby-lb: the store scenario has no cluster workers or users")
 		}
 		return &store.Scenario{Cfg: store.Config{Members: o.Size, Topology: store.Topology(o.Topology), Bugs: o.Bugs}}, nil
 	}},
@@ -75,8 +77,8 @@ var all = []entry{
 		if o.Topology != "" && o.Topology != string(store.Stacked) {
 			return nil, fmt.Errorf("topology: the election scenario is stacked")
 		}
-		if o.Workers != 0 || o.CacheReads {
-			return nil, fmt.Errorf("workers, cache-reads: the election scenario has no cluster workers or users")
+		if o.Workers != 0 || o.CacheReads || o.StandbyLB {
+			return nil, fmt.Errorf("workers, cache-reads, standby-lb: the election scenario has no cluster workers or users")
 		}
 		return &election.Scenario{Cfg: election.Config{Masters: o.Size, Bugs: o.Bugs}}, nil
 	}},
