@@ -59,8 +59,8 @@ var all = []entry{
 		if o.Topology != "" {
 			return nil, fmt.Errorf("topology: the counter scenario has none")
 		}
-		if o.Workers != 0 || o.CacheReads || o.StandbyLB {
-			return nil, fmt.Errorf("workers, cache-reads, standby-lb: the counter scenario has no cluster workers or users")
+		if err := clusterOnly(o, "counter"); err != nil {
+			return nil, err
 		}
 		return &counter.Scenario{Cfg: counter.Config{Replicas: o.Size, Bugs: o.Bugs}}, nil
 	}},
@@ -68,8 +68,8 @@ var all = []entry{
 		if o.Topology != "" && o.Topology != string(store.Stacked) && o.Topology != string(store.External) {
 			return nil, fmt.Errorf("topology: %q is neither stacked nor external", o.Topology)
 		}
-		if o.Workers != 0 || o.CacheReads || o.StandbyLB {
-			return nil, fmt.Errorf("workers, cache-reads, standby-lb: the store scenario has no cluster workers or users")
+		if err := clusterOnly(o, "store"); err != nil {
+			return nil, err
 		}
 		return &store.Scenario{Cfg: store.Config{Members: o.Size, Topology: store.Topology(o.Topology), Bugs: o.Bugs}}, nil
 	}},
@@ -77,11 +77,25 @@ var all = []entry{
 		if o.Topology != "" && o.Topology != string(store.Stacked) {
 			return nil, fmt.Errorf("topology: the election scenario is stacked")
 		}
-		if o.Workers != 0 || o.CacheReads || o.StandbyLB {
-			return nil, fmt.Errorf("workers, cache-reads, standby-lb: the election scenario has no cluster workers or users")
+		if err := clusterOnly(o, "election"); err != nil {
+			return nil, err
 		}
 		return &election.Scenario{Cfg: election.Config{Masters: o.Size, Bugs: o.Bugs}}, nil
 	}},
+}
+
+// clusterOnly rejects the options only a cluster has, naming the first
+// one set.
+func clusterOnly(o Options, scenario string) error {
+	switch {
+	case o.Workers != 0:
+		return fmt.Errorf("workers: the %s scenario has no worker nodes", scenario)
+	case o.CacheReads:
+		return fmt.Errorf("cache-reads: the %s scenario has no API servers", scenario)
+	case o.StandbyLB:
+		return fmt.Errorf("standby-lb: the %s scenario has no load balancer", scenario)
+	}
+	return nil
 }
 
 // Default is the scenario a plain run uses.
