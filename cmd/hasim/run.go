@@ -55,8 +55,6 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when a check is unknown, not only when violated")
 	fs.IntVar(&f.masters, "masters", 0, "cluster: master hosts (the same as --size; 0: 3)")
 	fs.IntVar(&f.workers, "workers", 0, "cluster: worker nodes (0: 3)")
-	fs.BoolVar(&f.standby, "standby-lb", false, "cluster: a standby load balancer on lb2, keepalived floating the VIP")
-	fs.BoolVar(&f.cache, "cache-reads", false, "cluster: users read with resourceVersion \"0\" (from the API servers' watch caches)")
 }
 
 // registerSystem registers the flags that say what system runs (shared by
@@ -68,6 +66,8 @@ func (f *runFlags) registerSystem(fs *flag.FlagSet) {
 
 	fs.StringVar(&f.topology, "topology", "", "stacked or external (scenarios with members; default stacked)")
 	fs.Var(&f.bugs, "bug", "turn a bug switch on (repeatable; hasim bugs lists them)")
+	fs.BoolVar(&f.standby, "standby-lb", false, "cluster: a standby load balancer on lb2, keepalived floating the VIP")
+	fs.BoolVar(&f.cache, "cache-reads", false, "cluster: users read with resourceVersion \"0\" (from the API servers' watch caches)")
 	fs.StringVar(&f.out, "out", "", "directory for the trace, schedule and failure files")
 }
 
