@@ -279,8 +279,8 @@ func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
 	// stream: what a partition cuts is retransmitted until the link heals
 	// (held), and a lost segment arrives one retransmission timeout late,
 	// holding up what follows it.
-	ordered := l.block != blockNone || l.params.Loss > 0
-	ordered = ordered && orderedReceiver(dst.inst)
+	// (The receiver's kind is looked up only when the link is faulty.)
+	ordered := (l.block != blockNone || l.params.Loss > 0) && orderedReceiver(dst.inst)
 	switch {
 	case l.block == blockDrop && !ordered:
 		s.traceMsg("drop", slot, "partition")

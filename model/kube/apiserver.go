@@ -510,19 +510,12 @@ func (a *APIServer) bind(ctx *harness.Ctx, p pendingReply, attempt int) {
 // within HealthTimeout, probing at most once per HealthInterval (a caller
 // in between gets the last result).
 func (a *APIServer) healthz(ctx *harness.Ctx, p pendingReply) {
-	answer := func(ok bool) {
-		r := Response{Code: StatusOK, Conn: p.req.Conn, ID: p.req.ID, Server: a.cfg.Name}
-		if !ok {
-			r.Code, r.Reason = StatusInternal, "[-]etcd failed"
-		}
-		ctx.Send(p.to, r)
-	}
 	if a.cfg.Bugs.Has(BugHealthzNoEtcd) {
-		answer(true)
+		a.answerHealth(ctx, p, true)
 		return
 	}
 	if a.probed && !a.probing && ctx.Now()-a.probeAt < a.cfg.HealthInterval {
-		answer(a.healthy)
+		a.answerHealth(ctx, p, a.healthy)
 		return
 	}
 	a.healthWait = append(a.healthWait, p)
@@ -533,15 +526,21 @@ func (a *APIServer) healthz(ctx *harness.Ctx, p pendingReply) {
 	a.health.Do(ctx, store.Txn{Success: []store.Op{{Kind: store.OpRange, Key: "health"}}}, false, func(r store.Response) {
 		a.probing, a.probed, a.healthy = false, true, r.Err == store.CodeOK
 		for _, w := range a.healthWait {
-			r := Response{Code: StatusOK, Conn: w.req.Conn, ID: w.req.ID, Server: a.cfg.Name}
-			if !a.healthy {
-				r.Code, r.Reason = StatusInternal, "[-]etcd failed"
-			}
-			ctx.Send(w.to, r)
+			a.answerHealth(ctx, w, a.healthy)
 		}
 		clear(a.healthWait)
 		a.healthWait = a.healthWait[:0]
 	})
+}
+
+// answerHealth answers a /healthz (on any connection: a health check
+// needs no open one).
+func (a *APIServer) answerHealth(ctx *harness.Ctx, p pendingReply, ok bool) {
+	r := Response{Code: StatusOK, Conn: p.req.Conn, ID: p.req.ID, Server: a.cfg.Name}
+	if !ok {
+		r.Code, r.Reason = StatusInternal, "[-]etcd failed"
+	}
+	ctx.Send(p.to, r)
 }
 
 // relist (re)builds the watch cache from a quorum list of every object,

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"hasim/checkers"
@@ -28,10 +27,9 @@ const KeyIdle = 2 * time.Minute
 
 // linTally sums the per-key verdicts of the API linearizability check.
 type linTally struct {
-	keys, ops, indeterminate, failed int
-	violated, unknown                []string
-	firstBad                         string // detail of the first violation
-	html                             string
+	checkers.KeyTally
+	indeterminate, failed int
+	html                  string // the view of the first violation
 }
 
 // checkKey judges one key's history with porcupine and forgets it.
@@ -49,31 +47,24 @@ func (sc *Scenario) checkKey(key string) {
 	}
 	v, rep := checkers.CheckRegister(kh.ops, opts)
 	t := &sc.lin
-	t.keys++
+	ops := 0
 	for _, op := range kh.ops {
 		switch {
 		case op.Failed:
 			t.failed++
 		case op.Indeterminate:
 			t.indeterminate++
-			t.ops++
+			ops++
 		default:
-			t.ops++
+			ops++
 		}
 	}
-	switch v.Status {
-	case harness.Violated:
-		t.violated = append(t.violated, key)
-		if t.firstBad == "" {
-			t.firstBad = v.Detail
-			t.html = rep.HTMLPath
-			if rep.HTMLPath != "" {
-				sc.artifactPaths = append(sc.artifactPaths, rep.HTMLPath)
-			}
-		}
-	case harness.Unknown:
-		t.unknown = append(t.unknown, key+": "+v.Detail)
+	if v.Status == harness.Violated && t.html == "" && rep.HTMLPath != "" {
+		t.html = rep.HTMLPath
+		v.Detail += "; view: " + rep.HTMLPath
+		sc.artifactPaths = append(sc.artifactPaths, rep.HTMLPath)
 	}
+	t.Add(key, v, ops)
 }
 
 // sweepKeys judges the keys that have gone idle.
@@ -86,25 +77,10 @@ func (sc *Scenario) sweepKeys(now time.Duration) {
 }
 
 func (t *linTally) verdict() harness.Verdict {
-	v := harness.Verdict{Check: "api-linearizable"}
-	summary := fmt.Sprintf("%d ops (%d indeterminate) on %d ConfigMaps through the load balancer, each judged once idle; %d failed ops ignored",
-		t.ops, t.indeterminate, t.keys, t.failed)
-	switch {
-	case len(t.violated) > 0:
-		v.Status = harness.Violated
-		v.Detail = fmt.Sprintf("not linearizable on %d of %d keys (%s); first: %s", len(t.violated), t.keys, strings.Join(t.violated, ", "), t.firstBad)
-		if t.html != "" {
-			v.Detail += "; view: " + t.html
-		}
-	case len(t.unknown) > 0:
-		v.Status = harness.Unknown
-		v.Detail = fmt.Sprintf("could not decide %d keys: %s", len(t.unknown), strings.Join(t.unknown, "; "))
-	case t.ops == 0:
-		v.Status = harness.Unknown
-		v.Detail = "no ConfigMap calls were made"
-	default:
-		v.Status = harness.OK
-		v.Detail = "linearizable: " + summary
+	v := t.Verdict(fmt.Sprintf("linearizable: %d ops (%d indeterminate) on %d ConfigMaps through the load balancer, each judged once idle; %d failed ops ignored",
+		t.Ops, t.indeterminate, t.Keys, t.failed), nil)
+	if v.Status == harness.Violated {
+		v.Detail = "not linearizable on " + v.Detail
 	}
 	return v
 }

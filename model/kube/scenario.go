@@ -178,10 +178,7 @@ func (sc *Scenario) ArtifactPaths() []string { return sc.artifactPaths }
 func (sc *Scenario) Warnings() []string {
 	c := sc.Cfg
 	c.fill()
-	if c.Masters%2 == 0 {
-		return []string{fmt.Sprintf("%d masters tolerate no more failures than %d: even sizes add load, not fault tolerance", c.Masters, c.Masters-1)}
-	}
-	return nil
+	return (&store.Scenario{Cfg: store.Config{Members: c.Masters}}).Warnings()
 }
 
 // Masters returns the master host names of a config.
@@ -228,7 +225,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.running = map[string]map[string]bool{}
 	sc.issuedAt = map[issueKey]issue{}
 	sc.unknownKV = map[string]int{}
-	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{}
+	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{KeyTally: checkers.KeyTally{Check: "api-linearizable"}}
 	sc.spans, sc.apiservers, sc.apiRuns = nil, nil, nil
 	sc.lastOK, sc.downSince = -1, -1
 	sc.single = map[string]*checkers.SingleActive{
@@ -264,7 +261,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		if c.Topology == store.Stacked {
 			etcd = []harness.ProcID{members[i]}
 		} else {
-			etcd = rotate(members, i)
+			etcd = store.Rotate(members, i)
 		}
 		cfg := APIServerConfig{Name: h + "/apiserver", Etcd: etcd, ClientID: 100 + 2*i, Bugs: c.Bugs, Wrote: sc.wrote}
 		sc.apiservers = append(sc.apiservers, s.AddProcess(h, "apiserver", func() harness.Process { return NewAPIServer(cfg) }))
@@ -334,14 +331,6 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	s.AddRole("active-scheduler", func() (harness.ProcID, bool) { return sc.active(LeaseScheduler) })
 	s.At(0, func() { sc.observe(s) })
 	return nil
-}
-
-func rotate(p []harness.ProcID, k int) []harness.ProcID {
-	out := make([]harness.ProcID, len(p))
-	for i := range p {
-		out[i] = p[(i+k)%len(p)]
-	}
-	return out
 }
 
 // AvailabilityGrace is how long after any change the API may stay
@@ -435,8 +424,6 @@ func (sc *Scenario) backendState(_ *harness.Ctx, i int, up bool) {
 	case !up && was >= 0:
 		sc.spans = append(sc.spans, harness.Span{Lane: "LB backends", Class: "up", Label: sc.masters[i] + " up", Start: was, End: now})
 		sc.backendUp[i] = -1
-	case up && was >= 0 && now == 0:
-		// The LB's first report.
 	}
 }
 

@@ -189,7 +189,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		id := i + 1
 		s.AddProcess(h, "kv", func() harness.Process {
 			return &workload{sc: sc, id: id, every: rate,
-				client: Client{Endpoints: rotate(peers, id-1), Timeout: c.ClientTimeout, ID: id, History: sc.history}}
+				client: Client{Endpoints: Rotate(peers, id-1), Timeout: c.ClientTimeout, ID: id, History: sc.history}}
 		})
 	}
 	s.AddRole("raft-leader", sc.Leader)
@@ -211,7 +211,9 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	return nil
 }
 
-func rotate(p []harness.ProcID, k int) []harness.ProcID {
+// Rotate returns p starting at its k-th element (each client or API server
+// starts its round robin at a different member).
+func Rotate(p []harness.ProcID, k int) []harness.ProcID {
 	out := make([]harness.ProcID, len(p))
 	for i := range p {
 		out[i] = p[(i+k)%len(p)]
@@ -263,12 +265,12 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	for _, key := range harness.SortedKeys(sc.win.open) {
 		sc.judge(s, key, sc.finalOps(key))
 	}
-	linV := sc.win.lin.verdict(nil)
+	linV := sc.win.lin.Verdict(idleSummary(sc.win.lin), nil)
 	revs := append([]string(nil), sc.win.revBad...)
 	if n := sc.win.revBackwards - len(revs); n > 0 {
 		revs[len(revs)-1] += fmt.Sprintf(" (and %d more times a client's revision went backwards)", n)
 	}
-	durV := sc.win.dur.verdict(append(revs, sc.checkFinal()...))
+	durV := sc.win.dur.Verdict(idleSummary(sc.win.dur), append(revs, sc.checkFinal()...))
 	live := sc.liveness
 	live.Healed(s.LastFaultEnd())
 	liveV := live.Verdict(s.Now())

@@ -42,71 +42,16 @@ type finalState struct {
 	what   string // the acknowledged write(s), for the evidence
 }
 
-// tally sums per-key verdicts of one check.
-type tally struct {
-	check             string
-	keys, ops, judged int
-	violated, unknown []string
-	first             string // the first violation's detail
-	okDetail          string // the last ok detail, for flavour
-}
-
-func (t *tally) add(key string, v harness.Verdict, ops int) {
-	t.keys++
-	t.ops += ops
-	switch v.Status {
-	case harness.Violated:
-		t.violated = append(t.violated, key)
-		if t.first == "" {
-			t.first = v.Detail
-		}
-	case harness.OK:
-		t.judged++
-	case harness.Unknown:
-		// A key with nothing to judge (only failed calls, or writes no
-		// read followed) says nothing either way.
-		if !strings.HasPrefix(v.Detail, "nothing to") {
-			t.unknown = append(t.unknown, key+": "+v.Detail)
-		}
-	}
-}
-
-func (t *tally) verdict(extra []string) harness.Verdict {
-	v := harness.Verdict{Check: t.check}
-	switch {
-	case len(t.violated) > 0 || len(extra) > 0:
-		v.Status = harness.Violated
-		var parts []string
-		if len(t.violated) > 0 {
-			parts = append(parts, fmt.Sprintf("%d of %d keys (%s); first: %s", len(t.violated), t.keys, listKeys(t.violated), t.first))
-		}
-		parts = append(parts, extra...)
-		v.Detail = strings.Join(parts, "; ")
-	case len(t.unknown) > 0:
-		v.Status = harness.Unknown
-		v.Detail = fmt.Sprintf("could not decide %d keys: %s", len(t.unknown), strings.Join(t.unknown, "; "))
-	case t.ops == 0 || t.judged == 0:
-		v.Status = harness.Unknown
-		v.Detail = fmt.Sprintf("nothing to judge on %d keys (%d ops)", t.keys, t.ops)
-	default:
-		v.Status = harness.OK
-		v.Detail = fmt.Sprintf("%d ops on %d keys, each judged once idle", t.ops, t.keys)
-	}
-	return v
-}
-
-func listKeys(keys []string) string {
-	if len(keys) > 5 {
-		return strings.Join(keys[:5], ", ") + fmt.Sprintf(" and %d more", len(keys)-5)
-	}
-	return strings.Join(keys, ", ")
+func idleSummary(t checkers.KeyTally) string {
+	return fmt.Sprintf("%d ops on %d keys, each judged once idle", t.Ops, t.Keys)
 }
 
 // window is the scenario's per-key bookkeeping.
 type window struct {
 	open     map[string]*keyCalls
+	inFlight map[int]string        // single-key calls in flight → their key
 	final    map[string]finalState // judged workload keys
-	lin, dur tally
+	lin, dur checkers.KeyTally
 	revs     map[int]int64 // client → newest header revision seen, in call order
 	revBad   []string
 	// revBackwards counts every backwards step; revBad keeps the first.
@@ -116,8 +61,8 @@ type window struct {
 }
 
 func (w *window) init() {
-	w.open, w.final, w.revs = map[string]*keyCalls{}, map[string]finalState{}, map[int]int64{}
-	w.lin, w.dur = tally{check: "linearizability"}, tally{check: "acked-durable"}
+	w.open, w.final, w.revs, w.inFlight = map[string]*keyCalls{}, map[string]finalState{}, map[int]int64{}, map[int]string{}
+	w.lin, w.dur = checkers.KeyTally{Check: "linearizability"}, checkers.KeyTally{Check: "acked-durable"}
 	w.revBad, w.html, w.anyKVOp, w.revBackwards = nil, "", false, 0
 }
 
@@ -141,6 +86,7 @@ func (sc *Scenario) onBegin(i int, c *Call) {
 		sc.win.open[key] = kc
 	}
 	kc.calls = append(kc.calls, i)
+	sc.win.inFlight[i] = key
 	kc.pending++
 	kc.last = c.Start
 }
@@ -157,13 +103,14 @@ func (sc *Scenario) onEnd(i int, c *Call) {
 		}
 		sc.win.revs[c.Client] = max(sc.win.revs[c.Client], rev)
 	}
-	key, ok := singleKey(c)
+	key, ok := sc.win.inFlight[i]
 	if !ok {
 		if c != sc.finalCall() {
 			sc.history.Forget(i)
 		}
 		return
 	}
+	delete(sc.win.inFlight, i)
 	kc := sc.win.open[key]
 	kc.pending--
 	kc.last = c.End
@@ -221,8 +168,8 @@ func (sc *Scenario) judge(s *harness.Sim, key string, extra []checkers.KVOp) {
 	} else if rep.HTMLPath != "" {
 		os.Remove(rep.HTMLPath)
 	}
-	sc.win.lin.add(key, linV, len(ops))
-	sc.win.dur.add(key, checkers.CheckDurability(ops), len(ops))
+	sc.win.lin.Add(key, linV, len(ops))
+	sc.win.dur.Add(key, checkers.CheckDurability(ops), len(ops))
 	if strings.HasPrefix(key, "k") {
 		sc.win.final[key] = finalOf(ops)
 	}
