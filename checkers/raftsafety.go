@@ -15,9 +15,18 @@ import (
 //   - state machine safety: every member applies, at each index, the same
 //     entry (same term and content), in order, with no gaps (a snapshot
 //     restore moves a member forward past what the snapshot covers);
-//   - leader completeness: a new leader's log holds every entry any member
-//     has applied (a committed entry never changes or disappears, across
-//     crashes and restarts);
+//   - leader completeness: a leader of term T holds every entry committed
+//     in a term before T (a committed entry never changes or disappears,
+//     across crashes and restarts). Raft states it per term, not per
+//     instant: a member paused with votes queued may become leader of an
+//     old term after entries of later terms were applied, and step down at
+//     once; its log need not hold those. A member reports with each applied
+//     entry its own term at the time, an upper bound on the term that
+//     committed the entry (it learned the commit from a leader of that term
+//     or an earlier one); the lowest such bound over all appliers is kept,
+//     and a new leader is held to the entries whose bound is below its term.
+//     An entry committed in an earlier term but first applied after the
+//     leader was checked escapes this check (the check never guesses);
 //   - a member's store revision never decreases, across restarts too;
 //   - no member panics (raft panics when its durable state was lost, e.g.
 //     "tocommit is out of range").
@@ -60,6 +69,9 @@ type entryID struct {
 	digest uint64
 	member uint64
 	at     time.Duration
+	// by is the lowest term any applier was in when it applied the entry:
+	// the entry was committed in this term or an earlier one.
+	by uint64
 }
 
 // MaxProblems bounds how many violations a checker keeps.
@@ -123,8 +135,10 @@ func (c *RaftSafety) trim() {
 }
 
 // Applied records that member applied the entry at index with term and a
-// digest of its type and content.
-func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest uint64) {
+// digest of its type and content; by is the member's own raft term when it
+// learned the entry was committed (the term of the Ready that handed the
+// entry over), which bounds the term that committed it from above.
+func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest, by uint64) {
 	c.applied++
 	if want, ok := c.next[member]; ok && index != want {
 		c.fail("member %d applied index %d at %s, expected %d (applies out of order or with a gap)", member, index, fmtT(at), want)
@@ -138,13 +152,14 @@ func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest uint6
 		e := &c.canonical[index-c.base]
 		if e.term == 0 {
 			// A hole left by a snapshot restore: the first applier fills it.
-			*e = entryID{term: term, digest: digest, member: member, at: at}
+			*e = entryID{term: term, digest: digest, member: member, at: at, by: by}
 			return
 		}
 		if e.term != term || e.digest != digest {
 			c.fail("index %d: member %d applied term %d digest %016x at %s, but member %d applied term %d digest %016x at %s",
 				index, member, term, digest, fmtT(at), e.member, e.term, e.digest, fmtT(e.at))
 		}
+		e.by = min(e.by, by)
 		return
 	}
 	for c.base+uint64(len(c.canonical)) < index {
@@ -152,29 +167,30 @@ func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest uint6
 		// reported yet; keep a hole that the first applier fills.
 		c.canonical = append(c.canonical, entryID{})
 	}
-	c.canonical = append(c.canonical, entryID{term: term, digest: digest, member: member, at: at})
+	c.canonical = append(c.canonical, entryID{term: term, digest: digest, member: member, at: at, by: by})
 	c.top = index
 }
 
-// LeaderLog checks a new leader's log against every applied entry: term
-// returns the term of the leader's entry at an index (false when the index
-// is outside its log), and first is the first index its log still holds
-// (entries before are covered by its snapshot).
+// LeaderLog checks a new leader's log against the applied entries
+// committed before its term: term returns the term of the leader's entry
+// at an index (false when the index is outside its log), and first is the
+// first index its log still holds (entries before are covered by its
+// snapshot).
 func (c *RaftSafety) LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool)) {
 	for i := max(first, c.base); i <= c.top; i++ {
 		e := c.canonical[i-c.base]
-		if e.term == 0 {
-			continue
+		if e.term == 0 || e.by >= leaderTerm {
+			continue // a hole, or possibly committed in leaderTerm or later
 		}
 		t, ok := term(i)
 		if !ok {
-			c.fail("leader completeness: member %d became leader of term %d at %s without index %d, which member %d applied at %s",
-				member, leaderTerm, fmtT(at), i, e.member, fmtT(e.at))
+			c.fail("leader completeness: member %d became leader of term %d at %s without index %d, which member %d applied at %s (committed by term %d)",
+				member, leaderTerm, fmtT(at), i, e.member, fmtT(e.at), e.by)
 			return
 		}
 		if t != e.term {
-			c.fail("leader completeness: member %d became leader of term %d at %s with term %d at index %d, where member %d applied term %d at %s",
-				member, leaderTerm, fmtT(at), t, i, e.member, e.term, fmtT(e.at))
+			c.fail("leader completeness: member %d became leader of term %d at %s with term %d at index %d, where member %d applied term %d at %s (committed by term %d)",
+				member, leaderTerm, fmtT(at), t, i, e.member, e.term, fmtT(e.at), e.by)
 			return
 		}
 	}

@@ -861,6 +861,7 @@ type refEntryID struct {
 	digest uint64
 	member uint64
 	at     time.Duration
+	by     uint64
 }
 
 func newRefRaftSafety() *refRaftSafety {
@@ -886,7 +887,7 @@ func (c *refRaftSafety) Leader(at time.Duration, member, term uint64) {
 
 func (c *refRaftSafety) Reset(member, index uint64) { c.next[member] = index + 1 }
 
-func (c *refRaftSafety) Applied(at time.Duration, member, index, term, digest uint64) {
+func (c *refRaftSafety) Applied(at time.Duration, member, index, term, digest, by uint64) {
 	c.applied++
 	if want, ok := c.next[member]; ok && index != want {
 		c.fail("member %d applied index %d at %s, expected %d (applies out of order or with a gap)", member, index, fmtT(at), want)
@@ -898,36 +899,37 @@ func (c *refRaftSafety) Applied(at time.Duration, member, index, term, digest ui
 	if int(index) <= len(c.canonical) {
 		e := c.canonical[index-1]
 		if e.term == 0 {
-			c.canonical[index-1] = refEntryID{term: term, digest: digest, member: member, at: at}
+			c.canonical[index-1] = refEntryID{term: term, digest: digest, member: member, at: at, by: by}
 			return
 		}
 		if e.term != term || e.digest != digest {
 			c.fail("index %d: member %d applied term %d digest %016x at %s, but member %d applied term %d digest %016x at %s",
 				index, member, term, digest, fmtT(at), e.member, e.term, e.digest, fmtT(e.at))
 		}
+		c.canonical[index-1].by = min(e.by, by)
 		return
 	}
 	for uint64(len(c.canonical)) < index-1 {
 		c.canonical = append(c.canonical, refEntryID{})
 	}
-	c.canonical = append(c.canonical, refEntryID{term: term, digest: digest, member: member, at: at})
+	c.canonical = append(c.canonical, refEntryID{term: term, digest: digest, member: member, at: at, by: by})
 }
 
 func (c *refRaftSafety) LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool)) {
 	for i := first; i <= uint64(len(c.canonical)); i++ {
 		e := c.canonical[i-1]
-		if e.term == 0 {
+		if e.term == 0 || e.by >= leaderTerm {
 			continue
 		}
 		t, ok := term(i)
 		if !ok {
-			c.fail("leader completeness: member %d became leader of term %d at %s without index %d, which member %d applied at %s",
-				member, leaderTerm, fmtT(at), i, e.member, fmtT(e.at))
+			c.fail("leader completeness: member %d became leader of term %d at %s without index %d, which member %d applied at %s (committed by term %d)",
+				member, leaderTerm, fmtT(at), i, e.member, fmtT(e.at), e.by)
 			return
 		}
 		if t != e.term {
-			c.fail("leader completeness: member %d became leader of term %d at %s with term %d at index %d, where member %d applied term %d at %s",
-				member, leaderTerm, fmtT(at), t, i, e.member, e.term, fmtT(e.at))
+			c.fail("leader completeness: member %d became leader of term %d at %s with term %d at index %d, where member %d applied term %d at %s (committed by term %d)",
+				member, leaderTerm, fmtT(at), t, i, e.member, e.term, fmtT(e.at), e.by)
 			return
 		}
 	}
@@ -1905,7 +1907,7 @@ func TestStreamingLivenessBounded(t *testing.T) {
 type raftSink interface {
 	Leader(at time.Duration, member, term uint64)
 	Reset(member, index uint64)
-	Applied(at time.Duration, member, index, term, digest uint64)
+	Applied(at time.Duration, member, index, term, digest, by uint64)
 	LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool))
 	Revision(at time.Duration, member uint64, rev int64)
 	Panicked(at time.Duration, member uint64, msg string)
@@ -1953,8 +1955,8 @@ func raftGen(rng *rand.Rand, c raftSink, ref *refRaftSafety, steps int) {
 				idx++ // a gap
 				e = log[idx-1]
 			}
-			c.Applied(at, m, idx, e.term, e.digest)
-			ref.Applied(at, m, idx, e.term, e.digest)
+			c.Applied(at, m, idx, e.term, e.digest, term)
+			ref.Applied(at, m, idx, e.term, e.digest, term)
 			applied[m] = idx
 			if applied[m]-snap[m] >= snapEvery {
 				snap[m] = applied[m]
@@ -2068,7 +2070,7 @@ func TestStreamingRaftSafetyBounded(t *testing.T) {
 			c.Reset(m, applied[m])
 		}
 		applied[m]++
-		c.Applied(time.Duration(i)*time.Millisecond, m, applied[m], 1, applied[m]*7)
+		c.Applied(time.Duration(i)*time.Millisecond, m, applied[m], 1, applied[m]*7, 1)
 		if i%10000 == 0 && uint64(len(c.canonical)) > c.KeepBehind+2000 {
 			t.Fatalf("after %d applied: %d entries kept", i, len(c.canonical))
 		}
@@ -2087,7 +2089,7 @@ func TestStreamingRaftSafetyBounded(t *testing.T) {
 	if applied[m] >= uint64(c.Committed()) {
 		t.Fatalf("member %d is not behind: %v", m, applied)
 	}
-	c.Applied(time.Hour, m, applied[m]+1, 1, 0)
+	c.Applied(time.Hour, m, applied[m]+1, 1, 0, 1)
 	if v := c.Verdict(); v.Status != harness.Violated || !strings.Contains(v.Detail, fmt.Sprintf("index %d: member %d applied term 1 digest 0000000000000000", applied[m]+1, m)) {
 		t.Fatalf("%s: %s", v.Status, v.Detail)
 	}

@@ -91,8 +91,12 @@ type Member struct {
 	kv      *MVCC
 	ctx     *harness.Ctx // the current step's context (for raft's logger)
 
-	inflight  raft.Ready // the Ready whose writes are being synced, if syncing
-	syncing   bool
+	inflight raft.Ready // the Ready whose writes are being synced, if syncing
+	syncing  bool
+	// readyTerm is the member's term when raft handed over the Ready being
+	// finished: its committed entries were committed in that term or an
+	// earlier one (the safety checker's leader completeness is per term).
+	readyTerm uint64
 	readySeq  uint64
 	applied   uint64
 	reported  int64 // the revision last reported to the safety checker
@@ -470,6 +474,7 @@ func (m *Member) pump(ctx *harness.Ctx) {
 			wrote = true
 		}
 		m.noteLeadership(ctx, &rd, term)
+		m.readyTerm = term
 		if !wrote || m.cfg.Bugs.Has(BugNoFsync) {
 			m.finish(ctx, rd)
 			continue
@@ -637,7 +642,7 @@ func (m *Member) apply(ctx *harness.Ctx, e *pb.Entry, reply bool) {
 	}
 	m.applied = idx
 	if s := m.cfg.Safety; s != nil {
-		s.Applied(m.now(), m.cfg.ID, idx, e.GetTerm(), digest(int32(e.GetType()), e.GetData()))
+		s.Applied(m.now(), m.cfg.ID, idx, e.GetTerm(), digest(int32(e.GetType()), e.GetData()), m.readyTerm)
 	}
 }
 

@@ -380,6 +380,9 @@ func TestBugSendBeforeSyncIsCaught(t *testing.T) {
 	caught := 0
 	for seed := uint64(1); seed <= 10; seed++ {
 		if v := run(seed, model.MustBugs(BugSendBeforeSync)); v.Status == harness.Violated {
+			if !strings.Contains(v.Detail, "leader completeness") {
+				t.Fatalf("seed %d with %s: violated, but not leader completeness: %s", seed, BugSendBeforeSync, v.Detail)
+			}
 			caught++
 		}
 		if v := run(seed, model.Bugs{}); v.Status != harness.OK {
