@@ -17,7 +17,23 @@ type FaultRecord struct {
 	Hosts    []string      // hosts it acted on
 	Skipped  []string      // parts that did not apply when they fired, and why
 	Resolved map[string]string
+	Faults   []Fault // the entry's faults (role targets as written; see Resolved)
 }
+
+// Applied reports whether fault i of the record took effect (it was not
+// skipped when it fired).
+func (r FaultRecord) Applied(i int) bool {
+	prefix := r.Faults[i].String() + ": "
+	for _, s := range r.Skipped {
+		// "no holder for @role": the whole entry was skipped.
+		if strings.HasPrefix(s, noHolder) || strings.HasPrefix(s, prefix) {
+			return false
+		}
+	}
+	return true
+}
+
+const noHolder = "no holder for "
 
 type firing struct {
 	entry  Entry
@@ -26,6 +42,7 @@ type firing struct {
 	parent int // for an undo: the firing it undoes
 	undos  []func()
 	rec    int
+	cued   ProcID // for an aimed entry: the process that gave its cue
 }
 
 // FaultLog returns what the schedule did during the run, in firing order.
@@ -45,12 +62,56 @@ func (s *Sim) LastFaultEnd() time.Duration {
 	return t
 }
 
-// load queues every entry of a schedule.
+// load queues every entry of a schedule; aimed entries wait for their cues.
 func (s *Sim) load(sched Schedule) {
 	for i, e := range sched {
-		s.faults = append(s.faults, firing{entry: e, index: i + 1})
+		s.faults = append(s.faults, firing{entry: e, index: i + 1, cued: NoProc})
+		if e.Aimed() {
+			s.armed = append(s.armed, len(s.faults)-1)
+			continue
+		}
 		s.push(event{at: e.At, kind: evFault, ref: uint32(len(s.faults) - 1)})
 	}
+}
+
+// cue is a component's cue: the moment named name is in (on p's local
+// clock) from now. Each aimed entry waiting for it since its At, and not
+// past its Within, fires Offset after that moment (now at the earliest).
+func (s *Sim) cue(p *proc, name string, in time.Duration) {
+	n := 0
+	for _, ref := range s.armed {
+		f := &s.faults[ref]
+		e := f.entry
+		switch {
+		case e.Within > 0 && s.now > e.At+e.Within:
+			s.traceFault("fault-expired", f.index, "no cue "+e.On+" within "+e.Within.String())
+			continue
+		case e.On != name || s.now < e.At:
+			s.armed[n] = ref
+			n++
+			continue
+		}
+		h := s.hosts[p.host]
+		at := h.clock.TrueAt(s.now, h.clock.Read(s.now)+max(in, 0)) + e.Offset
+		at = max(at, s.now)
+		f.cued = p.id
+		if s.tr.on {
+			b := s.tr.begin(s.now)
+			b = fmt.Appendf(b, "cue #%d %s by %s in %s: fires at %s", f.index, name, p.name, in, at)
+			s.tr.end(b)
+		}
+		s.push(event{at: at, kind: evFault, ref: uint32(ref)})
+	}
+	s.armed = s.armed[:n]
+}
+
+// unfired traces the aimed entries whose cue never came.
+func (s *Sim) unfired() {
+	for _, ref := range s.armed {
+		f := &s.faults[ref]
+		s.traceFault("fault-unfired", f.index, "no cue "+f.entry.On)
+	}
+	s.armed = nil
 }
 
 func (s *Sim) traceFault(verb string, index int, text string) {
@@ -64,7 +125,9 @@ func (s *Sim) traceFault(verb string, index int, text string) {
 	s.tr.end(b)
 }
 
+// entryBody is an entry's text without its time (and cue).
 func entryBody(e Entry) string {
+	e.At, e.On, e.Offset, e.Within = 0, "", 0, 0
 	_, body, _ := strings.Cut(e.String(), " ")
 	_, body, _ = strings.Cut(body, " ")
 	return body
@@ -81,7 +144,7 @@ func (s *Sim) fire(ref uint32) {
 		s.traceFault("fault-end", parent.index, s.faultLog[parent.rec].Text)
 		return
 	}
-	rec := FaultRecord{Entry: f.index, At: s.now, End: -1, Resolved: map[string]string{}}
+	rec := FaultRecord{Entry: f.index, At: s.now, End: -1, Resolved: map[string]string{}, Faults: f.entry.Faults}
 	// Resolve every role once for the whole entry.
 	var missing []string
 	for _, flt := range f.entry.Faults {
@@ -90,6 +153,10 @@ func (s *Sim) fire(ref uint32) {
 				continue
 			}
 			if _, done := rec.Resolved[t.Name]; done {
+				continue
+			}
+			if t.Name == CuedRole {
+				rec.Resolved[t.Name] = s.procs[f.cued].name
 				continue
 			}
 			if p, ok := s.resolveRole(t.Name); ok {
@@ -113,14 +180,19 @@ func (s *Sim) fire(ref uint32) {
 		rec.Text += " [" + strings.Join(parts, " ") + "]"
 	}
 	if len(missing) > 0 {
-		rec.Skipped = append(rec.Skipped, "no holder for "+strings.Join(missing, ", "))
+		rec.Skipped = append(rec.Skipped, noHolder+strings.Join(missing, ", "))
 		s.faultLog = append(s.faultLog, rec)
 		s.traceFault("fault-skipped", f.index, rec.Text)
 		return
 	}
 	f.rec = len(s.faultLog)
+	rec.Hosts = s.hostsOf(f.entry, rec.Resolved)
 	s.faultLog = append(s.faultLog, rec)
 	s.traceFault("fault", f.index, rec.Text)
+	s.struck(f.entry, rec.Hosts)
+	for _, o := range s.onFault {
+		o(rec)
+	}
 	for _, flt := range f.entry.Faults {
 		undo, skip := s.applyFault(flt, rec.Resolved)
 		if skip != "" {
@@ -132,11 +204,81 @@ func (s *Sim) fire(ref uint32) {
 			f.undos = append(f.undos, undo)
 		}
 	}
-	s.faultLog[f.rec].Hosts = s.hostsOf(f.entry, rec.Resolved)
 	if f.entry.For > 0 {
 		s.faults = append(s.faults, firing{undo: true, parent: int(ref), index: f.index})
 		s.push(event{at: s.now + f.entry.For, kind: evFault, ref: uint32(len(s.faults) - 1)})
 	}
+}
+
+// StateReporter is implemented by processes that can say which of their
+// states a fault may strike ("read-index": a linearizable read is waiting
+// on its read index). When a fault hits a host, the kernel counts the
+// coverage mark "fault-during/<state>" for each state of each process
+// running there: soaks then show how often faults reach the moments that
+// matter. now is the host's monotonic clock (Ctx.Now); States appends to
+// dst and returns it, and must not change the process.
+type StateReporter interface {
+	States(now time.Duration, dst []string) []string
+}
+
+// struck counts the coverage marks of a fault about to take effect on the
+// given hosts: the states it strikes there, and messages caught in flight
+// by a pause, a crash or a cut.
+func (s *Sim) struck(e Entry, hosts []string) {
+	hit := map[HostID]bool{}
+	for _, name := range hosts {
+		hit[s.hostByName[name]] = true
+	}
+	seen := map[string]bool{}
+	for _, name := range hosts {
+		h := s.hosts[s.hostByName[name]]
+		for _, pid := range h.procs {
+			r, ok := s.procs[pid].inst.(StateReporter)
+			if !ok {
+				continue
+			}
+			s.states = r.States(h.clock.Read(s.now), s.states[:0])
+			for _, st := range s.states {
+				if !seen[st] {
+					seen[st] = true
+					s.Mark("fault-during/" + st)
+				}
+			}
+		}
+	}
+	for _, f := range e.Faults {
+		var mark string
+		switch f.(type) {
+		case Pause:
+			mark = "pause-mid-flight"
+		case Crash:
+			mark = "crash-mid-flight"
+		case Partition, Isolate:
+			mark = "cut-mid-flight"
+		default:
+			continue
+		}
+		if !seen[mark] && s.inFlight(hit) {
+			seen[mark] = true
+			s.Mark(mark)
+		}
+	}
+}
+
+// inFlight reports whether a message between two hosts is on its way to
+// or from one of the given hosts (sent, not yet delivered or dropped).
+func (s *Sim) inFlight(hosts map[HostID]bool) bool {
+	for i := range s.msgs {
+		m := &s.msgs[i]
+		if m.msg.ID == 0 {
+			continue // a free slot
+		}
+		from, to := s.procs[m.msg.From].host, s.procs[m.msg.To].host
+		if from != to && (hosts[from] || hosts[to]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Sim) resolveRole(name string) (ProcID, bool) {

@@ -92,3 +92,14 @@ func (c *Ctx) Notef(format string, args ...any) {
 // (a coverage mark: "read-index-resent", "snapshot-sent"). Tests assert
 // that generated cases reach each mark; soaks count them.
 func (c *Ctx) Mark(name string) { c.s.Mark(name) }
+
+// Cue tells the kernel that the process reached a moment faults may be
+// aimed at: now (in = 0), or a deadline in from now on its host's clock
+// ("lease-expiring" in 1.2s). Aimed schedule entries waiting for the cue
+// fire then (see Entry). Cues must be declared by the scenario (AddCue);
+// giving one costs nothing when no entry waits for it.
+func (c *Ctx) Cue(name string, in time.Duration) {
+	if len(c.s.armed) > 0 {
+		c.s.cue(c.p, name, in)
+	}
+}

@@ -209,11 +209,7 @@ func (f Start) String() string   { return "start " + f.Proc.String() }
 func (f Pause) String() string   { return "pause " + f.Host.String() }
 func (f Resume) String() string  { return "resume " + f.Host.String() }
 func (f ClockJump) String() string {
-	sign := "+"
-	if f.By < 0 {
-		sign = ""
-	}
-	return "clock " + f.Host.String() + " jump " + sign + f.By.String()
+	return "clock " + f.Host.String() + " jump " + signed(f.By)
 }
 func (f ClockRate) String() string { return "clock " + f.Host.String() + " rate " + f.Rate.String() }
 

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,13 +20,76 @@ const (
 	KindClockJump = "clock-jump"
 	KindClockRate = "clock-rate"
 	KindNet       = "net"
-	KindComposite = "pause+isolate"
+	// KindComposite strikes one host or role with two or three faults at
+	// once ("pause @raft-leader + isolate @raft-leader hold"): a pause, a
+	// cut of any form, a skewed clock, a slow disk, degraded links.
+	KindComposite = "composite"
 	KindDisk      = "disk"
 )
 
 // AllKinds lists every generated fault kind.
 var AllKinds = []string{KindPartition, KindIsolate, KindCrash, KindKill, KindPause,
 	KindClockJump, KindClockRate, KindNet, KindComposite, KindDisk}
+
+// FaultRates are the fault rates (faults per simulated hour) a run draws
+// from when its options pin none: 1 to 16 a minute.
+var FaultRates = []int{60, 120, 240, 480, 960}
+
+// AimShares are the shares of entries aimed at cues (percent) a run draws
+// from when its options pin none.
+var AimShares = []int{0, 25, 50}
+
+// Source is where a generator's choices come from. One generator serves
+// both of hasim's uses: a seeded stream (hasim run and soak, where a seed is
+// all there is) and rapid (properties, whose draws are recorded and
+// shrunk). Every draw carries a label, which rapid prints with a failing
+// case; a seeded stream ignores it. *Rand is a Source.
+type Source interface {
+	// Int returns a value in [lo, hi] (lo when hi <= lo); it shrinks
+	// toward lo.
+	Int(label string, lo, hi int64) int64
+	// Bool returns true or false; it shrinks toward false.
+	Bool(label string) bool
+	// Repeat calls item between lo and hi times, each drawing one item
+	// from the source it is given: on a seeded stream about mean/1000
+	// times (mean is in thousandths); under rapid, as rapid sees fit,
+	// shrinking items away one by one.
+	Repeat(label string, lo, hi int, mean int64, item func(Source))
+}
+
+// Int implements Source.
+func (r *Rand) Int(_ string, lo, hi int64) int64 {
+	if hi <= lo {
+		return lo
+	}
+	return lo + r.r.Int64N(hi-lo+1)
+}
+
+// Bool implements Source.
+func (r *Rand) Bool(string) bool { return r.r.IntN(2) == 1 }
+
+// Repeat implements Source: the count is uniform in [0, 2·mean] (so its
+// average is mean; integers only, the same on every machine), clamped to
+// [lo, hi].
+func (r *Rand) Repeat(_ string, lo, hi int, mean int64, item func(Source)) {
+	n := int((r.r.Int64N(2*max(mean, 0)+1) + 500) / 1000)
+	n = min(max(n, lo), hi)
+	for range n {
+		item(r)
+	}
+}
+
+// CueSpec describes a cue that faults may be aimed at (see Entry): an
+// aimed entry fires between Early and Late after the moment the cue names
+// (Early negative: before a deadline the cue announces), which is at most
+// Ahead after the cue is given. Besides @cued, the process that gave the
+// cue, aimed faults may strike the Roles.
+type CueSpec struct {
+	Name        string
+	Early, Late time.Duration
+	Ahead       time.Duration
+	Roles       []string
+}
 
 // GenOptions shape a generated schedule.
 type GenOptions struct {
@@ -34,54 +98,369 @@ type GenOptions struct {
 	Duration, Settle time.Duration
 	// Hosts may be crashed, paused, isolated, skewed; Procs may be killed.
 	Hosts, Procs []string
-	// Roles may stand in for hosts and processes (about a third of targets
-	// when given).
+	// Roles may stand in for hosts and processes.
 	Roles []string
-	// Kinds enabled; empty means AllKinds.
-	Kinds []string
-	// Entries is the number of entries; 0 draws 1 to 8.
+	// Kinds the scenario can take; empty means AllKinds. Each run enables
+	// a random subset of them (swarm testing: some runs hammer one kind,
+	// others mix them), unless AllEnabled.
+	Kinds      []string
+	AllEnabled bool
+	// Rate is how many faults a simulated hour brings on average, so that
+	// longer runs get more faults, not sparser ones; 0 draws one of
+	// FaultRates per run.
+	Rate int
+	// Entries, if positive, draws exactly that many entries instead (some
+	// may be dropped as invalid).
 	Entries int
 	// MaxDown bounds how many hosts are crashed or paused at once; 0 means
 	// a minority of Hosts.
 	MaxDown int
 	// MaxFor bounds each fault's length; 0 means 20s.
 	MaxFor time.Duration
+	// MinClock and MaxClock bound drawn clock rates (0: 0.5x and 2x);
+	// MaxPause bounds how long a host stays paused (0: MaxFor). Leader
+	// election's safety envelope is such bounds.
+	MinClock, MaxClock Rate
+	MaxPause           time.Duration
+	// Cues are the moments the scenario's components announce, which
+	// entries may be aimed at; Aim is the share of entries aimed at them,
+	// in percent (0 draws one of AimShares per run; negative: none).
+	Cues []CueSpec
+	Aim  int
 }
 
-// GenerateSchedule draws a random valid schedule from r: every fault is
-// undone by Duration-Settle, no concrete host is crashed or paused twice at
-// once, and at most MaxDown hosts are down or paused together. Property tests
-// draw schedules with rapid instead, so that they shrink; this generator
-// serves `hasim run` and soaks, where a seed is all there is.
-func GenerateSchedule(r *Rand, o GenOptions) Schedule {
+// GenerateSchedule draws a schedule from a seeded stream (hasim run, soak).
+func GenerateSchedule(r *Rand, o GenOptions) Schedule { return Generate(r, o) }
+
+// Generate draws a random valid schedule: every fault is undone by
+// Duration-Settle, no concrete host is crashed or paused twice at once, at
+// most MaxDown hosts are down or paused together, and values stay within
+// the options' bounds. Entries come at a constant rate over the fault
+// window; each may target a host or a role, be a composite of faults on
+// one target, or be aimed at a cue.
+func Generate(src Source, o GenOptions) Schedule {
+	o.fill()
+	horizon := o.Duration - o.Settle
+	if horizon < time.Second+time.Millisecond || len(o.Hosts) == 0 {
+		return nil
+	}
+	var kinds []string
+	for _, k := range o.Kinds {
+		if o.AllEnabled || src.Bool("enable "+k) {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return nil // a fault-free run: swarm testing keeps some
+	}
+	rate := o.Rate
+	if rate == 0 {
+		rate = FaultRates[src.Int("faults_per_hour", 0, int64(len(FaultRates)-1))]
+	}
+	aim := o.Aim
+	if aim == 0 && len(o.Cues) > 0 {
+		aim = AimShares[src.Int("aim_share", 0, int64(len(AimShares)-1))]
+	}
+	if len(o.Cues) == 0 {
+		aim = -1
+	}
+	g := &gen{o: o, kinds: kinds, horizon: horizon, aim: aim}
+	lo, hi, mean := 0, maxEntries(rate, horizon), int64(rate)*int64(horizon)/int64(time.Hour/1000)
+	if o.Entries > 0 {
+		lo, hi, mean = o.Entries, o.Entries, int64(o.Entries)*1000
+	}
+	var drawn []Entry
+	src.Repeat("faults", lo, hi, mean, func(s Source) {
+		if e, ok := g.entry(s); ok {
+			drawn = append(drawn, e)
+		}
+	})
+	sort.SliceStable(drawn, func(i, j int) bool { return drawn[i].At < drawn[j].At })
+	return g.keep(drawn)
+}
+
+// maxEntries caps a run's entries at four times the mean (and at least 8).
+func maxEntries(rate int, horizon time.Duration) int {
+	return max(8, int(4*int64(rate)*int64(horizon)/int64(time.Hour)))
+}
+
+func (o *GenOptions) fill() {
 	if len(o.Kinds) == 0 {
 		o.Kinds = AllKinds
 	}
 	if o.MaxFor == 0 {
 		o.MaxFor = 20 * time.Second
 	}
+	if o.MaxPause == 0 {
+		o.MaxPause = o.MaxFor
+	}
+	if o.MinClock == 0 {
+		o.MinClock = 500_000
+	}
+	if o.MaxClock == 0 {
+		o.MaxClock = 2_000_000
+	}
 	if o.MaxDown == 0 {
 		o.MaxDown = (len(o.Hosts) - 1) / 2
 	}
-	horizon := o.Duration - o.Settle
-	// Entries start in [0, horizon-1s), in whole milliseconds.
-	if horizon < time.Second+time.Millisecond || len(o.Hosts) == 0 {
-		return nil
-	}
-	n := o.Entries
-	if n == 0 {
-		n = 1 + r.Intn(8)
-	}
-	times := make([]time.Duration, n)
-	for i := range times {
-		// Millisecond resolution keeps schedules readable.
-		times[i] = time.Duration(r.Int64n(int64(horizon-time.Second)/int64(time.Millisecond))) * time.Millisecond
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+}
 
+type gen struct {
+	o       GenOptions
+	kinds   []string
+	horizon time.Duration
+	aim     int
+}
+
+func millis(s Source, label string, lo, hi time.Duration) time.Duration {
+	return time.Duration(s.Int(label, int64(lo/time.Millisecond), int64(hi/time.Millisecond))) * time.Millisecond
+}
+
+// logMillis draws a duration in [lo, hi] spread evenly over its orders of
+// magnitude: a doubling bucket first, then a millisecond in it. Short
+// faults (around a timeout) and long ones (past a lease, a grace period)
+// both come up, whatever the range. Integers only.
+func logMillis(s Source, label string, lo, hi time.Duration) time.Duration {
+	buckets := 0
+	for b := lo; b < hi; b *= 2 {
+		buckets++
+	}
+	k := s.Int(label+"_scale", 0, int64(max(buckets-1, 0)))
+	from := lo << k
+	return millis(s, label+"_ms", from, min(2*from, hi))
+}
+
+func pick(s Source, label string, list []string) string {
+	return list[s.Int(label, 0, int64(len(list)-1))]
+}
+
+// entry draws one entry; false when it cannot fit.
+func (g *gen) entry(s Source) (Entry, bool) {
+	o := g.o
+	e := Entry{At: millis(s, "at_ms", 0, g.horizon-time.Second)}
+	var cue *CueSpec
+	// Drawn so that shrinking (toward 0) makes the entry plain.
+	if g.aim > 0 && s.Int("aimed", 0, 99) >= int64(100-g.aim) {
+		cue = &o.Cues[s.Int("cue", 0, int64(len(o.Cues)-1))]
+	}
+	maxFor := min(g.horizon-e.At, o.MaxFor)
+	if cue != nil {
+		maxFor = min(maxFor, g.horizon-e.At-cue.Ahead-max(cue.Late, 0)-time.Second)
+	}
+	if maxFor < 500*time.Millisecond {
+		return Entry{}, false
+	}
+	e.For = logMillis(s, "for", 500*time.Millisecond, maxFor)
+	target := func(label string) Target {
+		if cue != nil {
+			if k := s.Int(label+" aimed at", 0, int64(len(cue.Roles))); k > 0 {
+				return RoleT(cue.Roles[k-1])
+			}
+			return RoleT(CuedRole)
+		}
+		if len(o.Roles) > 0 && s.Bool(label+" is a role") {
+			return RoleT(pick(s, label+" role", o.Roles))
+		}
+		return HostT(pick(s, label, o.Hosts))
+	}
+	switch kind := pick(s, "kind", g.kinds); kind {
+	case KindPartition:
+		if cue != nil {
+			e.Faults = []Fault{g.cut(s, target("host"))}
+			break
+		}
+		perm := g.perm(s, "hosts")
+		if len(perm) < 2 {
+			return Entry{}, false
+		}
+		k := int(s.Int("split", 1, int64(len(perm)-1)))
+		e.Faults = []Fault{Partition{A: hostTargets(perm[:k]), B: hostTargets(perm[k:]),
+			OneWay: s.Bool("one way"), Hold: s.Bool("hold")}}
+	case KindIsolate:
+		e.Faults = []Fault{Isolate{Host: target("host"), Hold: s.Bool("hold")}}
+	case KindCrash:
+		e.Faults = []Fault{Crash{target("host")}}
+	case KindPause:
+		e.Faults = []Fault{Pause{target("host")}}
+	case KindKill, KindTerm:
+		var p Target
+		switch {
+		case cue != nil:
+			p = target("process")
+		case len(o.Procs) == 0:
+			return Entry{}, false
+		case len(o.Roles) > 0 && s.Bool("process is a role"):
+			p = RoleT(pick(s, "process role", o.Roles))
+		default:
+			p = HostT(pick(s, "process", o.Procs))
+		}
+		if kind == KindTerm {
+			e.Faults = []Fault{Term{p}}
+		} else {
+			e.Faults = []Fault{Kill{p}}
+		}
+	case KindClockJump:
+		by := millis(s, "jump_ms", -3*time.Second, 3*time.Second)
+		if by == 0 {
+			by = time.Millisecond
+		}
+		e.For = 0
+		e.Faults = []Fault{ClockJump{Host: target("host"), By: by}}
+	case KindClockRate:
+		e.Faults = []Fault{ClockRate{Host: target("host"), Rate: g.clockRate(s)}}
+	case KindDisk:
+		e.Faults = []Fault{DiskSlow{Host: target("host"), Latency: millis(s, "disk_ms", 10*time.Millisecond, time.Second)}}
+	case KindNet:
+		f := g.net(s)
+		switch {
+		case cue != nil:
+			f.A, f.B = []Target{target("host")}, hostTargets(g.others(s, ""))
+		case len(o.Hosts) >= 2 && s.Bool("between two groups"):
+			perm := g.perm(s, "hosts")
+			k := int(s.Int("split", 1, int64(len(perm)-1)))
+			f.A, f.B = hostTargets(perm[:k]), hostTargets(perm[k:])
+		}
+		e.Faults = []Fault{f}
+	case KindComposite:
+		t := target("host")
+		parts := []string{"pause", "isolate", "cut", "clock", "disk", "net"}
+		n := int(s.Int("parts", 2, 3))
+		for range n {
+			i := int(s.Int("part", 0, int64(len(parts)-1)))
+			switch parts[i] {
+			case "pause":
+				e.Faults = append(e.Faults, Pause{t})
+			case "isolate":
+				e.Faults = append(e.Faults, Isolate{Host: t, Hold: s.Bool("hold")})
+			case "cut":
+				e.Faults = append(e.Faults, g.cut(s, t))
+			case "clock":
+				e.Faults = append(e.Faults, ClockRate{Host: t, Rate: g.clockRate(s)})
+			case "disk":
+				e.Faults = append(e.Faults, DiskSlow{Host: t, Latency: millis(s, "disk_ms", 10*time.Millisecond, time.Second)})
+			case "net":
+				f := g.net(s)
+				f.A, f.B = []Target{t}, hostTargets(g.others(s, ""))
+				e.Faults = append(e.Faults, f)
+			}
+			parts = append(parts[:i:i], parts[i+1:]...)
+		}
+	default:
+		panic("hasim: unknown fault kind " + kind)
+	}
+	for _, f := range e.Faults {
+		if _, ok := f.(Pause); ok {
+			e.For = min(e.For, o.MaxPause)
+		}
+	}
+	if cue != nil {
+		e.On = cue.Name
+		e.Offset = millis(s, "offset_ms", cue.Early, cue.Late)
+		e.Within = g.horizon - e.At - cue.Ahead - max(e.Offset, 0) - e.For
+		if e.Within < time.Second {
+			return Entry{}, false
+		}
+		e.Within = e.Within.Truncate(time.Second)
+	}
+	return e, true
+}
+
+// cut draws a partition between a target and some other hosts, of any
+// form: both ways or one way (either direction), dropping or holding.
+func (g *gen) cut(s Source, t Target) Partition {
+	p := Partition{A: []Target{t}, B: hostTargets(g.others(s, t.Name)), OneWay: s.Bool("one way"), Hold: s.Bool("hold")}
+	if p.OneWay && s.Bool("inbound") {
+		p.A, p.B = p.B, p.A
+	}
+	return p
+}
+
+// others draws a non-empty set of hosts other than not (a host name; a
+// role may be any host, so none is left out for it).
+func (g *gen) others(s Source, not string) []string {
+	var pool []string
+	for _, h := range g.o.Hosts {
+		if h != not {
+			pool = append(pool, h)
+		}
+	}
+	if len(pool) == 0 {
+		return g.o.Hosts
+	}
+	perm := permute(s, "others", pool)
+	return perm[:s.Int("others_n", 1, int64(len(perm)))]
+}
+
+func (g *gen) perm(s Source, label string) []string { return permute(s, label, g.o.Hosts) }
+
+// permute draws a permutation of list (Fisher-Yates from the end).
+func permute(s Source, label string, list []string) []string {
+	p := append([]string(nil), list...)
+	for i := len(p) - 1; i > 0; i-- {
+		j := int(s.Int(label+" swap "+strconv.Itoa(i), 0, int64(i)))
+		p[i], p[j] = p[j], p[i]
+	}
+	return p
+}
+
+// clockRate draws a rate within the options' bounds in steps of 0.05x,
+// never exactly 1x.
+func (g *gen) clockRate(s Source) Rate {
+	lo, hi := int64(g.o.MinClock/50_000), int64(g.o.MaxClock/50_000)
+	r := Rate(s.Int("rate_twentieths", lo, hi)) * 50_000
+	if r == RateOne {
+		if g.o.MaxClock > RateOne {
+			r = min(RateOne+50_000, g.o.MaxClock)
+		} else {
+			r = max(RateOne-50_000, g.o.MinClock)
+		}
+	}
+	return r
+}
+
+// net draws degraded link conditions: some of loss, delay with jitter,
+// duplication and reordering.
+func (g *gen) net(s Source) NetFault {
+	f := NetFault{}
+	if s.Bool("loss") {
+		f.Set |= SetLoss
+		f.Loss = Prob(s.Int("loss_tenths_pct", 1, 500)) * 1000
+	}
+	if s.Bool("delay") {
+		f.Set |= SetDelay | SetJitter
+		f.Delay = millis(s, "delay_ms", time.Millisecond, 300*time.Millisecond)
+		f.Jitter = millis(s, "jitter_ms", 0, 100*time.Millisecond)
+	}
+	if s.Bool("dup") {
+		f.Set |= SetDup
+		f.Dup = Prob(s.Int("dup_tenths_pct", 1, 300)) * 1000
+	}
+	if s.Bool("reorder") {
+		f.Set |= SetReorder
+		f.Reorder = Prob(s.Int("reorder_tenths_pct", 1, 500)) * 1000
+	}
+	if f.Set == 0 {
+		f.Set, f.Loss = SetLoss, 100_000
+	}
+	return f
+}
+
+func hostTargets(hosts []string) []Target {
+	out := make([]Target, len(hosts))
+	for i, h := range hosts {
+		out[i] = HostT(h)
+	}
+	return out
+}
+
+// keep takes drawn entries in time order and keeps those that fit: no
+// concrete host crashed or paused twice at once, a killed process's host
+// not crashed or paused meanwhile, one slow-disk fault per host at a
+// time, at most MaxDown hosts down or paused together, and a schedule
+// that validates.
+func (g *gen) keep(drawn []Entry) Schedule {
 	type busy struct{ from, to time.Duration }
 	hostBusy := map[string][]busy{}
-	procBusy := map[string][]busy{}
 	var downs []busy
 	free := func(list []busy, from, to time.Duration) bool {
 		for _, b := range list {
@@ -91,156 +470,88 @@ func GenerateSchedule(r *Rand, o GenOptions) Schedule {
 		}
 		return true
 	}
-	overlapping := func(from, to time.Duration) int {
-		c := 0
-		for _, b := range downs {
-			if from < b.to && b.from < to {
-				c++
-			}
-		}
-		return c
-	}
-	pickHost := func() Target {
-		if len(o.Roles) > 0 && r.Intn(3) == 0 {
-			return RoleT(o.Roles[r.Intn(len(o.Roles))])
-		}
-		return HostT(o.Hosts[r.Intn(len(o.Hosts))])
-	}
+	topo := genTopology{g.o}
 	var out Schedule
-	for _, at := range times {
-		maxFor := horizon - at
-		if maxFor > o.MaxFor {
-			maxFor = o.MaxFor
+	for _, e := range drawn {
+		from, to := e.At, e.End()
+		var claims []string // host busy keys this entry takes
+		down := false
+		ok := true
+		for _, f := range e.Faults {
+			var t Target
+			key := ""
+			switch f := f.(type) {
+			case Crash:
+				t, key, down = f.Host, "", true
+			case Pause:
+				t, key, down = f.Host, "", true
+			case DiskSlow:
+				t, key = f.Host, "disk/"
+			case Kill:
+				t, key = f.Proc, ""
+			case Term:
+				t, key = f.Proc, ""
+			default:
+				continue
+			}
+			if e.Aimed() {
+				// Its time depends on its cue: the kernel skips what does
+				// not apply when it fires.
+				down = false
+				break
+			}
+			if t.Role {
+				continue
+			}
+			name := t.Name
+			if h, _, isProc := strings.Cut(name, "/"); isProc {
+				// A process is killed on a host that stays up meanwhile,
+				// and the host is not crashed or paused while it is dead.
+				claims = append(claims, "proc/"+name, h)
+				continue
+			}
+			claims = append(claims, key+name)
 		}
-		if maxFor < 500*time.Millisecond {
+		for _, c := range claims {
+			ok = ok && free(hostBusy[c], from, to)
+		}
+		if down {
+			n := 0
+			for _, b := range downs {
+				if from < b.to && b.from < to {
+					n++
+				}
+			}
+			ok = ok && n < g.o.MaxDown
+		}
+		if !ok {
 			continue
 		}
-		d := r.Between(500*time.Millisecond, maxFor).Truncate(time.Millisecond)
-		e := Entry{At: at, For: d}
-		kind := o.Kinds[r.Intn(len(o.Kinds))]
-		switch kind {
-		case KindPartition:
-			perm := make([]string, len(o.Hosts))
-			for i, j := range permutation(r, len(o.Hosts)) {
-				perm[i] = o.Hosts[j]
-			}
-			if len(perm) < 2 {
-				continue
-			}
-			k := 1 + r.Intn(len(perm)-1)
-			var a, b []Target
-			for i, h := range perm {
-				if i < k {
-					a = append(a, HostT(h))
-				} else {
-					b = append(b, HostT(h))
-				}
-			}
-			e.Faults = []Fault{Partition{A: a, B: b, OneWay: r.Intn(4) == 0, Hold: r.Intn(3) == 0}}
-		case KindIsolate:
-			e.Faults = []Fault{Isolate{Host: pickHost(), Hold: r.Intn(3) == 0}}
-		case KindCrash, KindPause, KindComposite:
-			t := pickHost()
-			if !t.Role {
-				if !free(hostBusy[t.Name], at, at+d) {
-					continue
-				}
-				hostBusy[t.Name] = append(hostBusy[t.Name], busy{at, at + d})
-			}
-			if overlapping(at, at+d) >= o.MaxDown {
-				continue
-			}
-			downs = append(downs, busy{at, at + d})
-			switch kind {
-			case KindCrash:
-				e.Faults = []Fault{Crash{t}}
-			case KindPause:
-				e.Faults = []Fault{Pause{t}}
-			default:
-				e.Faults = []Fault{Pause{t}, Isolate{Host: t}}
-			}
-		case KindKill, KindTerm:
-			if len(o.Procs) == 0 {
-				continue
-			}
-			p := o.Procs[r.Intn(len(o.Procs))]
-			h, _, _ := strings.Cut(p, "/")
-			// A process is killed on a host that stays up meanwhile, and
-			// the host is not crashed or paused while it is dead.
-			if !free(procBusy[p], at, at+d) || !free(hostBusy[h], at, at+d) {
-				continue
-			}
-			procBusy[p] = append(procBusy[p], busy{at, at + d})
-			hostBusy[h] = append(hostBusy[h], busy{at, at + d})
-			if kind == KindTerm {
-				e.Faults = []Fault{Term{HostT(p)}}
-			} else {
-				e.Faults = []Fault{Kill{HostT(p)}}
-			}
-		case KindClockJump:
-			by := r.Between(-2*time.Second, 2*time.Second).Truncate(time.Millisecond)
-			if by == 0 {
-				by = time.Millisecond
-			}
-			e.For = 0
-			e.Faults = []Fault{ClockJump{Host: pickHost(), By: by}}
-		case KindClockRate:
-			// Rates from 0.5x to 2x, in steps of 0.05x.
-			rate := Rate(500_000 + 50_000*r.Int64n(31))
-			if rate == RateOne {
-				rate = 1_100_000
-			}
-			e.Faults = []Fault{ClockRate{Host: pickHost(), Rate: rate}}
-		case KindDisk:
-			t := pickHost()
-			if !t.Role {
-				// One slow-disk fault per host at a time keeps each undo
-				// meaningful.
-				k := "disk/" + t.Name
-				if !free(hostBusy[k], at, at+d) {
-					continue
-				}
-				hostBusy[k] = append(hostBusy[k], busy{at, at + d})
-			}
-			e.Faults = []Fault{DiskSlow{Host: t, Latency: r.Between(20*time.Millisecond, time.Second).Truncate(time.Millisecond)}}
-		case KindNet:
-			f := NetFault{}
-			switch r.Intn(4) {
-			case 0:
-				f.Set, f.Loss = SetLoss, tenths(r, 300)
-			case 1:
-				f.Set, f.Delay, f.Jitter = SetDelay|SetJitter, r.Between(time.Millisecond, 200*time.Millisecond).Truncate(time.Microsecond), r.Between(0, 50*time.Millisecond).Truncate(time.Microsecond)
-			case 2:
-				f.Set, f.Dup = SetDup, tenths(r, 200)
-			default:
-				f.Set, f.Reorder, f.Jitter = SetReorder|SetJitter, tenths(r, 500), r.Between(0, 20*time.Millisecond).Truncate(time.Microsecond)
-			}
-			if len(o.Hosts) >= 2 && r.Intn(2) == 0 {
-				i := r.Intn(len(o.Hosts))
-				j := (i + 1 + r.Intn(len(o.Hosts)-1)) % len(o.Hosts)
-				f.A, f.B = []Target{HostT(o.Hosts[i])}, []Target{HostT(o.Hosts[j])}
-			}
-			e.Faults = []Fault{f}
-		default:
-			panic("hasim: unknown fault kind " + kind)
+		next := append(append(Schedule(nil), out...), e)
+		if next.Validate(topo, g.o.Duration) != nil {
+			continue
 		}
-		out = append(out, e)
+		out = next
+		for _, c := range claims {
+			hostBusy[c] = append(hostBusy[c], busy{from, to})
+		}
+		if down {
+			downs = append(downs, busy{from, to})
+		}
 	}
 	return out
 }
 
-// tenths draws a probability from 0.1% to max/10 percent in steps of 0.1%,
-// which keeps schedules readable.
-func tenths(r *Rand, max int64) Prob { return Prob(1+r.Int64n(max)) * 1000 }
+// genTopology is what generated schedules are validated against.
+type genTopology struct{ o GenOptions }
 
-func permutation(r *Rand, n int) []int {
-	p := make([]int, n)
-	for i := range p {
-		p[i] = i
+func (t genTopology) Hosts() []string { return t.o.Hosts }
+func (t genTopology) Procs() []string { return t.o.Procs }
+func (t genTopology) Roles() []string { return t.o.Roles }
+func (t genTopology) Cues() []string {
+	out := make([]string, len(t.o.Cues))
+	for i, c := range t.o.Cues {
+		out[i] = c.Name
 	}
-	for i := n - 1; i > 0; i-- {
-		j := r.Intn(i + 1)
-		p[i], p[j] = p[j], p[i]
-	}
-	return p
+	return out
 }

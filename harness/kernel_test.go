@@ -899,7 +899,8 @@ func TestCompositeRoleEntryResolvesOnce(t *testing.T) {
 		t.Fatalf("the role was resolved %d times, want once for the whole entry", calls)
 	}
 	text := "pause @leader + isolate @leader for 2s [@leader=h2/p]"
-	want := []FaultRecord{{Entry: 1, At: time.Second, End: 3 * time.Second, Text: text, Hosts: []string{"h2"}, Resolved: map[string]string{"leader": "h2/p"}}}
+	want := []FaultRecord{{Entry: 1, At: time.Second, End: 3 * time.Second, Text: text, Hosts: []string{"h2"}, Resolved: map[string]string{"leader": "h2/p"},
+		Faults: []Fault{Pause{RoleT("leader")}, Isolate{Host: RoleT("leader")}}}}
 	if !reflect.DeepEqual(res.Faults, want) {
 		t.Fatalf("fault log %+v, want %+v", res.Faults, want)
 	}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"encoding"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -21,6 +22,23 @@ type LinkParams struct {
 	// Reorder is the chance a message leaves the link's FIFO order and is
 	// delayed by up to a further 2*Latency+Jitter, so later ones overtake it.
 	Reorder Prob
+}
+
+// Validate checks the conditions, naming the field at fault.
+func (p LinkParams) Validate() error {
+	switch {
+	case p.Latency < 0 || p.Latency > MaxNetDelay:
+		return fmt.Errorf("latency: %s out of range [0, %s]", p.Latency, MaxNetDelay)
+	case p.Jitter < 0 || p.Jitter > MaxNetDelay:
+		return fmt.Errorf("jitter: %s out of range [0, %s]", p.Jitter, MaxNetDelay)
+	case !p.Loss.Valid():
+		return fmt.Errorf("loss: %s out of range [0%%, 100%%]", p.Loss)
+	case !p.Duplicate.Valid():
+		return fmt.Errorf("duplicate: %s out of range [0%%, 100%%]", p.Duplicate)
+	case !p.Reorder.Valid():
+		return fmt.Errorf("reorder: %s out of range [0%%, 100%%]", p.Reorder)
+	}
+	return nil
 }
 
 // DefaultLink is a healthy datacenter link: 0.5ms round trips.

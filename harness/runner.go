@@ -27,7 +27,21 @@ type Verdict struct {
 	Check  string `json:"-"`
 	Status Status `json:"verdict"`
 	Detail string `json:"detail"`
+	// Outside says why the run went outside the envelope under which the
+	// property is claimed (a clock too fast, a pause too long); "" when it
+	// stayed inside, or the property claims no envelope. A violation
+	// outside is expected: it shows where the settings break, and is not
+	// a failure of the run.
+	Outside string `json:"outside,omitempty"`
+	// Advisory marks a check that is reported but not required (a
+	// violation is worth knowing, not a bug: deposed-writes, since leader
+	// election provides no fencing).
+	Advisory bool `json:"advisory,omitempty"`
 }
+
+// Fails reports whether the verdict fails the run: a violation of a
+// required check inside its envelope.
+func (v Verdict) Fails() bool { return v.Status == Violated && v.Outside == "" && !v.Advisory }
 
 // Scenario builds a simulated system on a Sim and judges the finished run.
 // Build adds hosts, processes, roles and workload; Check reads the history
@@ -70,10 +84,10 @@ type Result struct {
 	Sim *Sim
 }
 
-// Failed reports whether some verdict is a violation.
+// Failed reports whether some verdict fails the run (Verdict.Fails).
 func (r *Result) Failed() bool {
 	for _, v := range r.Verdicts {
-		if v.Status == Violated {
+		if v.Fails() {
 			return true
 		}
 	}
@@ -151,6 +165,7 @@ func Run(cfg Config, seed uint64, sched Schedule) (Result, error) {
 	s.load(sched)
 	s.start()
 	s.runUntil(cfg.Duration)
+	s.unfired()
 	s.headerf("end events=%d", s.steps)
 	// Verdicts stay out of the trace: the trace is the simulation alone, and a
 	// checker with a time budget may decide differently on a slower machine.

@@ -9,18 +9,50 @@ import (
 // Entry is one line of a schedule: at time At, apply Faults together (their
 // role targets are resolved once, so "pause @raft-leader + isolate
 // @raft-leader" hits one host); if For > 0, undo them all For later.
+//
+// An aimed entry (On set) waits instead, from At on, for a component to
+// give the cue On (Ctx.Cue): it fires Offset after the moment the cue
+// names (a cue may name a deadline ahead of it), at once if that moment is
+// past, and never if no cue comes within Within of At (0: until the run
+// ends). Its faults may name @cued, the process that gave the cue. Aimed
+// entries hit the moments that matter (a ReadIndex outstanding, a lease
+// about to expire) that uniform times seldom reach.
 type Entry struct {
 	At     time.Duration
 	Faults []Fault
 	For    time.Duration
+
+	On     string
+	Offset time.Duration
+	Within time.Duration
 }
 
+// CuedRole is the role an aimed entry's faults use for the process that
+// gave its cue: "pause @cued".
+const CuedRole = "cued"
+
+// Aimed reports whether the entry waits for a cue.
+func (e Entry) Aimed() bool { return e.On != "" }
+
 // String prints the entry in its canonical text form:
-// "at 10s pause @raft-leader + isolate @raft-leader for 8s".
+// "at 10s pause @raft-leader + isolate @raft-leader for 8s",
+// "at 10s on lease-expiring -500ms within 30s pause @cued for 1s".
 func (e Entry) String() string {
 	var b strings.Builder
 	b.WriteString("at ")
 	b.WriteString(e.At.String())
+	if e.Aimed() {
+		b.WriteString(" on ")
+		b.WriteString(e.On)
+		if e.Offset != 0 {
+			b.WriteByte(' ')
+			b.WriteString(signed(e.Offset))
+		}
+		if e.Within > 0 {
+			b.WriteString(" within ")
+			b.WriteString(e.Within.String())
+		}
+	}
 	for i, f := range e.Faults {
 		if i > 0 {
 			b.WriteString(" +")
@@ -36,7 +68,23 @@ func (e Entry) String() string {
 }
 
 // End returns when the entry's effect ends: At+For, or At if it is not undone.
-func (e Entry) End() time.Duration { return e.At + e.For }
+// An aimed entry's end depends on its cue; End gives the latest it can be
+// when the cue names no deadline ahead: At+Within+Offset+For (At+For when
+// it may wait until the run ends).
+func (e Entry) End() time.Duration {
+	if e.Aimed() {
+		return e.At + e.Within + max(e.Offset, 0) + e.For
+	}
+	return e.At + e.For
+}
+
+// signed prints a duration with its sign: "+2s", "-500ms".
+func signed(d time.Duration) string {
+	if d < 0 {
+		return d.String()
+	}
+	return "+" + d.String()
+}
 
 // Schedule is a fault script: entries in non-decreasing time order. Its text
 // form has one entry per line and reads like a script; '#' starts a comment.
@@ -144,6 +192,40 @@ func (p *parser) entry() (Entry, error) {
 		return e, p.errf("at", "%v", strings.TrimPrefix(err.Error(), "at: "))
 	}
 	e.At = d
+	if p.peek() == "on" {
+		p.next()
+		cue := p.next()
+		if cue == "" {
+			return e, p.errf("on", "missing cue name")
+		}
+		if err := validName(cue); err != nil {
+			return e, p.errf("on", "cue %v", err)
+		}
+		e.On = cue
+		if t := p.peek(); t != "" && (t[0] == '+' || t[0] == '-') {
+			p.next()
+			off, err := time.ParseDuration(t)
+			if err != nil {
+				return e, p.errf("on", "offset %q is not a signed duration such as +200ms or -1s", t)
+			}
+			e.Offset = off
+		}
+		if p.peek() == "within" {
+			p.next()
+			tok := p.next()
+			if tok == "" {
+				return e, p.errf("within", "missing duration")
+			}
+			w, err := ParseDuration("within", tok)
+			if err != nil {
+				return e, p.errf("within", "%v", strings.TrimPrefix(err.Error(), "within: "))
+			}
+			if w == 0 {
+				return e, p.errf("within", "duration must be positive")
+			}
+			e.Within = w
+		}
+	}
 	for {
 		f, err := p.fault()
 		if err != nil {
@@ -182,7 +264,7 @@ func (p *parser) entry() (Entry, error) {
 func (p *parser) target(field string) (Target, error) {
 	tok := p.next()
 	switch tok {
-	case "", "{", "}", "|", "->", "+", "for", "hold":
+	case "", "{", "}", "|", "->", "+", "for", "hold", "on", "within":
 		if tok == "" {
 			return Target{}, p.errf(field, "missing target")
 		}

@@ -190,6 +190,12 @@ type Sim struct {
 	faults   []firing
 	faultLog []FaultRecord
 	started  bool
+	// armed lists the aimed entries (indexes into faults) waiting for
+	// their cues, in schedule order.
+	armed    []int
+	cueNames map[string]bool
+	onFault  []func(FaultRecord)
+	states   []string // scratch for StateReporter
 
 	nextRateID int
 	marks      map[string]int
@@ -304,8 +310,31 @@ func (s *Sim) AddRole(name string, resolve func() (ProcID, bool)) {
 	if err := validName(name); err != nil {
 		panic(fmt.Sprintf("hasim: role name: %v", err))
 	}
+	if name == CuedRole {
+		panic("hasim: role name @" + CuedRole + " is the kernel's (the process that gave an aimed entry's cue)")
+	}
 	s.roles[name] = resolve
 }
+
+// AddCue declares a cue that the scenario's components give (Ctx.Cue), so
+// that schedules may aim entries at it ("at 10s on read-index pause
+// @cued for 2s"); a schedule naming an undeclared cue is rejected.
+func (s *Sim) AddCue(name string) {
+	if err := validName(name); err != nil {
+		panic(fmt.Sprintf("hasim: cue name: %v", err))
+	}
+	if s.cueNames == nil {
+		s.cueNames = map[string]bool{}
+	}
+	s.cueNames[name] = true
+}
+
+// Cues returns the declared cue names, sorted.
+func (s *Sim) Cues() []string { return SortedKeys(s.cueNames) }
+
+// OnFault registers f to hear of every fault as it fires, just before it
+// takes effect: scenario observers mark the states it strikes (coverage).
+func (s *Sim) OnFault(f func(FaultRecord)) { s.onFault = append(s.onFault, f) }
 
 // Lookup returns the process with the given full name, or false.
 func (s *Sim) Lookup(name string) (ProcID, bool) {
@@ -371,7 +400,7 @@ func (s *Sim) host(name string) *host {
 }
 
 // reservedWords may not name hosts: they would make schedules ambiguous.
-var reservedWords = map[string]bool{"at": true, "for": true, "hold": true, "between": true}
+var reservedWords = map[string]bool{"at": true, "for": true, "hold": true, "between": true, "on": true, "within": true}
 
 // Hosts returns the host names in the order they were added.
 func (s *Sim) Hosts() []string {

@@ -13,6 +13,9 @@ type Topology interface {
 	Hosts() []string
 	Procs() []string
 	Roles() []string
+	// Cues lists the cues the scenario's components give, which aimed
+	// entries may wait for.
+	Cues() []string
 }
 
 // ValidationError is a schedule that does not fit its scenario; it names the
@@ -34,6 +37,9 @@ const (
 	MaxNetDelay  = time.Hour
 	// MaxDiskLatency bounds a slow disk's sync latency.
 	MaxDiskLatency = 10 * time.Minute
+	// MaxCueOffset bounds how far from its cue's moment an aimed entry
+	// fires.
+	MaxCueOffset = time.Hour
 )
 
 // Validate checks a schedule against a topology and the run's duration
@@ -41,9 +47,10 @@ const (
 // meant and a process where a process is meant; values in range; time order;
 // "for" only on faults that can be undone; and, for faults naming concrete
 // hosts and processes, that each makes sense when it fires (no restart of a
-// live host, no pause of a paused one, ...). Role-relative faults are checked
-// when they fire instead, and skipped (with a trace line) if they do not
-// apply then.
+// live host, no pause of a paused one, ...). Role-relative faults, and every
+// fault of an aimed entry (its time depends on its cue), are checked when
+// they fire instead, and skipped (with a trace line) if they do not apply
+// then.
 func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 	hosts := map[string]bool{}
 	for _, h := range topo.Hosts() {
@@ -56,6 +63,10 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 	roles := map[string]bool{}
 	for _, r := range topo.Roles() {
 		roles[r] = true
+	}
+	cues := map[string]bool{}
+	for _, c := range topo.Cues() {
+		cues[c] = true
 	}
 	known := func(m map[string]bool) string {
 		k := SortedKeys(m)
@@ -83,6 +94,23 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 		if len(e.Faults) == 0 {
 			return fail("faults", "an entry needs at least one fault")
 		}
+		if e.Aimed() {
+			if !cues[e.On] {
+				known := "none"
+				if len(cues) > 0 {
+					known = strings.Join(SortedKeys(cues), " ")
+				}
+				return fail("on", "unknown cue %q (this scenario gives: %s)", e.On, known)
+			}
+			if e.Offset > MaxCueOffset || e.Offset < -MaxCueOffset {
+				return fail("on", "offset %s is beyond ±%s", e.Offset, MaxCueOffset)
+			}
+			if e.Within < 0 {
+				return fail("within", "negative duration %s", e.Within)
+			}
+		} else if e.Offset != 0 || e.Within != 0 {
+			return fail("on", "an offset or \"within\" needs a cue (\"on CUE\")")
+		}
 		for _, f := range e.Faults {
 			name := strings.Fields(f.String())[0]
 			if e.For > 0 && !f.Reversible() {
@@ -95,6 +123,10 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 			}
 			for _, t := range f.targets() {
 				switch {
+				case t.Role && t.Name == CuedRole:
+					if !e.Aimed() {
+						return fail(name, "@%s names the process that gave an aimed entry's cue; this entry has no cue (\"on CUE\")", CuedRole)
+					}
 				case t.Role:
 					if !roles[t.Name] {
 						return fail(name, "unknown role @%s (known: %s)", t.Name, known(roles))
@@ -201,6 +233,9 @@ func (s Schedule) walk(procs []string) error {
 	}
 	var steps []step
 	for i, e := range s {
+		if e.Aimed() {
+			continue // when it fires depends on its cue
+		}
 		steps = append(steps, step{at: e.At, entry: i, order: 2 * i})
 		if e.For > 0 {
 			steps = append(steps, step{at: e.End(), entry: i, undo: true, order: 2*i + 1})

@@ -74,7 +74,11 @@ type ClusterDraw func(t *rapid.T, bugs model.Bugs) ClusterCase
 func clusterTopology(cfg kube.Config, d time.Duration) (harness.GenOptions, topology) {
 	sc := &kube.Scenario{Cfg: cfg}
 	o := sc.GenOptions(d)
-	return o, topology{hosts: o.Hosts, procs: o.Procs, roles: o.Roles}
+	t := topology{hosts: o.Hosts, procs: o.Procs, roles: o.Roles}
+	for _, c := range o.Cues {
+		t.cues = append(t.cues, c.Name)
+	}
+	return o, t
 }
 
 // ClusterSeeds is how many root seeds cluster cases draw from. Few

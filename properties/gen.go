@@ -2,7 +2,6 @@ package properties
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -60,136 +59,49 @@ func DrawStoreCase(t *rapid.T, bugs model.Bugs) StoreCase {
 	return StoreCase{Cfg: cfg, Seed: seed, Duration: StoreDuration, Schedule: sched}
 }
 
-// DrawSchedule draws a fault schedule: a shrinkable list of typed faults,
-// each undone before the settle window so that recovery can be judged.
-// Swarm testing: each case first draws which fault kinds it enables, so
-// that some cases hammer one kind and others mix them. Role-relative
-// targets and composite entries (pause and isolate the leader together)
-// are among the draws. Entries that would not apply when they fire (a
-// second crash of a crashed host) are dropped, in time order, so every
-// schedule drawn is valid and shrinking keeps it valid.
+// DrawSchedule draws a fault schedule with hasim's one generator
+// (harness.Generate) through rapid, so that it shrinks: a list of typed
+// faults, each undone before the settle window so that recovery can be
+// judged. Swarm testing: each case first draws which fault kinds it
+// enables and at what rate faults come. Role-relative targets, composite
+// entries (pause and isolate the leader together, cut it one way and hold
+// its messages) and entries aimed at the scenario's cues are among the
+// draws. Entries that would not apply when they fire are dropped, in time
+// order, so every schedule drawn is valid and shrinking keeps it valid.
+// roles, if given, replace the options' roles.
 func DrawSchedule(t *rapid.T, o harness.GenOptions, roles []string) harness.Schedule {
-	var kinds []string
-	for _, k := range harness.AllKinds {
-		if rapid.Bool().Draw(t, "enable "+k) {
-			kinds = append(kinds, k)
-		}
+	if roles != nil {
+		o.Roles = roles
 	}
-	if len(kinds) == 0 {
-		return nil
+	return harness.Generate(rapidSource{t}, o)
+}
+
+// rapidSource draws a generator's choices from rapid.
+type rapidSource struct{ t *rapid.T }
+
+func (s rapidSource) Int(label string, lo, hi int64) int64 {
+	if hi <= lo {
+		return lo
 	}
-	horizon := o.Duration - o.Settle
-	if horizon < 2*time.Second {
-		return nil
-	}
-	entry := rapid.Custom(func(t *rapid.T) harness.Entry {
-		at := time.Duration(rapid.Int64Range(0, int64((horizon-time.Second)/time.Millisecond)).Draw(t, "at_ms")) * time.Millisecond
-		maxFor := min(horizon-at, 20*time.Second)
-		d := time.Duration(rapid.Int64Range(500, int64(maxFor/time.Millisecond)).Draw(t, "for_ms")) * time.Millisecond
-		target := func(label string) harness.Target {
-			if len(roles) > 0 && rapid.Bool().Draw(t, label+" is a role") {
-				return harness.RoleT(rapid.SampledFrom(roles).Draw(t, label+" role"))
-			}
-			return harness.HostT(rapid.SampledFrom(o.Hosts).Draw(t, label))
-		}
-		e := harness.Entry{At: at, For: d}
-		switch kind := rapid.SampledFrom(kinds).Draw(t, "kind"); kind {
-		case harness.KindPartition:
-			perm := rapid.Permutation(o.Hosts).Draw(t, "hosts")
-			k := 1
-			if len(perm) > 2 {
-				k = rapid.IntRange(1, len(perm)-1).Draw(t, "split")
-			}
-			if len(perm) < 2 {
-				return harness.Entry{}
-			}
-			var a, b []harness.Target
-			for i, h := range perm {
-				if i < k {
-					a = append(a, harness.HostT(h))
-				} else {
-					b = append(b, harness.HostT(h))
-				}
-			}
-			e.Faults = []harness.Fault{harness.Partition{A: a, B: b,
-				OneWay: rapid.Bool().Draw(t, "one way"), Hold: rapid.Bool().Draw(t, "hold")}}
-		case harness.KindIsolate:
-			e.Faults = []harness.Fault{harness.Isolate{Host: target("host"), Hold: rapid.Bool().Draw(t, "hold")}}
-		case harness.KindCrash:
-			e.Faults = []harness.Fault{harness.Crash{Host: target("host")}}
-		case harness.KindPause:
-			e.Faults = []harness.Fault{harness.Pause{Host: target("host")}}
-		case harness.KindComposite:
-			h := target("host")
-			e.Faults = []harness.Fault{harness.Pause{Host: h}, harness.Isolate{Host: h}}
-		case harness.KindKill:
-			e.Faults = []harness.Fault{harness.Kill{Proc: harness.HostT(rapid.SampledFrom(o.Procs).Draw(t, "process"))}}
-		case harness.KindClockJump:
-			ms := rapid.Int64Range(-3000, 3000).Draw(t, "jump_ms")
-			if ms == 0 {
-				ms = 1
-			}
-			e.For = 0
-			e.Faults = []harness.Fault{harness.ClockJump{Host: target("host"), By: time.Duration(ms) * time.Millisecond}}
-		case harness.KindClockRate:
-			r := harness.Rate(rapid.Int64Range(5, 20).Draw(t, "rate_tenths")) * 100_000
-			e.Faults = []harness.Fault{harness.ClockRate{Host: target("host"), Rate: r}}
-		case harness.KindDisk:
-			ms := rapid.Int64Range(10, 1000).Draw(t, "disk_ms")
-			e.Faults = []harness.Fault{harness.DiskSlow{Host: target("host"), Latency: time.Duration(ms) * time.Millisecond}}
-		case harness.KindNet:
-			f := harness.NetFault{}
-			if rapid.Bool().Draw(t, "loss") {
-				f.Set |= harness.SetLoss
-				f.Loss = harness.Prob(rapid.Int64Range(1, 500).Draw(t, "loss_tenths_pct")) * 1000
-			}
-			if rapid.Bool().Draw(t, "delay") {
-				f.Set |= harness.SetDelay | harness.SetJitter
-				f.Delay = time.Duration(rapid.Int64Range(1, 300).Draw(t, "delay_ms")) * time.Millisecond
-				f.Jitter = time.Duration(rapid.Int64Range(0, 100).Draw(t, "jitter_ms")) * time.Millisecond
-			}
-			if rapid.Bool().Draw(t, "dup") {
-				f.Set |= harness.SetDup
-				f.Dup = harness.Prob(rapid.Int64Range(1, 300).Draw(t, "dup_tenths_pct")) * 1000
-			}
-			if rapid.Bool().Draw(t, "reorder") {
-				f.Set |= harness.SetReorder
-				f.Reorder = harness.Prob(rapid.Int64Range(1, 500).Draw(t, "reorder_tenths_pct")) * 1000
-			}
-			if f.Set == 0 {
-				f.Set, f.Loss = harness.SetLoss, 100_000
-			}
-			if len(o.Hosts) >= 2 && rapid.Bool().Draw(t, "between two hosts") {
-				pair := rapid.Permutation(o.Hosts).Draw(t, "pair")
-				f.A, f.B = []harness.Target{harness.HostT(pair[0])}, []harness.Target{harness.HostT(pair[1])}
-			}
-			e.Faults = []harness.Fault{f}
-		}
-		return e
-	})
-	drawn := rapid.SliceOfN(entry, 0, 8).Draw(t, "faults")
-	sort.SliceStable(drawn, func(i, j int) bool { return drawn[i].At < drawn[j].At })
-	topo := topology{hosts: o.Hosts, procs: o.Procs, roles: roles}
-	var out harness.Schedule
-	for _, e := range drawn {
-		if len(e.Faults) == 0 {
-			continue
-		}
-		next := append(append(harness.Schedule(nil), out...), e)
-		if next.Validate(topo, o.Duration) != nil {
-			continue
-		}
-		out = next
-	}
-	return out
+	return rapid.Int64Range(lo, hi).Draw(s.t, label)
+}
+
+func (s rapidSource) Bool(label string) bool { return rapid.Bool().Draw(s.t, label) }
+
+func (s rapidSource) Repeat(label string, lo, hi int, _ int64, item func(harness.Source)) {
+	rapid.SliceOfN(rapid.Custom(func(t *rapid.T) struct{} {
+		item(rapidSource{t})
+		return struct{}{}
+	}), lo, hi).Draw(s.t, label)
 }
 
 // topology is what a drawn schedule is validated against.
-type topology struct{ hosts, procs, roles []string }
+type topology struct{ hosts, procs, roles, cues []string }
 
 func (t topology) Hosts() []string { return t.hosts }
 func (t topology) Procs() []string { return t.procs }
 func (t topology) Roles() []string { return t.roles }
+func (t topology) Cues() []string  { return t.cues }
 
 // Faults counts the faults of a schedule (a composite entry counts each).
 func Faults(s harness.Schedule) int {
