@@ -20,12 +20,19 @@ type Bug struct {
 	Plants string
 	// Caught names the check expected to report it.
 	Caught string
+	// Scenarios are those whose components the switch changes; the first
+	// is its home, where Caught reports it. A run of another scenario
+	// rejects the switch.
+	Scenarios []string
 }
 
 var registry []Bug
 
 // Register adds a bug switch; components call it from an init function.
 func Register(b Bug) {
+	if len(b.Scenarios) == 0 {
+		panic("hasim: bug switch " + b.Name + " names no scenario")
+	}
 	for _, o := range registry {
 		if o.Name == b.Name {
 			panic("hasim: bug switch registered twice: " + b.Name)
@@ -81,6 +88,16 @@ func (b Bugs) Has(name string) bool {
 		}
 	}
 	return false
+}
+
+// Lookup returns the registered switch of that name.
+func Lookup(name string) (Bug, bool) {
+	for _, r := range registry {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Bug{}, false
 }
 
 // Names returns the switches that are on, sorted.

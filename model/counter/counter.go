@@ -36,9 +36,10 @@ const LazyFsyncEvery = 2 * time.Second
 
 func init() {
 	model.Register(model.Bug{
-		Name:   BugLazyFsync,
-		Plants: "counter replicas acknowledge an increment once written and fsync only every 2s",
-		Caught: "acked-durable",
+		Name:      BugLazyFsync,
+		Scenarios: []string{"counter"},
+		Plants:    "counter replicas acknowledge an increment once written and fsync only every 2s",
+		Caught:    "acked-durable",
 	})
 }
 
@@ -57,6 +58,9 @@ type Config struct {
 	Settle time.Duration
 	// Bugs turned on.
 	Bugs model.Bugs
+	// Network is the condition of every link between two hosts; zero
+	// means harness.DefaultLink.
+	Network harness.LinkParams
 }
 
 func (c *Config) fill() {
@@ -112,6 +116,12 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.Cfg.fill()
 	if sc.Cfg.Replicas < 1 || sc.Cfg.Replicas > 99 {
 		return fmt.Errorf("replicas: %d out of range [1, 99]", sc.Cfg.Replicas)
+	}
+	if err := sc.Cfg.Network.Validate(); err != nil {
+		return fmt.Errorf("network: %v", err)
+	}
+	if sc.Cfg.Network != (harness.LinkParams{}) {
+		s.Network().SetDefault(sc.Cfg.Network)
 	}
 	sc.sim = s
 	sc.hist = history{}

@@ -38,9 +38,9 @@ const (
 )
 
 func init() {
-	model.Register(model.Bug{Name: BugRenewTimeClock, Caught: "single-active",
+	model.Register(model.Bug{Name: BugRenewTimeClock, Scenarios: []string{"election", "cluster"}, Caught: "single-active",
 		Plants: "candidates judge expiry by the record's renewTime against their own wall clock"})
-	model.Register(model.Bug{Name: BugNoRenewDeadline, Caught: "single-active",
+	model.Register(model.Bug{Name: BugNoRenewDeadline, Scenarios: []string{"election", "cluster"}, Caught: "single-active",
 		Plants: "a leader whose renewals fail keeps acting instead of stopping at the renew deadline"})
 }
 
@@ -164,7 +164,71 @@ type Elector struct {
 	observedAt time.Duration // local monotonic time it was first seen
 	round      time.Duration // leader: when the current renew round began
 	deadline   harness.TimerID
+
+	// For the states faults may strike: a candidate's view of when the
+	// holder's lease runs out (0: none held by another), whether a
+	// leader's renewals are failing, whether a takeover write is out.
+	expiresAt time.Duration
+	failing   bool
+	acquiring bool
 }
+
+// Cues electors give (harness.Ctx.Cue), and the states they report.
+const (
+	// CueLeaseExpiring: a candidate saw the lease held by another; its
+	// deadline is when the candidate may take over.
+	CueLeaseExpiring = "lease-expiring"
+	// CueRenewFailing: a leader's renewal failed; its deadline is the
+	// leader's renew deadline.
+	CueRenewFailing = "renew-failing"
+	// CueLeaseAcquire: a candidate found the lease free or expired and
+	// writes to take it.
+	CueLeaseAcquire = "lease-acquire"
+	// StateDeadlineNear: a leader whose renewals fail is within
+	// NearDeadline of its renew deadline, or a candidate within
+	// NearDeadline of taking over.
+	StateDeadlineNear = "lease-deadline-near"
+	// StateAcquiring: a takeover write is in flight.
+	StateAcquiring = "lease-acquiring"
+)
+
+// NearDeadline is how close to a lease deadline counts as near it.
+const NearDeadline = 2 * time.Second
+
+// Cues lists the cues electors give under timings t, with where aimed
+// faults fit: around a candidate's takeover (striking the candidate or
+// the leader, roles), around a failing leader's renew deadline, and in a
+// takeover write.
+func Cues(t Timings, roles ...string) []harness.CueSpec {
+	return []harness.CueSpec{
+		{Name: CueLeaseExpiring, Early: -3 * time.Second, Late: time.Second, Ahead: t.LeaseDuration, Roles: roles},
+		{Name: CueRenewFailing, Early: -2 * time.Second, Late: time.Second, Ahead: t.RenewDeadline, Roles: roles},
+		{Name: CueLeaseAcquire, Late: 50 * time.Millisecond, Roles: roles},
+	}
+}
+
+// States reports the elector's states that faults may strike (for a
+// process's harness.StateReporter).
+func (e *Elector) States(now time.Duration, dst []string) []string {
+	near := false
+	if e.leading && e.failing && e.round >= 0 {
+		near = e.round+e.Timings.RenewDeadline-now <= NearDeadline
+	} else if !e.leading && e.expiresAt > 0 {
+		left := e.expiresAt - now
+		near = left >= -NearDeadline && left <= NearDeadline
+	}
+	if near {
+		dst = append(dst, StateDeadlineNear)
+	}
+	if e.acquiring {
+		dst = append(dst, StateAcquiring)
+	}
+	return dst
+}
+
+// Acquiring reports whether a takeover write is in flight: two electors
+// of one lease acquiring at once are racing for it.
+func (e *Elector) Acquiring() bool { return e.acquiring }
 
 // Leading reports whether this elector holds the lease (as far as it knows).
 func (e *Elector) Leading() bool { return e.leading }
@@ -252,18 +316,29 @@ func (e *Elector) try(ctx *harness.Ctx) {
 					valid = rec.RenewTime+rec.LeaseDuration > wall
 				}
 				if valid {
+					if !e.leading {
+						e.expiresAt = e.observedAt + rec.LeaseDuration
+						ctx.Cue(CueLeaseExpiring, e.expiresAt-now)
+					}
 					e.done(ctx, false)
 					return
 				}
 			}
 		}
+		e.expiresAt = 0
 		next := Record{Holder: e.Identity, LeaseDuration: e.Timings.LeaseDuration, AcquireTime: wall, RenewTime: wall}
 		if exists && rec.Holder == e.Identity {
 			next.AcquireTime, next.Transitions = rec.AcquireTime, rec.Transitions
 		} else if exists {
 			next.Transitions = rec.Transitions + 1
 		}
+		takeover := !exists || rec.Holder != e.Identity
+		if takeover {
+			e.acquiring = true
+			ctx.Cue(CueLeaseAcquire, 0)
+		}
 		e.Lock.Update(ctx, next, version, exists, func(ok bool) {
+			e.acquiring = false
 			if ok {
 				e.observed, e.observedAt = next.encode(), ctx.Now()
 			}
@@ -310,7 +385,7 @@ func (e *Elector) done(ctx *harness.Ctx, ok bool) {
 	e.trying = false
 	switch {
 	case ok && !e.leading:
-		e.leading = true
+		e.leading, e.failing = true, false
 		ctx.Notef("acquired lease %s as %s", e.Lock.Name(), e.Identity)
 		if e.Hooks.StartedLeading != nil {
 			e.Hooks.StartedLeading(ctx, e.Identity)
@@ -319,11 +394,15 @@ func (e *Elector) done(ctx *harness.Ctx, ok bool) {
 		ctx.After(e.Timings.RetryPeriod, "le-renew", 0)
 	case ok:
 		ctx.Cancel(e.deadline)
-		e.round = -1
+		e.round, e.failing = -1, false
 		ctx.After(e.Timings.RetryPeriod, "le-renew", 0)
 	case e.leading:
 		// PollImmediateUntil: try again every RetryPeriod until the
 		// round's deadline.
+		if !e.failing && e.round >= 0 {
+			e.failing = true
+			ctx.Cue(CueRenewFailing, e.round+e.Timings.RenewDeadline-ctx.Now())
+		}
 		ctx.After(e.Timings.RetryPeriod, "le-renew-retry", 0)
 	default:
 		e.retryLater(ctx)

@@ -95,6 +95,37 @@ func TestOutsideTheEnvelope(t *testing.T) {
 		if v := single(res); v.Status != harness.Violated || !strings.Contains(v.Detail, "both acted") {
 			t.Fatalf("%q: %s %s", sched, v.Status, v.Detail)
 		}
+		// Expected there, and said so: it does not fail the run.
+		if v := single(res); !strings.HasPrefix(v.Outside, "outside the envelope") || v.Fails() || res.Failed() {
+			t.Fatalf("%q: outside %q, fails %v", sched, v.Outside, v.Fails())
+		}
+	}
+}
+
+// The electors' cues and states: aimed entries strike a candidate just
+// before it may take over, its takeover write, and a cut-off leader just
+// before its renew deadline; each fault marks the state it struck.
+func TestElectorCuesAndStates(t *testing.T) {
+	const sched = "at 20s kill @active-cm for 60s\n" +
+		"at 21s on lease-expiring -500ms pause @cued for 200ms\n" +
+		"at 30s on lease-acquire pause @cued for 200ms\n" +
+		"at 90s partition {@active-cm} | {m1 m2 m3} for 30s\n" +
+		"at 90s on renew-failing -1s pause @cued for 200ms\n"
+	_, res := run(t, model.Bugs{}, 3, sched, 150*time.Second)
+	fired := 0
+	for _, r := range res.Faults {
+		if strings.Contains(r.Text, "@cued=m") && strings.Contains(r.Text, "/cm]") {
+			fired++
+		}
+	}
+	if fired != 3 {
+		t.Fatalf("%d aimed entries fired on a controller, want 3: %+v", fired, res.Faults)
+	}
+	if res.Marks["fault-during/"+StateDeadlineNear] < 2 || res.Marks["fault-during/"+StateAcquiring] < 1 {
+		t.Fatalf("marks %v", res.Marks)
+	}
+	if v := single(res); v.Status != harness.OK || v.Outside != "" {
+		t.Fatalf("%s %s (outside %q)", v.Status, v.Detail, v.Outside)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 const BugActBeforeSync = "controller-act-before-sync"
 
 func init() {
-	model.Register(model.Bug{Name: BugActBeforeSync, Caught: "no-surplus-pods",
+	model.Register(model.Bug{Name: BugActBeforeSync, Scenarios: []string{"cluster"}, Caught: "no-surplus-pods",
 		Plants: "a new controller-manager leader syncs ReplicaSets before its pod cache is filled, and creates pods that already exist"})
 }
 
@@ -119,6 +119,12 @@ func (c *ControllerManager) Step(ctx *harness.Ctx, in harness.Input) {
 
 // StreamTransport implements harness.StreamReceiver.
 func (c *ControllerManager) StreamTransport() bool { return true }
+
+// States implements harness.StateReporter.
+func (c *ControllerManager) States(now time.Duration, dst []string) []string {
+	dst = c.elector.States(now, dst)
+	return c.podInf.States(c.rsInf.States(dst))
+}
 
 // Ordered implements harness.OrderedReceiver.
 func (c *ControllerManager) Ordered() bool { return true }
@@ -305,6 +311,12 @@ type Scheduler struct {
 
 // StreamTransport implements harness.StreamReceiver.
 func (s *Scheduler) StreamTransport() bool { return true }
+
+// States implements harness.StateReporter.
+func (s *Scheduler) States(now time.Duration, dst []string) []string {
+	dst = s.elector.States(now, dst)
+	return s.nodeInf.States(s.podInf.States(dst))
+}
 
 // Terminates implements harness.Terminator: kube-scheduler runs its
 // elector with ReleaseOnCancel, so a graceful stop gives the lease up

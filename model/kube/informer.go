@@ -34,6 +34,25 @@ type Informer struct {
 	watch    uint64
 	running  bool
 	backoff  time.Duration
+	// relisting: a 410 sent the informer back to a consistent list, which
+	// has not yet come back.
+	relisting bool
+}
+
+// CueRelist is the cue an informer gives when a watch ends in 410 Gone:
+// its deadline is when the consistent re-list goes out (after its
+// backoff). StateRelist is its state until the list comes back.
+const (
+	CueRelist   = "relist-after-410"
+	StateRelist = "relisting-after-410"
+)
+
+// States appends the informer's states that faults may strike.
+func (in *Informer) States(dst []string) []string {
+	if in.relisting {
+		dst = append(dst, StateRelist)
+	}
+	return dst
 }
 
 func (in *Informer) tag() string { return "informer-" + string(in.Kind) }
@@ -100,7 +119,7 @@ func (in *Informer) list(ctx *harness.Ctx) {
 			in.retry(ctx, true)
 			return
 		}
-		in.backoff = 0
+		in.backoff, in.relisting = 0, false
 		fresh := make(map[string]bool, len(r.Items))
 		for _, o := range r.Items {
 			fresh[o.Name] = true
@@ -150,8 +169,9 @@ func (in *Informer) startWatch(ctx *harness.Ctx) {
 		case Error:
 			in.watch = 0
 			if e.Code == StatusGone {
-				in.relistRV = ""
+				in.relistRV, in.relisting = "", true
 				in.retry(ctx, true)
+				ctx.Cue(CueRelist, in.backoff)
 			} else {
 				in.retry(ctx, false)
 			}

@@ -11,7 +11,7 @@ import (
 const BugStopOnAPILoss = "kubelet-stop-on-api-loss"
 
 func init() {
-	model.Register(model.Bug{Name: BugStopOnAPILoss, Caught: "workload-continuity",
+	model.Register(model.Bug{Name: BugStopOnAPILoss, Scenarios: []string{"cluster"}, Caught: "workload-continuity",
 		Plants: "a kubelet that cannot renew its node lease for 60s stops every pod it runs"})
 }
 
@@ -52,6 +52,9 @@ type Kubelet struct {
 
 // StreamTransport implements harness.StreamReceiver.
 func (k *Kubelet) StreamTransport() bool { return true }
+
+// States implements harness.StateReporter.
+func (k *Kubelet) States(_ time.Duration, dst []string) []string { return k.pods.States(dst) }
 
 // Ordered implements harness.OrderedReceiver.
 func (k *Kubelet) Ordered() bool { return true }

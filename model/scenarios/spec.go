@@ -75,9 +75,14 @@ const FailureVersion = 1
 
 // Verdict is a check's verdict as a failure file keeps it.
 type Verdict struct {
-	Verdict harness.Status `json:"verdict"`
-	Detail  string         `json:"detail"`
+	Verdict  harness.Status `json:"verdict"`
+	Detail   string         `json:"detail"`
+	Outside  string         `json:"outside,omitempty"`
+	Advisory bool           `json:"advisory,omitempty"`
 }
+
+// Fails reports whether the verdict fails its run (harness.Verdict.Fails).
+func (v Verdict) Fails() bool { return v.Verdict == harness.Violated && v.Outside == "" && !v.Advisory }
 
 // Failure is a self-contained failure file: everything a replay needs
 // (spec, seed, duration, schedule) and what the run gave (trace hash,
@@ -118,7 +123,7 @@ func NewFailure(sc Scenario, seed uint64, d time.Duration, sched harness.Schedul
 	f := Failure{Version: FailureVersion, Spec: spec, Seed: seed, Duration: d.String(), Schedule: sched.String(),
 		TraceHash: res.TraceHash, Verdicts: map[string]Verdict{}, Found: found}
 	for _, v := range res.Verdicts {
-		f.Verdicts[v.Check] = Verdict{Verdict: v.Status, Detail: v.Detail}
+		f.Verdicts[v.Check] = Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
 	}
 	return f, nil
 }

@@ -41,13 +41,13 @@ const (
 )
 
 func init() {
-	model.Register(model.Bug{Name: BugAckBeforeCommit, Caught: "acked-durable, linearizability",
+	model.Register(model.Bug{Name: BugAckBeforeCommit, Scenarios: []string{"store", "election", "cluster"}, Caught: "acked-durable, linearizability",
 		Plants: "a member answers a write once the entry is in its own log, before it commits"})
-	model.Register(model.Bug{Name: BugStaleRead, Caught: "linearizability",
+	model.Register(model.Bug{Name: BugStaleRead, Scenarios: []string{"store", "election", "cluster"}, Caught: "linearizability",
 		Plants: "linearizable reads are served from the member's local state, without ReadIndex"})
-	model.Register(model.Bug{Name: BugSendBeforeSync, Caught: "raft-safety",
+	model.Register(model.Bug{Name: BugSendBeforeSync, Scenarios: []string{"store", "election", "cluster"}, Caught: "raft-safety",
 		Plants: "a Ready's messages (votes, append acks) go out before its disk writes are synced"})
-	model.Register(model.Bug{Name: BugNoFsync, Caught: "raft-safety",
+	model.Register(model.Bug{Name: BugNoFsync, Scenarios: []string{"store", "election", "cluster"}, Caught: "raft-safety",
 		Plants: "members never fsync: raft state and log live in the page cache and die with the host"})
 }
 
@@ -103,6 +103,12 @@ type Member struct {
 	confState *pb.ConfState
 	snapIndex uint64
 	leader    bool
+	// campaigning: raft is a candidate or pre-candidate. heardAt is when
+	// (local time) a leader last reached this member, dueCued whether the
+	// election-due cue was given since.
+	campaigning bool
+	heardAt     time.Duration
+	dueCued     bool
 
 	nextSeq uint64
 	writes  map[uint64]*pending // by seq
@@ -216,7 +222,63 @@ func (m *Member) timer(ctx *harness.Ctx, in harness.Input) {
 	}
 	m.rn.Tick()
 	m.sweep(ctx)
+	if !m.leader && !m.dueCued && ctx.Now()-m.heardAt >= ElectionDueAfter {
+		// raft campaigns ElectionTicks to 2·ElectionTicks ticks after it
+		// last heard from a leader: the earliest is this far ahead.
+		m.dueCued = true
+		ctx.Cue(CueElectionDue, time.Duration(ElectionTicks)*TickInterval-ElectionDueAfter)
+	}
 	ctx.After(TickInterval, "tick", 0)
+}
+
+// Cues the members give (harness.Ctx.Cue), and the states they report to
+// faults (harness.StateReporter).
+const (
+	// CueReadIndex: a linearizable read asked raft for its read index.
+	CueReadIndex = "read-index"
+	// CueWriteProposed: a client's write was proposed to raft.
+	CueWriteProposed = "write-proposed"
+	// CueCampaign: the member became a (pre-)candidate: votes are racing.
+	CueCampaign = "raft-campaign"
+	// CueElectionDue: a follower has not heard from a leader for
+	// ElectionDueAfter; its election timeout (randomized by raft) is at
+	// the earliest the cue's deadline away.
+	CueElectionDue = "election-due"
+	// StateWritePending names the state of a member with client writes
+	// not yet answered.
+	StateWritePending = "write-pending"
+)
+
+// ElectionDueAfter is how long a follower goes without a leader's
+// message before it says an election is due.
+const ElectionDueAfter = 600 * time.Millisecond
+
+// Cues lists the cues members give, with where aimed faults fit: a read
+// or a write in flight, votes racing, an election timeout about to fire.
+func Cues(roles ...string) []harness.CueSpec {
+	return []harness.CueSpec{
+		{Name: CueReadIndex, Late: 20 * time.Millisecond, Roles: roles},
+		{Name: CueWriteProposed, Late: 20 * time.Millisecond, Roles: roles},
+		{Name: CueCampaign, Late: 50 * time.Millisecond, Roles: roles},
+		{Name: CueElectionDue, Early: -300 * time.Millisecond, Late: time.Second, Ahead: time.Second, Roles: roles},
+	}
+}
+
+// States implements harness.StateReporter.
+func (m *Member) States(now time.Duration, dst []string) []string {
+	if len(m.reads) > 0 {
+		dst = append(dst, CueReadIndex)
+	}
+	if len(m.writes) > 0 {
+		dst = append(dst, StateWritePending)
+	}
+	if m.campaigning {
+		dst = append(dst, CueCampaign)
+	}
+	if m.rn != nil && !m.leader && now-m.heardAt >= ElectionDueAfter {
+		dst = append(dst, CueElectionDue)
+	}
+	return dst
 }
 
 // sweep runs on every tick: it answers requests past the request timeout
@@ -269,6 +331,10 @@ func (m *Member) receive(ctx *harness.Ctx, msg harness.Message) {
 	switch p := msg.Payload.(type) {
 	case raftMsg:
 		rm := p.m
+		switch rm.GetType() {
+		case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
+			m.heardAt, m.dueCued = ctx.Now(), false
+		}
 		if rm.GetType() == pb.MsgProp {
 			// A leader stamps term and index into the entries of a
 			// forwarded proposal: it gets its own copy, since the
@@ -314,6 +380,7 @@ func (m *Member) request(ctx *harness.Ctx, from harness.ProcID, r Request) {
 			deadline: now + RequestTimeout, retryAt: now + ReadIndexRetry}
 		m.order = append(m.order, seq)
 		m.rn.ReadIndex(seqBytes(seq))
+		ctx.Cue(CueReadIndex, 0)
 		return
 	}
 	// Writes and transactions with compares go through the log, as in
@@ -326,6 +393,8 @@ func (m *Member) request(ctx *harness.Ctx, from harness.ProcID, r Request) {
 	// sees the request time out, as etcd's does.
 	if err := m.rn.Propose(encodeProposal(proposal{origin: m.cfg.ID, seq: seq, txn: r.Txn, compact: r.Compact})); err != nil {
 		ctx.Mark("proposal-dropped")
+	} else {
+		ctx.Cue(CueWriteProposed, 0)
 	}
 }
 
@@ -361,6 +430,7 @@ func (m *Member) start(ctx *harness.Ctx) {
 	m.reads = map[uint64]*pending{}
 	m.order = nil
 	m.inflight, m.syncing = raft.Ready{}, false
+	m.heardAt = ctx.Now()
 	// Request numbers tag proposals and read contexts; an entry proposed
 	// by an earlier incarnation may still commit after a restart, so each
 	// incarnation numbers from its own range (as etcd's ID generator
@@ -514,6 +584,11 @@ func (m *Member) noteLeadership(ctx *harness.Ctx, rd *raft.Ready, term uint64) {
 		return
 	}
 	isLeader := rd.SoftState.RaftState == raft.StateLeader
+	campaigning := rd.SoftState.RaftState == raft.StateCandidate || rd.SoftState.RaftState == raft.StatePreCandidate
+	if campaigning && !m.campaigning {
+		ctx.Cue(CueCampaign, 0)
+	}
+	m.campaigning = campaigning
 	if isLeader && !m.leader {
 		ctx.Notef("became leader term=%d", term)
 		if len(m.writes)+len(m.reads) > 0 {

@@ -43,6 +43,10 @@ type Config struct {
 	Settle time.Duration
 	// Bugs turned on.
 	Bugs model.Bugs
+	// Network is the condition of every link between two hosts (a
+	// latency regime: one datacenter, zones, a WAN); zero means
+	// harness.DefaultLink.
+	Network harness.LinkParams
 	// NoWorkload leaves out the workload clients and the liveness prober
 	// (tests drive their own).
 	NoWorkload bool
@@ -86,6 +90,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("keys: must be positive, got %d", c.Keys)
 	case c.ClientTimeout < 100*time.Millisecond:
 		return fmt.Errorf("client timeout: %s is below 100ms", c.ClientTimeout)
+	}
+	if err := c.Network.Validate(); err != nil {
+		return fmt.Errorf("network: %v", err)
 	}
 	return nil
 }
@@ -175,6 +182,12 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for _, h := range hosts {
 		s.AddHost(harness.HostConfig{Name: h, SyncLatency: c.SyncLatency})
 	}
+	if c.Network != (harness.LinkParams{}) {
+		s.Network().SetDefault(c.Network)
+	}
+	for _, cue := range Cues() {
+		s.AddCue(cue.Name)
+	}
 	peers := make([]harness.ProcID, len(hosts))
 	for i, h := range hosts {
 		mc := &MemberConfig{ID: uint64(i + 1), Peers: peers, SnapshotCount: c.SnapshotCount,
@@ -246,7 +259,8 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	for _, h := range hosts {
 		procs = append(procs, h+"/"+MemberProc)
 	}
-	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs, Roles: []string{"raft-leader"}}
+	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs, Roles: []string{"raft-leader"},
+		Cues: Cues("raft-leader")}
 }
 
 // Check implements harness.Scenario.

@@ -578,3 +578,40 @@ func TestBugNoFsyncLosesAcknowledgedWrites(t *testing.T) {
 		t.Fatalf("with %s: %s %s", BugNoFsync, v.Status, v.Detail)
 	}
 }
+
+// The members' cues and states: aimed entries strike a member with a read
+// waiting on its read index, with a write proposed, a candidate as votes
+// race, a follower whose election is due; each fault marks the state it
+// struck.
+func TestMemberCuesAndStates(t *testing.T) {
+	sched, err := harness.ParseSchedule("at 5s on read-index pause @cued for 300ms\n" +
+		"at 6s on write-proposed isolate @cued for 1s\n" +
+		"at 10s partition {@raft-leader} | {m1 m2 m3} for 4s\n" +
+		"at 10s on raft-campaign pause @cued for 200ms\n" +
+		"at 10s on election-due +200ms pause @cued for 200ms\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &Scenario{}
+	res, err := harness.Run(harness.Config{Scenario: sc, Duration: 40 * time.Second}, 4, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := 0
+	for _, r := range res.Faults {
+		if strings.Contains(r.Text, "@cued=m") {
+			fired++
+		}
+	}
+	if fired != 4 {
+		t.Fatalf("%d aimed entries fired on a member, want 4: %+v", fired, res.Faults)
+	}
+	for _, st := range []string{CueReadIndex, StateWritePending, CueCampaign, CueElectionDue} {
+		if res.Marks["fault-during/"+st] == 0 {
+			t.Errorf("no fault struck %s: marks %v", st, res.Marks)
+		}
+	}
+	if res.Failed() {
+		t.Fatalf("verdicts %+v", res.Verdicts)
+	}
+}
