@@ -162,7 +162,7 @@ func TestStoreScenarioFlags(t *testing.T) {
 		}
 	}
 	code, _, stderr := hasim(t, "run", "--scenario", "store", "--topology", "ring")
-	if code != 2 || !strings.Contains(stderr, "--topology: \"ring\" is neither stacked nor external") {
+	if code != 2 || !strings.Contains(stderr, "--topology: \"ring\" is not one of stacked, external") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	code, out, _ := hasim(t, "run", "--scenario", "store", "--size", "4", "--duration", "20s")

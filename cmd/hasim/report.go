@@ -31,9 +31,17 @@ type report struct {
 	ByClass     map[string][]uint64 `json:"by_class"`
 	ByCheck     map[string][]uint64 `json:"by_check"`
 	Signatures  []signature         `json:"signatures"`
-	Marks       map[string]int      `json:"marks"`
-	MarkSeeds   map[string]int      `json:"mark_seeds"`
-	Duplicates  []uint64            `json:"duplicate_seeds,omitempty"`
+	// Outside lists, by check, the seeds whose violations came outside
+	// the envelope the check is claimed in: expected, not failures.
+	Outside map[string][]uint64 `json:"outside_envelope,omitempty"`
+	// Advisory lists, by check, the seeds that violated a check that is
+	// reported but not required.
+	Advisory  map[string][]uint64 `json:"advisory,omitempty"`
+	Marks     map[string]int      `json:"marks"`
+	MarkSeeds map[string]int      `json:"mark_seeds"`
+	// MarkRates is the share of seeds that reached each mark, in percent.
+	MarkRates  map[string]float64 `json:"mark_rates"`
+	Duplicates []uint64           `json:"duplicate_seeds,omitempty"`
 }
 
 // signature groups failures that look alike: same class, same checks
@@ -45,30 +53,45 @@ type signature struct {
 }
 
 var (
-	quotedRE = regexp.MustCompile(`"[^"]*"`)
-	numberRE = regexp.MustCompile(`[0-9]+(\.[0-9]+)?(ns|µs|ms|s|m|h)?`)
+	quotedRE  = regexp.MustCompile(`"[^"]*"`)
+	groupRE   = regexp.MustCompile(`\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}`)
+	digitsRE  = regexp.MustCompile(`[^\s,]*[0-9][^\s,]*`)
+	nOfNRE    = regexp.MustCompile(`N( of N)?( N)*`)
+	spacesRE  = regexp.MustCompile(`\s+`)
+	headingRE = regexp.MustCompile(`: |;`)
 )
 
+// headline reduces a verdict's detail to the shape of its first evidence,
+// so that one bug is one row: the text before the first ": " or ";", with
+// lists in brackets, quoted values, and every word holding a digit
+// (counters, times, keys such as k3, hosts, identities) left out.
+func headline(d string) string {
+	if i := strings.IndexByte(d, '\n'); i >= 0 {
+		d = d[:i]
+	}
+	if loc := headingRE.FindStringIndex(d); loc != nil && loc[0] > 0 {
+		d = d[:loc[0]]
+	}
+	d = quotedRE.ReplaceAllString(d, "…")
+	for prev := ""; prev != d; {
+		prev, d = d, groupRE.ReplaceAllString(d, "")
+	}
+	d = digitsRE.ReplaceAllString(d, "N")
+	d = nOfNRE.ReplaceAllString(d, "N")
+	return strings.TrimSpace(spacesRE.ReplaceAllString(d, " "))
+}
+
+// signatureOf groups failures that look alike: the class, and for each
+// check that failed the run its headline.
 func signatureOf(r soakResult) string {
 	var parts []string
 	for _, k := range harness.SortedKeys(r.Checks) {
-		v := r.Checks[k]
-		if v.Verdict != harness.Violated {
-			continue
+		if v := r.Checks[k]; v.Fails() {
+			parts = append(parts, k+": "+headline(v.Detail))
 		}
-		d := v.Detail
-		if i := strings.IndexAny(d, ":;"); i > 0 {
-			d = d[:i]
-		}
-		d = numberRE.ReplaceAllString(quotedRE.ReplaceAllString(d, `"…"`), "N")
-		parts = append(parts, k+": "+d)
 	}
 	if len(parts) == 0 {
-		d := r.Detail
-		if i := strings.IndexByte(d, '\n'); i > 0 {
-			d = d[:i]
-		}
-		parts = append(parts, numberRE.ReplaceAllString(d, "N"))
+		parts = append(parts, headline(r.Detail))
 	}
 	return r.Class + " | " + strings.Join(parts, " | ")
 }
@@ -123,7 +146,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 
 func mergeReports(dirs []string) (*report, error) {
 	rep := &report{Dirs: dirs, ByClass: map[string][]uint64{}, ByCheck: map[string][]uint64{},
-		Marks: map[string]int{}, MarkSeeds: map[string]int{}}
+		Outside: map[string][]uint64{}, Advisory: map[string][]uint64{},
+		Marks: map[string]int{}, MarkSeeds: map[string]int{}, MarkRates: map[string]float64{}}
 	var specKey string
 	seen := map[uint64]bool{}
 	sigs := map[string]*signature{}
@@ -136,7 +160,7 @@ func mergeReports(dirs []string) (*report, error) {
 		if err := json.Unmarshal(b, &cfg); err != nil {
 			return nil, usagef("%s/soak.json: %v", dir, err)
 		}
-		spec, _ := json.Marshal(cfg.Spec)
+		spec, _ := json.Marshal(cfg.Template)
 		key := string(spec) + "|" + cfg.SimDuration
 		if specKey == "" {
 			specKey, rep.Spec, rep.SimDuration = key, spec, cfg.SimDuration
@@ -163,14 +187,23 @@ func mergeReports(dirs []string) (*report, error) {
 				rep.Marks[k] += n
 				rep.MarkSeeds[k]++
 			}
-			if r.Class == "ok" {
+			for k, v := range r.Checks {
+				switch {
+				case v.Verdict != harness.Violated:
+				case v.Advisory:
+					rep.Advisory[k] = append(rep.Advisory[k], r.Seed)
+				case v.Outside != "":
+					rep.Outside[k] = append(rep.Outside[k], r.Seed)
+				}
+			}
+			if !failing(r.Class) {
 				rep.Passed++
 				continue
 			}
 			rep.Failures++
 			rep.ByClass[r.Class] = append(rep.ByClass[r.Class], r.Seed)
 			for k, v := range r.Checks {
-				if v.Verdict == harness.Violated {
+				if v.Fails() {
 					rep.ByCheck[k] = append(rep.ByCheck[k], r.Seed)
 				}
 			}
@@ -195,6 +228,11 @@ func mergeReports(dirs []string) (*report, error) {
 	}
 	sortSeeds(rep.ByClass)
 	sortSeeds(rep.ByCheck)
+	sortSeeds(rep.Outside)
+	sortSeeds(rep.Advisory)
+	for k, n := range rep.MarkSeeds {
+		rep.MarkRates[k] = 100 * float64(n) / float64(max(rep.Seeds, 1))
+	}
 	for _, k := range harness.SortedKeys(sigs) {
 		s := sigs[k]
 		sort.Slice(s.Seeds, func(i, j int) bool { return s.Seeds[i] < s.Seeds[j] })
@@ -216,6 +254,18 @@ func printReport(w io.Writer, r *report, htmlPath string) {
 	for _, k := range harness.SortedKeys(r.ByCheck) {
 		fmt.Fprintf(w, "  check %-20s %4d seeds: %s\n", k, len(r.ByCheck[k]), seedList(r.ByCheck[k]))
 	}
+	if len(r.Outside) > 0 {
+		fmt.Fprintln(w, "violated outside the envelope, by design (not failures: the run left the bounds the check is claimed in):")
+		for _, k := range harness.SortedKeys(r.Outside) {
+			fmt.Fprintf(w, "  check %-20s %4d seeds: %s\n", k, len(r.Outside[k]), seedList(r.Outside[k]))
+		}
+	}
+	if len(r.Advisory) > 0 {
+		fmt.Fprintln(w, "advisory checks violated (reported, not required):")
+		for _, k := range harness.SortedKeys(r.Advisory) {
+			fmt.Fprintf(w, "  check %-20s %4d seeds: %s\n", k, len(r.Advisory[k]), seedList(r.Advisory[k]))
+		}
+	}
 	if len(r.Signatures) > 0 {
 		fmt.Fprintln(w, "signatures:")
 		for _, s := range r.Signatures {
@@ -223,9 +273,9 @@ func printReport(w io.Writer, r *report, htmlPath string) {
 		}
 	}
 	if len(r.Marks) > 0 {
-		fmt.Fprintln(w, "coverage marks (hits, seeds):")
+		fmt.Fprintln(w, "coverage marks (hits, seeds that reached it, share of seeds):")
 		for _, k := range harness.SortedKeys(r.Marks) {
-			fmt.Fprintf(w, "  %-32s %8d %6d\n", k, r.Marks[k], r.MarkSeeds[k])
+			fmt.Fprintf(w, "  %-36s %8d %6d %6.1f%%\n", k, r.Marks[k], r.MarkSeeds[k], r.MarkRates[k])
 		}
 	}
 	if len(r.Duplicates) > 0 {
@@ -248,7 +298,8 @@ func seedList(s []uint64) string {
 	return strings.Join(parts, " ")
 }
 
-var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"seeds": seedList, "sorted": harness.SortedKeys[string, int]}).Parse(`<!doctype html>
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"seeds": seedList, "sorted": harness.SortedKeys[string, int],
+	"sortedSeeds": harness.SortedKeys[string, []uint64]}).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>hasim soak report</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}
 .bad{color:#a00}.ok{color:#070}code{font-size:90%}</style></head><body>
@@ -256,10 +307,18 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{"se
 <p>{{.Seeds}} seeds from {{len .Dirs}} directories; {{printf "%.2f" .SimHours}} simulated hours at {{printf "%.0f" .SpeedUp}}× real time; {{.Verified}} re-run for determinism.</p>
 <p>Configuration: <code>{{printf "%s" .Spec}}</code>, {{.SimDuration}} per seed.</p>
 <p class="{{if .Failures}}bad{{else}}ok{{end}}">{{.Passed}} passed, {{.Failures}} failed.</p>
+{{if .ByClass}}<h2>Failures by class</h2><table id="by-class"><tr><th>class</th><th>seeds</th></tr>
+{{$r := .}}{{range $k := sortedSeeds .ByClass}}<tr><td>{{$k}}</td><td>{{len (index $r.ByClass $k)}}: {{seeds (index $r.ByClass $k)}}</td></tr>{{end}}</table>{{end}}
+{{if .ByCheck}}<h2>Failures by check</h2><table id="by-check"><tr><th>check</th><th>seeds</th></tr>
+{{$r := .}}{{range $k := sortedSeeds .ByCheck}}<tr><td>{{$k}}</td><td>{{len (index $r.ByCheck $k)}}: {{seeds (index $r.ByCheck $k)}}</td></tr>{{end}}</table>{{end}}
+{{if .Outside}}<h2>Violated outside the envelope, by design</h2><p>Not failures: these runs left the bounds the check is claimed in.</p><table id="outside"><tr><th>check</th><th>seeds</th></tr>
+{{$r := .}}{{range $k := sortedSeeds .Outside}}<tr><td>{{$k}}</td><td>{{len (index $r.Outside $k)}}: {{seeds (index $r.Outside $k)}}</td></tr>{{end}}</table>{{end}}
+{{if .Advisory}}<h2>Advisory checks violated</h2><table id="advisory"><tr><th>check</th><th>seeds</th></tr>
+{{$r := .}}{{range $k := sortedSeeds .Advisory}}<tr><td>{{$k}}</td><td>{{len (index $r.Advisory $k)}}: {{seeds (index $r.Advisory $k)}}</td></tr>{{end}}</table>{{end}}
 {{if .Signatures}}<h2>Failures by signature</h2><table id="signatures"><tr><th>seeds</th><th>signature</th><th>replay one</th></tr>
 {{range .Signatures}}<tr><td>{{len .Seeds}}: {{seeds .Seeds}}</td><td>{{.Signature}}</td><td><code>go run ./cmd/hasim repro {{.Example}}</code></td></tr>{{end}}</table>{{end}}
-{{if .Marks}}<h2>Coverage marks</h2><table id="marks"><tr><th>mark</th><th>hits</th><th>seeds</th></tr>
-{{$r := .}}{{range $k := sorted .Marks}}<tr><td>{{$k}}</td><td>{{index $r.Marks $k}}</td><td>{{index $r.MarkSeeds $k}}</td></tr>{{end}}</table>{{end}}
+{{if .Marks}}<h2>Coverage marks</h2><table id="marks"><tr><th>mark</th><th>hits</th><th>seeds</th><th>share of seeds</th></tr>
+{{$r := .}}{{range $k := sorted .Marks}}<tr><td>{{$k}}</td><td>{{index $r.Marks $k}}</td><td>{{index $r.MarkSeeds $k}}</td><td>{{printf "%.1f%%" (index $r.MarkRates $k)}}</td></tr>{{end}}</table>{{end}}
 </body></html>
 `))
 

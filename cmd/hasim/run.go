@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,20 +31,26 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // runFlags are the flags shared by every command that runs simulations.
 type runFlags struct {
-	seed     string
-	duration time.Duration
-	schedule string
-	scenario string
-	size     int
-	masters  int
-	workers  int
-	cache    bool
-	standby  bool
-	topology string
-	bugs     listFlag
-	out      string
-	json     bool
-	strict   bool
+	seed      string
+	duration  time.Duration
+	schedule  string
+	scenario  string
+	size      int
+	masters   int
+	workers   int
+	cache     bool
+	standby   bool
+	topology  string
+	bugs      listFlag
+	sets      listFlag
+	swarm     bool
+	envelope  bool
+	faultRate string
+	faults    string
+	aim       int
+	out       string
+	json      bool
+	strict    bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -53,21 +60,28 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.schedule, "schedule", "", "fault schedule file (text form); default: generated from the seed")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the text summary")
 	fs.BoolVar(&f.strict, "strict", false, "exit 1 when a check is unknown, not only when violated")
+	fs.BoolVar(&f.swarm, "swarm", false, "draw every setting not pinned from the seed, as soak does (hasim scenarios lists the settings)")
+	// soak's --workers counts worker processes: there, worker nodes are
+	// pinned with --set workers=N.
 	fs.IntVar(&f.masters, "masters", 0, "cluster: master hosts (the same as --size; 0: 3)")
-	fs.IntVar(&f.workers, "workers", 0, "cluster: worker nodes (0: 3)")
+	fs.IntVar(&f.workers, "workers", 0, "cluster: worker nodes (the setting \"workers\"; 0: 3)")
 }
 
-// registerSystem registers the flags that say what system runs (shared by
-// run and soak).
+// registerSystem registers the flags that say what system runs and how
+// its faults are generated (shared by run and soak).
 func (f *runFlags) registerSystem(fs *flag.FlagSet) {
 	f.seed, f.duration = "1", time.Minute
 	fs.StringVar(&f.scenario, "scenario", scenarios.Default, "scenario to run (hasim scenarios lists them)")
-	fs.IntVar(&f.size, "size", 0, "replicas/members/masters of the scenario (0: its default)")
-
+	fs.IntVar(&f.size, "size", 0, "replicas/members/masters of the scenario (the setting \"size\"; 0: its default)")
 	fs.StringVar(&f.topology, "topology", "", "stacked or external (scenarios with members; default stacked)")
 	fs.Var(&f.bugs, "bug", "turn a bug switch on (repeatable; hasim bugs lists them)")
 	fs.BoolVar(&f.standby, "standby-lb", false, "cluster: a standby load balancer on lb2, keepalived floating the VIP")
 	fs.BoolVar(&f.cache, "cache-reads", false, "cluster: users read with resourceVersion \"0\" (from the API servers' watch caches)")
+	fs.Var(&f.sets, "set", "pin a setting, NAME=VALUE (repeatable; hasim scenarios lists each scenario's settings)")
+	fs.BoolVar(&f.envelope, "envelope", false, "keep clock rates and pauses inside leader election's safe envelope (0.95x-1.05x, pauses up to 1s), so that single-active failures mean a bug")
+	fs.StringVar(&f.faultRate, "fault-rate", "", "faults per simulated minute, such as 2 or 0.5 (default: drawn per seed from 1, 2, 4, 8, 16)")
+	fs.StringVar(&f.faults, "faults", "", "fault kinds to enable, comma-separated (default: a random subset per seed): "+strings.Join(append(append([]string(nil), harness.AllKinds...), harness.KindTerm), ", "))
+	fs.IntVar(&f.aim, "aim", 0, "percent of faults aimed at the moments components announce (default: drawn per seed from 0, 25, 50; -1: none)")
 	fs.StringVar(&f.out, "out", "", "directory for the trace, schedule and failure files")
 }
 
@@ -87,11 +101,93 @@ func parseSeed(s string) (uint64, bool, error) {
 	return n, false, nil
 }
 
+// template turns the system flags into the template cases are drawn from;
+// errors name the flag.
+func (f *runFlags) template() (scenarios.Template, error) {
+	t := scenarios.Template{Scenario: f.scenario, Swarm: f.swarm, Envelope: f.envelope, Aim: f.aim, Pins: map[string]string{}}
+	switch {
+	case f.size < 0:
+		return t, usagef("--size: must not be negative, got %d", f.size)
+	case f.masters < 0:
+		return t, usagef("--masters: must not be negative, got %d", f.masters)
+	case f.workers < 0:
+		return t, usagef("--workers: must not be negative, got %d", f.workers)
+	case f.masters != 0 && f.size != 0 && f.masters != f.size:
+		return t, usagef("--masters %d and --size %d disagree (they are the same setting)", f.masters, f.size)
+	case f.masters != 0 && f.scenario != "cluster":
+		return t, usagef("--masters: the %s scenario has no masters of a cluster (use --size)", f.scenario)
+	case f.aim < -1 || f.aim > 100:
+		return t, usagef("--aim: %d out of range [-1, 100]", f.aim)
+	}
+	if _, err := model.ParseBugs(f.bugs); err != nil {
+		return t, usagef("--%v", err)
+	}
+	t.Bugs = append([]string(nil), f.bugs...)
+	sort.Strings(t.Bugs)
+	pin := func(flagName, knob, v string) error {
+		if old, ok := t.Pins[knob]; ok && old != v {
+			return usagef("%s: setting %s given twice (%s and %s)", flagName, knob, old, v)
+		}
+		t.Pins[knob] = v
+		return nil
+	}
+	for _, p := range []struct {
+		flag, knob, v string
+		set           bool
+	}{
+		{"--size", scenarios.KnobSize, strconv.Itoa(f.size), f.size != 0},
+		{"--masters", scenarios.KnobSize, strconv.Itoa(f.masters), f.masters != 0},
+		{"--workers", scenarios.KnobWorkers, strconv.Itoa(f.workers), f.workers != 0},
+		{"--topology", scenarios.KnobTopology, f.topology, f.topology != ""},
+		{"--cache-reads", scenarios.KnobCacheReads, "true", f.cache},
+		{"--standby-lb", scenarios.KnobStandbyLB, "true", f.standby},
+	} {
+		if !p.set {
+			continue
+		}
+		if !slices.ContainsFunc(scenarios.Knobs(f.scenario), func(k scenarios.Knob) bool { return k.Name == p.knob }) && scenarios.Knobs(f.scenario) != nil {
+			return t, usagef("%s: the %s scenario has no such setting", p.flag, f.scenario)
+		}
+		if err := pin(p.flag, p.knob, p.v); err != nil {
+			return t, err
+		}
+	}
+	for _, kv := range f.sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return t, usagef("--set: %q is not NAME=VALUE", kv)
+		}
+		if err := pin("--set "+k, k, v); err != nil {
+			return t, err
+		}
+	}
+	if f.faultRate != "" {
+		r, err := strconv.ParseFloat(f.faultRate, 64)
+		if err != nil || r <= 0 || r > 600 {
+			return t, usagef("--fault-rate: %q is not a number of faults per minute in (0, 600]", f.faultRate)
+		}
+		t.FaultRate = max(1, int(r*60+0.5))
+	}
+	if f.faults != "" {
+		for _, k := range strings.Split(f.faults, ",") {
+			if k = strings.TrimSpace(k); k != "" && !slices.Contains(t.Faults, k) {
+				t.Faults = append(t.Faults, k)
+			}
+		}
+	}
+	if err := t.Check(); err != nil {
+		return t, usagef("--%v", err)
+	}
+	return t, nil
+}
+
 // prepared is a run ready to start.
 type prepared struct {
 	seed      uint64
 	drawn     bool
+	tpl       scenarios.Template
 	sc        scenarios.Scenario
+	settings  map[string]string
 	sched     harness.Schedule
 	generated bool
 }
@@ -104,28 +200,15 @@ func (f *runFlags) prepare() (*prepared, error) {
 	if f.duration <= 0 {
 		return nil, usagef("--duration: must be positive, got %s", f.duration)
 	}
-	switch {
-	case f.size < 0:
-		return nil, usagef("--size: must not be negative, got %d", f.size)
-	case f.masters < 0:
-		return nil, usagef("--masters: must not be negative, got %d", f.masters)
-	case f.workers < 0:
-		return nil, usagef("--workers: must not be negative, got %d", f.workers)
-	case f.masters != 0 && f.size != 0 && f.masters != f.size:
-		return nil, usagef("--masters %d and --size %d disagree (they are the same setting)", f.masters, f.size)
-	case f.masters != 0:
-		f.size, f.masters = f.masters, 0
-	}
-	bugs, err := model.ParseBugs(f.bugs)
+	tpl, err := f.template()
 	if err != nil {
-		return nil, usagef("--%v", err)
+		return nil, err
 	}
-	sc, err := scenarios.New(f.scenario, scenarios.Options{Bugs: bugs, Size: f.size, Workers: f.workers, CacheReads: f.cache, StandbyLB: f.standby, Topology: f.topology})
-	if err != nil {
-		return nil, usagef("--%v", err)
-	}
-	p := &prepared{seed: seed, drawn: drawn, sc: sc}
+	p := &prepared{seed: seed, drawn: drawn, tpl: tpl}
 	if f.schedule != "" {
+		if p.sc, p.settings, err = tpl.Build(); err != nil {
+			return nil, usagef("--%v", err)
+		}
 		text, err := os.ReadFile(f.schedule)
 		if err != nil {
 			return nil, usagef("--schedule: %v", err)
@@ -134,10 +217,13 @@ func (f *runFlags) prepare() (*prepared, error) {
 		if err != nil {
 			return nil, usagef("--schedule %s: %v", f.schedule, err)
 		}
-	} else {
-		p.generated = true
-		p.sched = harness.GenerateSchedule(harness.NewRand(seed, "faults"), sc.GenOptions(f.duration))
+		return p, nil
 	}
+	c, err := tpl.Draw(seed, f.duration)
+	if err != nil {
+		return nil, usagef("--%v", err)
+	}
+	p.sc, p.settings, p.sched, p.generated = c.Scenario, c.Settings, c.Schedule, true
 	return p, nil
 }
 
@@ -151,6 +237,9 @@ func (f *runFlags) replayCommand(seed uint64, schedFile string) string {
 	if f.size != 0 {
 		parts = append(parts, "--size", strconv.Itoa(f.size))
 	}
+	if f.masters != 0 {
+		parts = append(parts, "--masters", strconv.Itoa(f.masters))
+	}
 	if f.workers != 0 {
 		parts = append(parts, "--workers", strconv.Itoa(f.workers))
 	}
@@ -162,6 +251,24 @@ func (f *runFlags) replayCommand(seed uint64, schedFile string) string {
 	}
 	if f.topology != "" {
 		parts = append(parts, "--topology", f.topology)
+	}
+	for _, kv := range f.sets {
+		parts = append(parts, "--set", kv)
+	}
+	if f.swarm {
+		parts = append(parts, "--swarm")
+	}
+	if f.envelope {
+		parts = append(parts, "--envelope")
+	}
+	if f.faultRate != "" {
+		parts = append(parts, "--fault-rate", f.faultRate)
+	}
+	if f.faults != "" {
+		parts = append(parts, "--faults", f.faults)
+	}
+	if f.aim != 0 {
+		parts = append(parts, "--aim", strconv.Itoa(f.aim))
 	}
 	bugs := append([]string(nil), f.bugs...)
 	sort.Strings(bugs)
@@ -175,8 +282,10 @@ func (f *runFlags) replayCommand(seed uint64, schedFile string) string {
 }
 
 type jsonCheck struct {
-	Verdict harness.Status `json:"verdict"`
-	Detail  string         `json:"detail"`
+	Verdict  harness.Status `json:"verdict"`
+	Detail   string         `json:"detail"`
+	Outside  string         `json:"outside,omitempty"`
+	Advisory bool           `json:"advisory,omitempty"`
 }
 
 type jsonSummary struct {
@@ -190,6 +299,7 @@ type jsonSummary struct {
 	Events      uint64               `json:"events"`
 	Schedule    []string             `json:"schedule"`
 	Generated   bool                 `json:"schedule_generated"`
+	Settings    map[string]string    `json:"settings,omitempty"`
 	Checks      map[string]jsonCheck `json:"checks"`
 	Replay      string               `json:"replay"`
 	TraceFile   string               `json:"trace_file,omitempty"`
@@ -256,6 +366,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		violated = violated || v.Status == harness.Violated
 		unknown = unknown || v.Status == harness.Unknown
 	}
+	failed := res.Failed()
 	failureFile := ""
 	if violated {
 		failureFile, err = writeFailure(artifacts, p, f.duration, res)
@@ -270,7 +381,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), SpeedUp: res.SpeedUp(),
 			Events: res.Events, Generated: p.generated, Checks: map[string]jsonCheck{},
 			Replay: replay, TraceFile: traceFile, Schedule: []string{}, FailureFile: failureFile,
-			Marks: res.Marks,
+			Marks: res.Marks, Settings: p.settings,
 		}
 		if js.Bugs == nil {
 			js.Bugs = []string{}
@@ -279,7 +390,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			js.Schedule = append(js.Schedule, e.String())
 		}
 		for _, v := range res.Verdicts {
-			js.Checks[v.Check] = jsonCheck{Verdict: v.Status, Detail: v.Detail}
+			js.Checks[v.Check] = jsonCheck{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -290,7 +401,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	} else {
 		printSummary(stdout, &f, p, &res, replay, traceFile, schedFile, failureFile)
 	}
-	if violated || (f.strict && unknown) {
+	if failed || (f.strict && unknown) {
 		return errViolated
 	}
 	return nil
@@ -306,6 +417,20 @@ func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, re
 		fmt.Fprintf(w, ", bugs %s", strings.Join(f.bugs, ","))
 	}
 	fmt.Fprintln(w)
+	if len(p.settings) > 0 {
+		var parts []string
+		for _, k := range harness.SortedKeys(p.settings) {
+			parts = append(parts, k+"="+p.settings[k])
+		}
+		how := "pinned"
+		if p.tpl.Swarm {
+			how = "drawn from the seed unless pinned"
+		}
+		fmt.Fprintf(w, "settings (%s): %s\n", how, strings.Join(parts, ", "))
+	}
+	if p.tpl.Envelope {
+		fmt.Fprintln(w, "faults kept inside leader election's envelope (clock rates 0.95x..1.05x, pauses up to 1s)")
+	}
 	if wr, ok := p.sc.(interface{ Warnings() []string }); ok {
 		for _, msg := range wr.Warnings() {
 			fmt.Fprintf(w, "warning: %s\n", msg)
@@ -338,7 +463,7 @@ func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, re
 		width = max(width, len(v.Check))
 	}
 	for _, v := range res.Verdicts {
-		fmt.Fprintf(w, "  %-8s %-*s  %s\n", v.Status, width, v.Check, v.Detail)
+		fmt.Fprintf(w, "  %-8s %-*s  %s%s\n", v.Status, width, v.Check, v.Detail, verdictNote(v))
 	}
 	if len(res.Marks) > 0 {
 		var parts []string
@@ -354,6 +479,19 @@ func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, re
 		fmt.Fprintf(w, "failure file: %s\n", failureFile)
 	}
 	fmt.Fprintf(w, "replay: %s\n", replay)
+}
+
+// verdictNote says why a violation does not fail the run.
+func verdictNote(v harness.Verdict) string {
+	switch {
+	case v.Status != harness.Violated:
+		return ""
+	case v.Advisory:
+		return " [advisory: reported, not required]"
+	case v.Outside != "":
+		return " [expected: " + v.Outside + "]"
+	}
+	return ""
 }
 
 // writeFailure saves a failure file for a violated run in dir.
@@ -393,6 +531,14 @@ func cmdScenarios(args []string, w io.Writer) error {
 	}
 	for _, n := range scenarios.Names() {
 		fmt.Fprintln(w, n)
+		name, _, _ := strings.Cut(n, ":")
+		for _, k := range scenarios.Knobs(name) {
+			drawn := "pinned only"
+			if len(k.Choices) > 0 {
+				drawn = "swarm draws " + strings.Join(k.Choices, ", ")
+			}
+			fmt.Fprintf(w, "    --set %s=…  %s (%s)\n", k.Name, k.Doc, drawn)
+		}
 	}
 	return nil
 }

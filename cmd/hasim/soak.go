@@ -29,17 +29,21 @@ import (
 // shrunk. Re-running with the same DIR resumes: finished seeds are skipped.
 
 // soakConfig is what a soak directory is for; a resumed soak must match it.
+// Each seed draws its case from the template (its settings, when the soak
+// swarms, and its schedule), so the failure file of a seed holds the
+// concrete spec it ran.
 type soakConfig struct {
-	Spec        scenarios.Spec `json:"spec"`
-	SimDuration string         `json:"sim_duration"`
-	Shard       string         `json:"shard"`
-	VerifyEvery int            `json:"verify_every"`
+	Template    scenarios.Template `json:"template"`
+	SimDuration string             `json:"sim_duration"`
+	Shard       string             `json:"shard"`
+	VerifyEvery int                `json:"verify_every"`
 }
 
 // soakResult is one line of results.jsonl.
 type soakResult struct {
 	Seed        uint64                       `json:"seed"`
-	Class       string                       `json:"class"` // "ok", or a failure class
+	Class       string                       `json:"class"` // "ok", "outside-envelope", or a failure class
+	Settings    map[string]string            `json:"settings,omitempty"`
 	Checks      map[string]scenarios.Verdict `json:"checks,omitempty"`
 	TraceHash   string                       `json:"trace_hash,omitempty"`
 	SimSeconds  float64                      `json:"sim_seconds"`
@@ -62,9 +66,12 @@ type workerMsg struct {
 
 const soakUsage = `usage: hasim soak --out DIR (--seeds N | --duration D) [flags]
 
-Runs many seeds of one configuration in worker processes and keeps every
-failure as a failure file (hasim repro replays it). Re-running with the same
---out resumes where the soak stopped; Ctrl-C stops cleanly.
+Runs many seeds in worker processes and keeps every failure as a failure
+file (hasim repro replays it). Each seed draws its whole case, swarm style:
+the scenario's settings not pinned (hasim scenarios lists them; --set
+pins one), the fault kinds it enables, the fault rate, the share of faults
+aimed at the moments components announce, and the schedule. Re-running
+with the same --out resumes where the soak stopped; Ctrl-C stops cleanly.
 
 `
 
@@ -77,10 +84,12 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 	wall := fs.Duration("duration", 0, "run for this much wall time instead (seeds 1, 2, 3, ...)")
 	workers := fs.Int("workers", runtime.NumCPU(), "worker processes, one simulation each")
 	shard := fs.String("shard", "1/1", "take the i-th of n disjoint seed sets: seeds s with (s-1) mod n = i-1")
-	simDur := fs.Duration("sim-duration", 0, "simulated time per seed (default: 10m for the cluster, whose last 2m are kept free of faults; 1m for the others)")
+	simDur := fs.Duration("sim-duration", 0, "simulated time per seed (default: 10m for the cluster, whose last 2m are kept free of faults; 2m for election; 1m for the others)")
 	seedTimeout := fs.Duration("seed-timeout", 10*time.Minute, "wall budget per seed; past it the seed fails as a time-out")
 	verify := fs.Int("verify-every", 10, "re-run every k-th passing seed to check determinism (0: never)")
 	maxMem := fs.Int64("max-memory-mb", 4096, "a worker whose heap passes this fails its seed as a crash (out of memory)")
+	maxFail := fs.Int("max-failures", 0, "stop handing out seeds after this many failing seeds (0: never); seeds in flight finish")
+	fs.BoolVar(&rf.swarm, "swarm", true, "draw every setting not pinned per seed (false: the scenario's defaults)")
 	fs.Usage = func() { fmt.Fprint(stderr, soakUsage); fs.PrintDefaults() }
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -100,37 +109,44 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 		return usagef("--sim-duration: must be positive, got %s", *simDur)
 	case *verify < 0:
 		return usagef("--verify-every: must not be negative")
+	case *maxFail < 0:
+		return usagef("--max-failures: must not be negative")
 	}
 	si, sn, err := parseShard(*shard)
 	if err != nil {
 		return err
 	}
 	if *simDur == 0 {
-		*simDur = time.Minute
-		if rf.scenario == "cluster" {
-			*simDur = 10 * time.Minute
-		}
+		*simDur = DefaultSimDuration(rf.scenario)
 	}
-	rf.duration = *simDur
-	p, err := rf.prepare()
+	tpl, err := rf.template()
 	if err != nil {
 		return err
 	}
-	spec, err := scenarios.SpecOf(p.sc)
-	if err != nil {
-		return err
-	}
-	cfg := soakConfig{Spec: spec, SimDuration: simDur.String(), Shard: *shard, VerifyEvery: *verify}
+	cfg := soakConfig{Template: tpl, SimDuration: simDur.String(), Shard: *shard, VerifyEvery: *verify}
 	done, err := openSoakDir(rf.out, cfg)
 	if err != nil {
 		return err
 	}
 	s := &soak{out: rf.out, cfg: cfg, done: done, stderr: stderr, workers: *workers, seedTimeout: *seedTimeout,
-		maxMem: *maxMem, shardI: si, shardN: sn, limit: uint64(*seeds)}
+		maxMem: *maxMem, shardI: si, shardN: sn, limit: uint64(*seeds), maxFailures: *maxFail}
 	if *wall > 0 {
 		s.deadline = time.Now().Add(*wall)
 	}
 	return s.run(stdout)
+}
+
+// DefaultSimDuration is a soak seed's simulated time: 10 minutes for the
+// cluster (its last 2 are kept free of faults), 2 for leader election (the
+// last 40s free), 1 for the others.
+func DefaultSimDuration(scenario string) time.Duration {
+	switch scenario {
+	case "cluster":
+		return 10 * time.Minute
+	case "election":
+		return 2 * time.Minute
+	}
+	return time.Minute
 }
 
 func parseShard(s string) (int, int, error) {
@@ -214,6 +230,7 @@ type soak struct {
 	shardN      int
 	limit       uint64 // last seed of the universe; 0: unbounded
 	deadline    time.Time
+	maxFailures int // stop handing out seeds after this many failures (0: never)
 
 	next     uint64
 	results  *os.File
@@ -309,6 +326,9 @@ func (s *soak) run(stdout io.Writer) error {
 	}
 	dispatch := func(w *worker) bool {
 		if !s.deadline.IsZero() && time.Now().After(s.deadline) {
+			return false
+		}
+		if s.maxFailures > 0 && s.failed() >= s.maxFailures {
 			return false
 		}
 		seed := s.nextSeed()
@@ -420,20 +440,44 @@ func (s *soak) run(stdout io.Writer) error {
 	if interrupted {
 		fmt.Fprintf(stdout, "interrupted: run the same command again to resume\n")
 	}
+	if s.maxFailures > 0 && s.failed() >= s.maxFailures {
+		fmt.Fprintf(stdout, "stopped after %d failing seeds (--max-failures)\n", s.failed())
+	}
 	all, err := readResults(filepath.Join(s.out, "results.jsonl"))
 	if err != nil {
 		return err
 	}
 	for _, r := range all {
-		if r.Class != "ok" {
+		if failing(r.Class) {
 			return errViolated
 		}
 	}
 	return nil
 }
 
+// failed counts the failing seeds recorded in this session.
+func (s *soak) failed() int {
+	n := 0
+	for _, k := range harness.SortedKeys(s.failures) {
+		if k != classOutside {
+			n += s.failures[k]
+		}
+	}
+	return n
+}
+
+// classOutside is the class of a seed whose only violations were outside
+// the envelope the property is claimed in: expected, not a failure.
+const classOutside = "outside-envelope"
+
+// failing reports whether a result's class is a failure.
+func failing(class string) bool { return class != "ok" && class != classOutside }
+
 func (s *soak) finished() bool {
 	if !s.deadline.IsZero() && time.Now().After(s.deadline) {
+		return true
+	}
+	if s.maxFailures > 0 && s.failed() >= s.maxFailures {
 		return true
 	}
 	return s.limit > 0 && s.next >= s.limit
@@ -453,7 +497,7 @@ func (s *soak) handle(w *worker, m *workerMsg) error {
 			return nil // already recorded as a time-out
 		}
 		r := *m.Result
-		if r.Class != "ok" {
+		if failing(r.Class) {
 			r.Failure = filepath.Join("failures", fmt.Sprintf("failure-%d.json", r.Seed))
 			if _, err := os.Stat(filepath.Join(s.out, "failures", fmt.Sprintf("failure-%d-shrunk.json", r.Seed))); err == nil {
 				r.Shrunk = filepath.Join("failures", fmt.Sprintf("failure-%d-shrunk.json", r.Seed))
@@ -466,11 +510,14 @@ func (s *soak) handle(w *worker, m *workerMsg) error {
 
 // record appends a result and makes it durable before anything else.
 func (s *soak) record(r soakResult) error {
-	if r.Class != "ok" && r.Failure == "" {
-		f := scenarios.Failure{Version: scenarios.FailureVersion, Spec: s.cfg.Spec, Seed: r.Seed, Duration: s.cfg.SimDuration,
+	if failing(r.Class) && r.Failure == "" {
+		f := scenarios.Failure{Version: scenarios.FailureVersion, Seed: r.Seed, Duration: s.cfg.SimDuration,
 			Class: r.Class, Found: "soak: " + r.Detail}
-		if plan, err := s.plan(r.Seed); err == nil {
-			f.Schedule = plan.String()
+		d, _ := time.ParseDuration(s.cfg.SimDuration)
+		if c, err := s.cfg.Template.Draw(r.Seed, d); err == nil {
+			f.Schedule = c.Schedule.String()
+			f.Spec, _ = scenarios.SpecOf(c.Scenario)
+			r.Settings = c.Settings
 		}
 		name := filepath.Join("failures", fmt.Sprintf("failure-%d.json", r.Seed))
 		if err := f.Write(filepath.Join(s.out, name)); err != nil {
@@ -494,16 +541,6 @@ func (s *soak) record(r soakResult) error {
 		s.failures[r.Class]++
 	}
 	return nil
-}
-
-// plan returns the schedule a seed runs with.
-func (s *soak) plan(seed uint64) (harness.Schedule, error) {
-	sc, err := s.cfg.Spec.Build()
-	if err != nil {
-		return nil, err
-	}
-	d, _ := time.ParseDuration(s.cfg.SimDuration)
-	return harness.GenerateSchedule(harness.NewRand(seed, "faults"), sc.GenOptions(d)), nil
 }
 
 func (s *soak) progress() string {
@@ -629,23 +666,29 @@ func watchMemory(limit int64) {
 // soakSeed runs one seed; on a violation it reports the failure at once,
 // then shrinks the schedule and reports the shrunk failure.
 func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, passed *int) (soakResult, error) {
-	build := func() (scenarios.Scenario, error) { return cfg.Spec.Build() }
-	sc, err := build()
+	c, err := cfg.Template.Draw(seed, d)
 	if err != nil {
 		return soakResult{}, err
 	}
-	sched := harness.GenerateSchedule(harness.NewRand(seed, "faults"), sc.GenOptions(d))
+	spec, err := scenarios.SpecOf(c.Scenario)
+	if err != nil {
+		return soakResult{}, err
+	}
+	build := func() (scenarios.Scenario, error) { return spec.Build() }
+	sc, sched := c.Scenario, c.Schedule
 	res, err := harness.Run(harness.Config{Scenario: sc, Duration: d}, seed, sched)
 	if err != nil {
 		return soakResult{}, err
 	}
-	r := soakResult{Seed: seed, Class: "ok", Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
+	r := soakResult{Seed: seed, Class: "ok", Settings: c.Settings, Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
 		SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events, Marks: res.Marks}
 	var violated []string
 	for _, v := range res.Verdicts {
-		r.Checks[v.Check] = scenarios.Verdict{Verdict: v.Status, Detail: v.Detail}
-		if v.Status == harness.Violated {
+		r.Checks[v.Check] = scenarios.Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
+		if v.Fails() {
 			violated = append(violated, v.Check)
+		} else if v.Status == harness.Violated && v.Outside != "" {
+			r.Class = classOutside
 		}
 	}
 	sort.Strings(violated)

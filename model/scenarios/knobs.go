@@ -130,8 +130,8 @@ var latencyKnob = Knob{Name: KnobLatency,
 		return v + " " + p.Latency.String() + "/" + p.Jitter.String(), nil
 	}}
 
-func sizeKnob(what string, choices ...string) Knob {
-	return intKnob(KnobSize, what+" (--size)", choices, 1, 9, func(o *Options) *int { return &o.Size })
+func sizeKnob(doc string, choices ...string) Knob {
+	return intKnob(KnobSize, doc, choices, 1, 9, func(o *Options) *int { return &o.Size })
 }
 
 func topologyKnob(choices ...string) Knob {
@@ -142,7 +142,7 @@ func topologyKnob(choices ...string) Knob {
 // knobs lists each scenario's settings.
 var knobs = map[string][]Knob{
 	"store": {
-		sizeKnob("raft members", "3", "5", "1"),
+		sizeKnob("raft members (--size)", "3", "5", "1"),
 		topologyKnob("stacked", "external"),
 		intKnob(KnobClients, "sequential workload clients", []string{"1", "2", "3", "4"}, 1, 100, func(o *Options) *int { return &o.Clients }),
 		intKnob(KnobKeys, "keys the clients share", []string{"1", "2", "3", "5", "8"}, 1, 1000, func(o *Options) *int { return &o.Keys }),
@@ -161,12 +161,12 @@ var knobs = map[string][]Knob{
 		latencyKnob,
 	},
 	"election": {
-		sizeKnob("masters", "3", "5"),
+		sizeKnob("masters (--size)", "3", "5"),
 		topologyKnob("stacked"),
 		latencyKnob,
 	},
 	"cluster": {
-		sizeKnob("masters (--masters)", "3", "5"),
+		sizeKnob("masters (--masters or --size)", "3", "5"),
 		topologyKnob("stacked", "external"),
 		intKnob(KnobWorkers, "worker nodes (--workers)", []string{"2", "3", "5"}, 1, 50, func(o *Options) *int { return &o.Workers }),
 		intKnob(KnobUsers, "users on u1..uN; the first owns the workload", []string{"1", "2", "3"}, 1, 20, func(o *Options) *int { return &o.Users }),
@@ -181,7 +181,7 @@ var knobs = map[string][]Knob{
 		latencyKnob,
 	},
 	"counter": {
-		sizeKnob("replicas", "3", "5"),
+		sizeKnob("replicas (--size)", "3", "5"),
 		latencyKnob,
 	},
 }
