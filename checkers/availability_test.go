@@ -2,6 +2,7 @@ package checkers
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -547,5 +548,23 @@ func TestSurplus(t *testing.T) {
 			}
 			ttWant(t, v, tc.want, tc.substr, tc.absent)
 		})
+	}
+}
+
+// Growth the scenario excuses is counted apart: only as many surplus pods
+// as it has excuses for; one surplus pod more is a violation.
+func TestSurplusExcuses(t *testing.T) {
+	const web = "deployment/web"
+	s := NewSurplus("no-surplus-pods", time.Minute)
+	s.Sample(0, web, 3, 3)
+	s.Sample(ttSec(10), web, 3, 5, "landed after its creator was deposed", "decided from a stale list")
+	v := s.Verdict()
+	if v.Status != harness.OK || !strings.Contains(v.Detail, "surplus creations excused: 1 decided from a stale list, 1 landed after its creator was deposed") {
+		t.Fatalf("%s: %s", v.Status, v.Detail)
+	}
+	s.Sample(ttSec(20), web, 3, 3)
+	s.Sample(ttSec(30), web, 3, 5, "decided from a stale list")
+	if v := s.Verdict(); v.Status != harness.Violated || !strings.Contains(v.Detail, "grew to 5 pods") {
+		t.Fatalf("two surplus pods with one excuse: %s: %s", v.Status, v.Detail)
 	}
 }

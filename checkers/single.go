@@ -49,6 +49,16 @@ func (c *SingleActive) Stop(at time.Duration, who string) {
 	}
 }
 
+// ActedAt reports whether who was acting at true time t.
+func (c *SingleActive) ActedAt(who string, t time.Duration) bool {
+	for _, s := range c.spans {
+		if s.who == who && s.start <= t && (s.end < 0 || t < s.end) {
+			return true
+		}
+	}
+	return false
+}
+
 // Spans returns the acting intervals (end -1: still acting), for timelines.
 func (c *SingleActive) Spans() (who []string, start, end []time.Duration) {
 	for _, s := range c.spans {

@@ -110,6 +110,10 @@ func TestSignaturesGroupOneBug(t *testing.T) {
 			"m1-cm-1 and m3-cm-5 both acted for 120ms from 31s (m1-cm-1 since 2s, m3-cm-5 since 31s)",
 		},
 		{
+			"1 surplus creation: default/web grew to 4 pods at 5m52s, wanting at most 3 within 1m0s",
+			"2 surplus creations: default/web grew to 7 pods at 3m26s, wanting at most 6 within 1m0s; default/web grew to 8 pods",
+		},
+		{
 			`unavailable for 31.2s from 1m0s while the system could serve ("m1/apiserver" up)`,
 			`unavailable for 4m from 2m3s while the system could serve ("m2/apiserver" up)`,
 		},

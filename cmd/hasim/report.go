@@ -57,6 +57,7 @@ var (
 	groupRE   = regexp.MustCompile(`\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}`)
 	digitsRE  = regexp.MustCompile(`[^\s,]*[0-9][^\s,]*`)
 	nOfNRE    = regexp.MustCompile(`N( of N)?( N)*`)
+	countRE   = regexp.MustCompile(`^N (.*\w)s$`)
 	spacesRE  = regexp.MustCompile(`\s+`)
 	headingRE = regexp.MustCompile(`: |;`)
 )
@@ -64,7 +65,8 @@ var (
 // headline reduces a verdict's detail to the shape of its first evidence,
 // so that one bug is one row: the text before the first ": " or ";", with
 // lists in brackets, quoted values, and every word holding a digit
-// (counters, times, keys such as k3, hosts, identities) left out.
+// (counters, times, keys such as k3, hosts, identities) left out, and the
+// noun of a headline that is a count in the singular.
 func headline(d string) string {
 	if i := strings.IndexByte(d, '\n'); i >= 0 {
 		d = d[:i]
@@ -78,7 +80,10 @@ func headline(d string) string {
 	}
 	d = digitsRE.ReplaceAllString(d, "N")
 	d = nOfNRE.ReplaceAllString(d, "N")
-	return strings.TrimSpace(spacesRE.ReplaceAllString(d, " "))
+	d = strings.TrimSpace(spacesRE.ReplaceAllString(d, " "))
+	// A count's noun in the singular: "1 surplus creation" and "2 surplus
+	// creations" are one row.
+	return countRE.ReplaceAllString(d, "N $1")
 }
 
 // signatureOf groups failures that look alike: the class, and for each

@@ -64,6 +64,10 @@ type Object struct {
 	Kind Kind
 	Name string
 	RV   int64
+	// Created is the revision that created the object (the key's create
+	// revision), where the scenario's observers read the store directly;
+	// it is not sent on the wire.
+	Created int64
 
 	// Pods: the owning ReplicaSet and the node the pod is bound to.
 	Owner string

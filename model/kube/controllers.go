@@ -30,6 +30,9 @@ type actorHooks interface {
 	started(ctx *harness.Ctx, lease, identity string, proc harness.ProcID)
 	stopped(ctx *harness.Ctx, lease, identity string)
 	issued(ctx *harness.Ctx, lease, identity string, id uint64, what string)
+	// decided: a ReplicaSet sync is about to create pods for owner, having
+	// seen saw of its pods in an informer that had (or had not) synced.
+	decided(ctx *harness.Ctx, identity, owner string, saw int, synced bool)
 }
 
 // elected is what the controller-manager and the scheduler share: an API
@@ -218,6 +221,7 @@ func (c *ControllerManager) syncRS(ctx *harness.Ctx, rs Object) {
 		n := min(-diff, BurstReplicas)
 		c.expect[rs.Name] = &expectation{adds: n, at: ctx.Now()}
 		ctx.Notef("replicaset %s: %d pods, want %d: creating %d", rs.Name, len(pods), rs.Replicas, n)
+		c.hooks.decided(ctx, c.elector.Identity, rs.Name, len(pods), c.podInf.Synced())
 		c.slowStart(ctx, rs.Name, n, 1)
 	case diff > 0:
 		n := min(diff, BurstReplicas)

@@ -118,6 +118,13 @@ type Scenario struct {
 	procs      map[string][]harness.ProcID
 	running    map[string]map[string]bool // node → pods running
 	issuedAt   map[issueKey]issue
+	// creators: the pods controllers issued creates for, by name, until
+	// seen in the store; seenPods: the workload's pods at the last sample.
+	creators map[string]creation
+	seenPods map[string]bool
+	// staleBasis: by identity, whether its last decision to create pods
+	// counted fewer pods than the store held, from a synced informer.
+	staleBasis map[string]bool
 	backendUp  []time.Duration // since when backend i is up (-1: down)
 
 	single     map[string]*checkers.SingleActive
@@ -165,6 +172,13 @@ type issueKey struct {
 type issue struct {
 	lease, what string
 	at          time.Duration
+}
+
+// creation is a pod create a controller issued: by whom, and whether it
+// decided so from a stale cache.
+type creation struct {
+	key   issueKey
+	stale bool
 }
 
 // Name implements harness.Scenario.
@@ -237,6 +251,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.procs = map[string][]harness.ProcID{}
 	sc.running = map[string]map[string]bool{}
 	sc.issuedAt = map[issueKey]issue{}
+	sc.creators, sc.seenPods, sc.staleBasis = map[string]creation{}, map[string]bool{}, map[string]bool{}
 	sc.unknownKV = map[string]int{}
 	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{KeyTally: checkers.KeyTally{Check: "api-linearizable"}}
 	sc.spans, sc.apiservers, sc.apiRuns = nil, nil, nil
@@ -399,6 +414,23 @@ func (sc *Scenario) stopped(_ *harness.Ctx, lease, identity string) {
 
 func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, what string) {
 	sc.issuedAt[issueKey{identity, id}] = issue{lease: lease, what: what, at: sc.sim.Now()}
+	if pod, ok := strings.CutPrefix(what, "create "+string(Pods)+"/"); ok {
+		sc.creators[pod] = creation{key: issueKey{identity, id}, stale: sc.staleBasis[identity]}
+	}
+}
+
+// decided is the ReplicaSet controller's hook: before it creates pods, the
+// scenario notes whether its view was stale (fewer pods than the store
+// held) though its informer had synced, as a list from a lagging watch
+// cache (resourceVersion "0") may be.
+func (sc *Scenario) decided(_ *harness.Ctx, identity, owner string, saw int, synced bool) {
+	held := -1
+	if owner == RSName {
+		if _, pods, ok := sc.workload(sc.sim); ok {
+			held = len(pods)
+		}
+	}
+	sc.staleBasis[identity] = synced && saw < held
 }
 
 // appliedAt returns when some member first reached revision rev (now if
@@ -417,9 +449,7 @@ func (sc *Scenario) appliedAt(rev int64) time.Duration {
 // (its revision), not when the API server heard back.
 func (sc *Scenario) wrote(_ *harness.Ctx, req Request, obj Object) {
 	if req.Kind == Pods || req.Kind == ReplicaSets {
-		if want, pods, ok := sc.workload(sc.sim); ok {
-			sc.surplus.Sample(sc.sim.Now(), RSName, want, len(pods))
-		}
+		sc.sampleSurplus(sc.sim.Now())
 	}
 	k := issueKey{req.Agent, req.ID}
 	if is, ok := sc.issuedAt[k]; ok {
@@ -617,6 +647,12 @@ func (sc *Scenario) observe(s *harness.Sim) {
 				delete(sc.issuedAt, k)
 			}
 		}
+		//detlint:allow maprange deleting by a predicate: the result does not depend on the order
+		for pod, c := range sc.creators {
+			if _, ok := sc.issuedAt[c.key]; !ok {
+				delete(sc.creators, pod) // a create that never landed, forgotten
+			}
+		}
 	}
 	if next := now + 100*time.Millisecond; next < s.Duration() {
 		s.At(next, func() { sc.observe(s) })
@@ -724,18 +760,68 @@ func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) 
 	}
 	for _, p := range res.KVs {
 		if po, ok := decodeObject(p.Key, p.Value, p.ModRevision); ok && po.Owner == RSName {
+			po.Created = p.CreateRevision
 			pods = append(pods, po)
 		}
 	}
 	return o.Replicas, pods, true
 }
 
+// sampleSurplus samples the workload for no-surplus-pods. Two kinds of
+// surplus creation are excused, as Kubernetes' design allows them: a create
+// that landed after its controller had stopped acting (leader election has
+// no fencing: a partition may hold a deposed controller's create, its API
+// server long since answered 504, until after the successor made up for
+// it; deposed-writes reports it, and hears of it here when no API server
+// did), and one decided from an informer that had synced but counted fewer
+// pods than the store held (a list from a lagging watch cache, as
+// resourceVersion "0" allows). What no-surplus-pods judges is a controller
+// creating too many from what it knew. It returns the workload it read.
+func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, ok bool) {
+	want, pods, ok = sc.workload(sc.sim)
+	if !ok {
+		return
+	}
+	present := make(map[string]bool, len(pods))
+	var excuses []string
+	for _, p := range pods {
+		present[p.Name] = true
+		if _, seen := sc.seenPods[p.Name]; seen {
+			continue
+		}
+		why := ""
+		if c, ok := sc.creators[p.Name]; ok {
+			delete(sc.creators, p.Name)
+			is, pending := sc.issuedAt[c.key]
+			landed := sc.appliedAt(p.Created)
+			switch {
+			case !sc.single[LeaseControllerManager].ActedAt(c.key.agent, landed):
+				why = "landed after its creator was deposed (see deposed-writes)"
+				if pending {
+					delete(sc.issuedAt, c.key)
+					sc.deposed.Write(checkers.ActorWrite{Who: c.key.agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: landed})
+				}
+			case c.stale:
+				why = "decided from a synced but stale watch-cache list"
+			}
+		}
+		sc.seenPods[p.Name] = true
+		if why != "" {
+			excuses = append(excuses, why)
+		}
+	}
+	for _, name := range harness.SortedKeys(sc.seenPods) {
+		if !present[name] {
+			delete(sc.seenPods, name)
+		}
+	}
+	sc.surplus.Sample(now, RSName, want, len(pods), excuses...)
+	return
+}
+
 // sample runs once a second: surplus and liveness.
 func (sc *Scenario) sample(s *harness.Sim, now time.Duration) {
-	want, pods, ok := sc.workload(s)
-	if ok {
-		sc.surplus.Sample(now, RSName, want, len(pods))
-	}
+	want, pods, ok := sc.sampleSurplus(now)
 	_, leader := sc.store.Leader()
 	sc.live.Observe(now, condLeader, leader, "")
 	apiOK := sc.lastOK >= 0 && now-sc.lastOK <= 5*time.Second
