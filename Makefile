@@ -4,7 +4,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 SOAK_SEEDS ?= 5000
 
-.PHONY: test lint vet fmt-check detlint unit race bench fuzz soak demo
+.PHONY: test lint vet fmt-check detlint unit race bench detect fuzz soak demo
 
 ## test: lint, unit and property tests, and the determinism check under -race
 test: lint unit race
@@ -30,6 +30,11 @@ race:
 ## bench: kernel events/s, and simulated seconds per wall second of the demo cluster
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./harness/ ./model/...
+
+## detect: for each bug switch, the seeds and seconds hasim soak takes to
+## find it (a benchmark of detection power; takes tens of minutes)
+detect:
+	$(GO) test -run '^$$' -bench SoakFindsBugs -benchtime 1x -timeout 0 ./cmd/hasim/
 
 ## fuzz: each fuzz target for FUZZTIME (go test fuzzes one target at a time)
 FUZZ_TARGETS := ./harness:FuzzParseSchedule ./model/store:FuzzUnmarshalMVCC \

@@ -83,12 +83,15 @@ func (r *Rand) Repeat(_ string, lo, hi int, mean int64, item func(Source)) {
 // aimed entry fires between Early and Late after the moment the cue names
 // (Early negative: before a deadline the cue announces), which is at most
 // Ahead after the cue is given. Besides @cued, the process that gave the
-// cue, aimed faults may strike the Roles.
+// cue, aimed faults may strike the Roles. Weight (default 1) makes an aimed entry pick the cue
+// that many times as often: rare moments get more of the faults waiting
+// for them.
 type CueSpec struct {
 	Name        string
 	Early, Late time.Duration
 	Ahead       time.Duration
 	Roles       []string
+	Weight      int
 }
 
 // GenOptions shape a generated schedule.
@@ -241,7 +244,7 @@ func (g *gen) entry(s Source) (Entry, bool) {
 	var cue *CueSpec
 	// Drawn so that shrinking (toward 0) makes the entry plain.
 	if g.aim > 0 && s.Int("aimed", 0, 99) >= int64(100-g.aim) {
-		cue = &o.Cues[s.Int("cue", 0, int64(len(o.Cues)-1))]
+		cue = g.pickCue(s)
 	}
 	maxFor := min(g.horizon-e.At, o.MaxFor)
 	if cue != nil {
@@ -363,6 +366,21 @@ func (g *gen) entry(s Source) (Entry, bool) {
 		e.Within = e.Within.Truncate(time.Second)
 	}
 	return e, true
+}
+
+// pickCue draws a cue, each as often as its weight.
+func (g *gen) pickCue(s Source) *CueSpec {
+	total := 0
+	for _, c := range g.o.Cues {
+		total += max(c.Weight, 1)
+	}
+	k := int(s.Int("cue", 0, int64(total-1)))
+	for i := range g.o.Cues {
+		if k -= max(g.o.Cues[i].Weight, 1); k < 0 {
+			return &g.o.Cues[i]
+		}
+	}
+	panic("unreachable")
 }
 
 // cut draws a partition between a target and some other hosts, of any

@@ -147,6 +147,10 @@ func (l StoreLock) Update(ctx *harness.Ctx, rec Record, version int64, _ bool, c
 type Hooks struct {
 	StartedLeading func(ctx *harness.Ctx, identity string)
 	StoppedLeading func(ctx *harness.Ctx, identity string)
+	// Acquiring, if set, hears when a takeover write goes out (on) and
+	// when it is answered: two electors of one lease acquiring at once
+	// race for it.
+	Acquiring func(ctx *harness.Ctx, identity string, on bool)
 }
 
 // Elector runs client-go's algorithm for one lease inside a process: the
@@ -184,6 +188,9 @@ const (
 	// CueLeaseAcquire: a candidate found the lease free or expired and
 	// writes to take it.
 	CueLeaseAcquire = "lease-acquire"
+	// CueLeaseRace: a second candidate's takeover write went out while
+	// another's was in flight (given by Race, which sees both).
+	CueLeaseRace = "lease-race"
 	// StateDeadlineNear: a leader whose renewals fail is within
 	// NearDeadline of its renew deadline, or a candidate within
 	// NearDeadline of taking over.
@@ -203,7 +210,8 @@ func Cues(t Timings, roles ...string) []harness.CueSpec {
 	return []harness.CueSpec{
 		{Name: CueLeaseExpiring, Early: -3 * time.Second, Late: time.Second, Ahead: t.LeaseDuration, Roles: roles},
 		{Name: CueRenewFailing, Early: -2 * time.Second, Late: time.Second, Ahead: t.RenewDeadline, Roles: roles},
-		{Name: CueLeaseAcquire, Late: 50 * time.Millisecond, Roles: roles},
+		{Name: CueLeaseAcquire, Late: 50 * time.Millisecond, Roles: roles, Weight: 2},
+		{Name: CueLeaseRace, Roles: roles, Weight: 4},
 	}
 }
 
@@ -226,9 +234,67 @@ func (e *Elector) States(now time.Duration, dst []string) []string {
 	return dst
 }
 
-// Acquiring reports whether a takeover write is in flight: two electors
-// of one lease acquiring at once are racing for it.
-func (e *Elector) Acquiring() bool { return e.acquiring }
+func (e *Elector) setAcquiring(ctx *harness.Ctx, on bool) {
+	if e.acquiring == on {
+		return
+	}
+	e.acquiring = on
+	if e.Hooks.Acquiring != nil {
+		e.Hooks.Acquiring(ctx, e.Identity, on)
+	}
+}
+
+// Race counts, for one lease, the electors with a takeover write in
+// flight, as their Acquiring hooks report: two or more are racing. Alive
+// tells whether an elector's process incarnation still runs (one that died
+// mid-write stops racing).
+type Race struct {
+	Alive     func(p harness.ProcID, incarnation int) bool
+	acquiring []racer
+}
+
+type racer struct {
+	identity string
+	proc     harness.ProcID
+	inc      int
+}
+
+// MarkLeaseRace is the coverage mark of two candidates racing for one
+// lease; MarkFaultDuringRace that of a fault firing meanwhile.
+const (
+	MarkLeaseRace       = "lease-race"
+	MarkFaultDuringRace = "fault-during/lease-race"
+)
+
+// Acquiring is an elector's Acquiring hook; it marks a race as it begins.
+func (r *Race) Acquiring(ctx *harness.Ctx, identity string, on bool) {
+	r.prune(identity)
+	if on {
+		r.acquiring = append(r.acquiring, racer{identity, ctx.Self(), ctx.Incarnation()})
+		if len(r.acquiring) == 2 {
+			ctx.Mark(MarkLeaseRace)
+			ctx.Cue(CueLeaseRace, 0)
+		}
+	}
+}
+
+// prune forgets the given elector and those whose process died.
+func (r *Race) prune(identity string) {
+	n := 0
+	for _, a := range r.acquiring {
+		if a.identity != identity && (r.Alive == nil || r.Alive(a.proc, a.inc)) {
+			r.acquiring[n] = a
+			n++
+		}
+	}
+	r.acquiring = r.acquiring[:n]
+}
+
+// Racing reports whether two or more electors are racing.
+func (r *Race) Racing() bool {
+	r.prune("")
+	return len(r.acquiring) >= 2
+}
 
 // Leading reports whether this elector holds the lease (as far as it knows).
 func (e *Elector) Leading() bool { return e.leading }
@@ -334,11 +400,11 @@ func (e *Elector) try(ctx *harness.Ctx) {
 		}
 		takeover := !exists || rec.Holder != e.Identity
 		if takeover {
-			e.acquiring = true
+			e.setAcquiring(ctx, true)
 			ctx.Cue(CueLeaseAcquire, 0)
 		}
 		e.Lock.Update(ctx, next, version, exists, func(ok bool) {
-			e.acquiring = false
+			e.setAcquiring(ctx, false)
 			if ok {
 				e.observed, e.observedAt = next.encode(), ctx.Now()
 			}

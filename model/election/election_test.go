@@ -180,3 +180,40 @@ func TestGeneratedFaultsInsideEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// Two candidates with takeover writes in flight at once race for the
+// lease (far apart, at the first election, they often do); a fault aimed
+// at the race strikes it; one that dies mid-write stops racing.
+func TestRace(t *testing.T) {
+	sched, _ := harness.ParseSchedule("at 0s on lease-race pause @cued for 500ms")
+	raced := 0
+	for seed := uint64(1); seed <= 10; seed++ {
+		sc := &Scenario{Cfg: Config{Network: harness.LinkParams{Latency: 100 * time.Millisecond}}}
+		res, err := harness.Run(harness.Config{Scenario: sc, Duration: 30 * time.Second}, seed, sched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Marks[MarkLeaseRace] > 0 {
+			raced++
+			if res.Marks[MarkFaultDuringRace] == 0 {
+				t.Fatalf("seed %d: a race, but the fault aimed at it did not strike it: %v", seed, res.Marks)
+			}
+		}
+		if v := single(res); v.Status != harness.OK {
+			t.Fatalf("seed %d: %s", seed, v.Detail)
+		}
+	}
+	if raced == 0 {
+		t.Fatal("no race in 10 first elections over 100ms links")
+	}
+	alive := map[harness.ProcID]bool{1: true, 2: true}
+	r := Race{Alive: func(p harness.ProcID, _ int) bool { return alive[p] }}
+	r.acquiring = []racer{{"a", 1, 1}, {"b", 2, 1}}
+	if !r.Racing() {
+		t.Fatal("two acquiring are not racing")
+	}
+	alive[2] = false
+	if r.Racing() {
+		t.Fatal("a dead candidate still races")
+	}
+}

@@ -52,6 +52,7 @@ type Scenario struct {
 	single  *checkers.SingleActive
 	procs   []harness.ProcID
 	leaders []actor // currently acting, in the order they began
+	race    Race
 }
 
 type actor struct {
@@ -74,9 +75,10 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for _, cue := range Cues(c.Timings) {
 		s.AddCue(cue.Name)
 	}
+	sc.race = Race{Alive: func(p harness.ProcID, inc int) bool { return s.Running(p) && s.Incarnation(p) == inc }}
 	s.OnFault(func(harness.FaultRecord) {
-		if sc.racing() {
-			s.Mark(MarkLeaseRace)
+		if sc.race.Racing() {
+			s.Mark(MarkFaultDuringRace)
 		}
 	})
 	sc.sim = s
@@ -135,21 +137,6 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 		Cues: append(store.Cues("raft-leader"), Cues(c.Timings, "active-cm")...)}
 }
 
-// MarkLeaseRace is the coverage mark of a fault that fires while two
-// candidates race for one lease (both with a takeover write in flight).
-const MarkLeaseRace = "fault-during/lease-race"
-
-// racing reports whether two controllers write to take the lease at once.
-func (sc *Scenario) racing() bool {
-	n := 0
-	for _, p := range sc.procs {
-		if c, ok := sc.sim.Instance(p).(*controller); ok && c.elector.Acquiring() {
-			n++
-		}
-	}
-	return n >= 2
-}
-
 // Check implements harness.Scenario: at most one controller acting at any
 // true instant (claimed inside election.Safe: a violation outside it is
 // expected, and says so), and raft's safety underneath.
@@ -196,6 +183,7 @@ func (c *controller) Step(ctx *harness.Ctx, in harness.Input) {
 		sc := c.sc
 		c.elector = Elector{Identity: Identity(ctx), Timings: sc.Cfg.Timings, Lock: StoreLock{Key: Lease, Client: &c.client}, Bugs: sc.Cfg.Bugs,
 			Hooks: Hooks{
+				Acquiring: sc.race.Acquiring,
 				StartedLeading: func(ctx *harness.Ctx, id string) {
 					sc.single.Start(sc.sim.Now(), id)
 					sc.leaders = append(sc.leaders, actor{identity: id, proc: c.proc, inc: c.inc})

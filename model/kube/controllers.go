@@ -33,6 +33,8 @@ type actorHooks interface {
 	// decided: a ReplicaSet sync is about to create pods for owner, having
 	// seen saw of its pods in an informer that had (or had not) synced.
 	decided(ctx *harness.Ctx, identity, owner string, saw int, synced bool)
+	// acquiring: a takeover write for lease went out (on) or was answered.
+	acquiring(ctx *harness.Ctx, lease, identity string, on bool)
 }
 
 // elected is what the controller-manager and the scheduler share: an API
@@ -57,6 +59,7 @@ func (e *elected) start(ctx *harness.Ctx, server harness.ProcID, clientID int, t
 				onLead(ctx)
 			},
 			StoppedLeading: func(ctx *harness.Ctx, who string) { e.hooks.stopped(ctx, e.lease, who) },
+			Acquiring:      func(ctx *harness.Ctx, who string, on bool) { e.hooks.acquiring(ctx, e.lease, who, on) },
 		}}
 	e.elector.Start(ctx)
 }

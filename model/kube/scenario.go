@@ -120,6 +120,7 @@ type Scenario struct {
 	issuedAt   map[issueKey]issue
 	// creators: the pods controllers issued creates for, by name, until
 	// seen in the store; seenPods: the workload's pods at the last sample.
+	races    map[string]*election.Race // lease → its candidates' takeover writes
 	creators map[string]creation
 	seenPods map[string]bool
 	// staleBasis: by identity, whether its last decision to create pods
@@ -232,10 +233,12 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for _, cue := range sc.cues() {
 		s.AddCue(cue.Name)
 	}
+	alive := func(p harness.ProcID, inc int) bool { return s.Running(p) && s.Incarnation(p) == inc }
+	sc.races = map[string]*election.Race{LeaseControllerManager: {Alive: alive}, LeaseScheduler: {Alive: alive}}
 	s.OnFault(func(harness.FaultRecord) {
 		for _, lease := range []string{LeaseControllerManager, LeaseScheduler} {
-			if sc.racing(lease) {
-				s.Mark(election.MarkLeaseRace)
+			if sc.races[lease].Racing() {
+				s.Mark(election.MarkFaultDuringRace)
 			}
 		}
 	})
@@ -417,6 +420,11 @@ func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, wh
 	if pod, ok := strings.CutPrefix(what, "create "+string(Pods)+"/"); ok {
 		sc.creators[pod] = creation{key: issueKey{identity, id}, stale: sc.staleBasis[identity]}
 	}
+}
+
+// acquiring implements actorHooks.
+func (sc *Scenario) acquiring(ctx *harness.Ctx, lease, identity string, on bool) {
+	sc.races[lease].Acquiring(ctx, identity, on)
 }
 
 // decided is the ReplicaSet controller's hook: before it creates pods, the
@@ -879,28 +887,7 @@ func (sc *Scenario) cues() []harness.CueSpec {
 	c := sc.Cfg
 	c.fill()
 	out := append(store.Cues("raft-leader"), election.Cues(c.Timings, "active-cm", "active-scheduler")...)
-	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []string{"raft-leader"}})
-}
-
-// racing reports whether two electors of the lease write to take it at
-// once.
-func (sc *Scenario) racing(lease string) bool {
-	n := 0
-	for _, p := range sc.procs[lease] {
-		var e *election.Elector
-		switch x := sc.sim.Instance(p).(type) {
-		case *ControllerManager:
-			e = &x.elector
-		case *Scheduler:
-			e = &x.elector
-		default:
-			continue
-		}
-		if e.Acquiring() {
-			n++
-		}
-	}
-	return n >= 2
+	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []string{"raft-leader"}, Weight: 2})
 }
 
 // Check implements harness.Scenario.
