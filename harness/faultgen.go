@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,11 +26,16 @@ const (
 	// cut of any form, a skewed clock, a slow disk, degraded links.
 	KindComposite = "composite"
 	KindDisk      = "disk"
+	// KindPowerLoss crashes a majority of the hosts, or all, at once (a
+	// rack or a datacenter loses power) and boots them together: the
+	// fault that finds acknowledgements sent before the disk had them.
+	// MaxDown does not bound it.
+	KindPowerLoss = "power-loss"
 )
 
 // AllKinds lists every generated fault kind.
 var AllKinds = []string{KindPartition, KindIsolate, KindCrash, KindKill, KindPause,
-	KindClockJump, KindClockRate, KindNet, KindComposite, KindDisk}
+	KindClockJump, KindClockRate, KindNet, KindComposite, KindDisk, KindPowerLoss}
 
 // FaultRates are the fault rates (faults per simulated hour) a run draws
 // from when its options pin none: 1 to 16 a minute.
@@ -283,6 +289,17 @@ func (g *gen) entry(s Source) (Entry, bool) {
 		e.Faults = []Fault{Isolate{Host: target("host"), Hold: s.Bool("hold")}}
 	case KindCrash:
 		e.Faults = []Fault{Crash{target("host")}}
+	case KindPowerLoss:
+		perm := g.perm(s, "hosts")
+		n := int(s.Int("hosts_down", int64(len(perm)/2+1), int64(len(perm))))
+		if cue != nil {
+			// The cued host goes down with the others.
+			e.Faults = append(e.Faults, Crash{RoleT(CuedRole)})
+			n--
+		}
+		for _, h := range perm[:n] {
+			e.Faults = append(e.Faults, Crash{HostT(h)})
+		}
 	case KindPause:
 		e.Faults = []Fault{Pause{target("host")}}
 	case KindKill, KindTerm:
@@ -303,9 +320,11 @@ func (g *gen) entry(s Source) (Entry, bool) {
 			e.Faults = []Fault{Kill{p}}
 		}
 	case KindClockJump:
-		by := millis(s, "jump_ms", -3*time.Second, 3*time.Second)
-		if by == 0 {
-			by = time.Millisecond
+		// NTP slews small errors and steps large ones; a VM resumed after
+		// a long stall, or a host booted without its RTC, steps by much.
+		by := logMillis(s, "jump", time.Millisecond, time.Minute)
+		if s.Bool("jump back") {
+			by = -by
 		}
 		e.For = 0
 		e.Faults = []Fault{ClockJump{Host: target("host"), By: by}}
@@ -495,6 +514,7 @@ func (g *gen) keep(drawn []Entry) Schedule {
 		var claims []string // host busy keys this entry takes
 		down := false
 		ok := true
+		powerLoss := len(e.Faults) > 1 && !slices.ContainsFunc(e.Faults, func(f Fault) bool { _, c := f.(Crash); return !c })
 		for _, f := range e.Faults {
 			var t Target
 			key := ""
@@ -533,7 +553,7 @@ func (g *gen) keep(drawn []Entry) Schedule {
 		for _, c := range claims {
 			ok = ok && free(hostBusy[c], from, to)
 		}
-		if down {
+		if down && !powerLoss {
 			n := 0
 			for _, b := range downs {
 				if from < b.to && b.from < to {

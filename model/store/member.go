@@ -240,6 +240,10 @@ const (
 	CueWriteProposed = "write-proposed"
 	// CueCampaign: the member became a (pre-)candidate: votes are racing.
 	CueCampaign = "raft-campaign"
+	// CueFsync: a member that does not lead wrote raft state (appended
+	// entries, its vote, its term) and waits for the disk to make it
+	// durable: a crash now loses it, and what it acknowledged with it.
+	CueFsync = "fsync"
 	// CueElectionDue: a follower has not heard from a leader for
 	// ElectionDueAfter; its election timeout (randomized by raft) is at
 	// the earliest the cue's deadline away.
@@ -261,6 +265,7 @@ func Cues(roles ...string) []harness.CueSpec {
 		{Name: CueWriteProposed, Late: 20 * time.Millisecond, Roles: roles},
 		{Name: CueCampaign, Late: 50 * time.Millisecond, Roles: roles},
 		{Name: CueElectionDue, Early: -300 * time.Millisecond, Late: time.Second, Ahead: time.Second, Roles: roles},
+		{Name: CueFsync, Late: time.Millisecond},
 	}
 }
 
@@ -556,6 +561,9 @@ func (m *Member) pump(ctx *harness.Ctx) {
 		m.readySeq++
 		m.inflight, m.syncing = rd, true
 		d.Sync("ready", m.readySeq)
+		if !m.leader {
+			ctx.Cue(CueFsync, 0)
+		}
 	}
 }
 
