@@ -3,12 +3,14 @@ package properties
 import (
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"hasim/harness"
 	"hasim/model/scenarios"
+	"hasim/model/store"
 )
 
 // TestFormerFalseAlarms replays the failure files of runs that a checker
@@ -45,13 +47,21 @@ func TestFormerFalseAlarms(t *testing.T) {
 			}
 			// The replay must still exercise what made the alarm.
 			for check, was := range f.Verdicts {
-				if was.Verdict != harness.Violated {
+				if !was.Fails() {
 					continue
 				}
 				switch check {
 				case "raft-safety":
 					if !staleTermLeader(res.Trace) {
 						t.Errorf("the replay no longer has a member leading a term older than one already led")
+					}
+				case "api-available":
+					external := f.Spec.Cluster != nil && f.Spec.Cluster.Topology == store.External
+					cut := slices.ContainsFunc(res.Faults, func(r harness.FaultRecord) bool {
+						return slices.ContainsFunc(r.Hosts, func(h string) bool { return strings.HasPrefix(h, "e") })
+					})
+					if !external || !cut {
+						t.Errorf("the replay no longer cuts an external etcd member off")
 					}
 				case "no-surplus-pods":
 					if !strings.Contains(details[check], "surplus creations excused") {

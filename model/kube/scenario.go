@@ -118,15 +118,15 @@ type Scenario struct {
 	procs      map[string][]harness.ProcID
 	running    map[string]map[string]bool // node → pods running
 	issuedAt   map[issueKey]issue
+	races      map[string]*election.Race // lease → its candidates' takeover writes
 	// creators: the pods controllers issued creates for, by name, until
-	// seen in the store; seenPods: the workload's pods at the last sample.
-	races    map[string]*election.Race // lease → its candidates' takeover writes
+	// seen in the store; seenPods: the workload's pods at the last sample,
+	// with who created each and when it landed.
 	creators map[string]creation
-	seenPods map[string]bool
-	// staleBasis: by identity, whether its last decision to create pods
-	// counted fewer pods than the store held, from a synced informer.
-	staleBasis map[string]bool
-	backendUp  []time.Duration // since when backend i is up (-1: down)
+	seenPods map[string]seenPod
+	// decisions: by identity, its last decision to create pods.
+	decisions map[string]decision
+	backendUp []time.Duration // since when backend i is up (-1: down)
 
 	single     map[string]*checkers.SingleActive
 	deposed    *checkers.DeposedWrites
@@ -175,11 +175,25 @@ type issue struct {
 	at          time.Duration
 }
 
-// creation is a pod create a controller issued: by whom, and whether it
-// decided so from a stale cache.
+// creation is a pod create a controller issued, and the decision it came
+// from.
 type creation struct {
-	key   issueKey
+	key issueKey
+	decision
+}
+
+// decision is a ReplicaSet controller's decision to create pods: when, and
+// whether it counted fewer pods than the store held though its informer
+// had synced.
+type decision struct {
+	at    time.Duration
 	stale bool
+}
+
+// seenPod is a workload pod as the surplus sampling knows it.
+type seenPod struct {
+	creator string // "" when no controller's create is known
+	landed  time.Duration
 }
 
 // Name implements harness.Scenario.
@@ -254,7 +268,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.procs = map[string][]harness.ProcID{}
 	sc.running = map[string]map[string]bool{}
 	sc.issuedAt = map[issueKey]issue{}
-	sc.creators, sc.seenPods, sc.staleBasis = map[string]creation{}, map[string]bool{}, map[string]bool{}
+	sc.creators, sc.seenPods, sc.decisions = map[string]creation{}, map[string]seenPod{}, map[string]decision{}
 	sc.unknownKV = map[string]int{}
 	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{KeyTally: checkers.KeyTally{Check: "api-linearizable"}}
 	sc.spans, sc.apiservers, sc.apiRuns = nil, nil, nil
@@ -418,7 +432,7 @@ func (sc *Scenario) stopped(_ *harness.Ctx, lease, identity string) {
 func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, what string) {
 	sc.issuedAt[issueKey{identity, id}] = issue{lease: lease, what: what, at: sc.sim.Now()}
 	if pod, ok := strings.CutPrefix(what, "create "+string(Pods)+"/"); ok {
-		sc.creators[pod] = creation{key: issueKey{identity, id}, stale: sc.staleBasis[identity]}
+		sc.creators[pod] = creation{key: issueKey{identity, id}, decision: sc.decisions[identity]}
 	}
 }
 
@@ -438,7 +452,7 @@ func (sc *Scenario) decided(_ *harness.Ctx, identity, owner string, saw int, syn
 			held = len(pods)
 		}
 	}
-	sc.staleBasis[identity] = synced && saw < held
+	sc.decisions[identity] = decision{at: sc.sim.Now(), stale: synced && saw < held}
 }
 
 // appliedAt returns when some member first reached revision rev (now if
@@ -726,13 +740,16 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 	if len(good) == 0 {
 		return false, "no API server reaches an etcd quorum"
 	}
+	// The members connected to a quorum are part of the state: when one is
+	// cut off, API servers still send to it (externally: until their etcd
+	// client's keepalive gives up on it), and the grace starts again.
 	var live []string
 	for j, h := range members {
-		if memberOK(j) {
+		if quorum(j) {
 			live = append(live, h)
 		}
 	}
-	return true, "serving via " + lbHost + " and " + strings.Join(good, ",") + "; etcd on " + strings.Join(live, ",")
+	return true, "serving via " + lbHost + " and " + strings.Join(good, ",") + "; etcd quorum on " + strings.Join(live, ",")
 }
 
 // truth returns the freshest store state of a running member (the one
@@ -775,56 +792,81 @@ func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) 
 	return o.Replicas, pods, true
 }
 
-// sampleSurplus samples the workload for no-surplus-pods. Two kinds of
-// surplus creation are excused, as Kubernetes' design allows them: a create
-// that landed after its controller had stopped acting (leader election has
-// no fencing: a partition may hold a deposed controller's create, its API
-// server long since answered 504, until after the successor made up for
-// it; deposed-writes reports it, and hears of it here when no API server
-// did), and one decided from an informer that had synced but counted fewer
-// pods than the store held (a list from a lagging watch cache, as
-// resourceVersion "0" allows). What no-surplus-pods judges is a controller
-// creating too many from what it knew. It returns the workload it read.
+// sampleSurplus samples the workload for no-surplus-pods. Three kinds of
+// surplus creation are excused, as Kubernetes' design allows them (leader
+// election has no fencing; lists from the watch cache may be stale):
+//   - a create that landed after its controller stopped acting: a
+//     partition may hold a deposed controller's create, its API server long
+//     since answered 504, until after the successor made up for it
+//     (deposed-writes reports it, and hears of it here when no API server
+//     saw it succeed);
+//   - a create decided when another controller's create had not landed yet
+//     (it landed after the decision): the controller could not know;
+//   - a create decided from an informer that had synced but counted fewer
+//     pods than the store held (a list from a lagging watch cache, as
+//     resourceVersion "0" allows).
+//
+// What no-surplus-pods judges is a controller creating too many from what
+// it could know. It returns the workload it read.
 func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, ok bool) {
 	want, pods, ok = sc.workload(sc.sim)
 	if !ok {
 		return
 	}
 	present := make(map[string]bool, len(pods))
-	var excuses []string
+	var fresh []Object
+	made := map[string]creation{}
 	for _, p := range pods {
 		present[p.Name] = true
 		if _, seen := sc.seenPods[p.Name]; seen {
 			continue
 		}
-		why := ""
+		sp := seenPod{landed: sc.appliedAt(p.Created)}
 		if c, ok := sc.creators[p.Name]; ok {
 			delete(sc.creators, p.Name)
-			is, pending := sc.issuedAt[c.key]
-			landed := sc.appliedAt(p.Created)
-			switch {
-			case !sc.single[LeaseControllerManager].ActedAt(c.key.agent, landed):
-				why = "landed after its creator was deposed (see deposed-writes)"
-				if pending {
-					delete(sc.issuedAt, c.key)
-					sc.deposed.Write(checkers.ActorWrite{Who: c.key.agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: landed})
-				}
-			case c.stale:
-				why = "decided from a synced but stale watch-cache list"
-			}
+			sp.creator, made[p.Name] = c.key.agent, c
 		}
-		sc.seenPods[p.Name] = true
-		if why != "" {
-			excuses = append(excuses, why)
-		}
+		sc.seenPods[p.Name] = sp
+		fresh = append(fresh, p)
 	}
 	for _, name := range harness.SortedKeys(sc.seenPods) {
 		if !present[name] {
 			delete(sc.seenPods, name)
 		}
 	}
+	var excuses []string
+	for _, p := range fresh {
+		c, ok := made[p.Name]
+		if !ok {
+			continue
+		}
+		landed := sc.seenPods[p.Name].landed
+		switch {
+		case !sc.single[LeaseControllerManager].ActedAt(c.key.agent, landed):
+			excuses = append(excuses, "landed after its creator was deposed (see deposed-writes)")
+			if is, pending := sc.issuedAt[c.key]; pending {
+				delete(sc.issuedAt, c.key)
+				sc.deposed.Write(checkers.ActorWrite{Who: c.key.agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: landed})
+			}
+		case sc.racedBy(c):
+			excuses = append(excuses, "decided before another controller's create landed")
+		case c.stale:
+			excuses = append(excuses, "decided from a synced but stale watch-cache list")
+		}
+	}
 	sc.surplus.Sample(now, RSName, want, len(pods), excuses...)
 	return
+}
+
+// racedBy reports whether a pod another controller created landed after
+// c's decision.
+func (sc *Scenario) racedBy(c creation) bool {
+	for _, name := range harness.SortedKeys(sc.seenPods) {
+		if q := sc.seenPods[name]; q.creator != "" && q.creator != c.key.agent && q.landed > c.at {
+			return true
+		}
+	}
+	return false
 }
 
 // sample runs once a second: surplus and liveness.
