@@ -32,21 +32,27 @@ type Client struct {
 	next  int
 	seq   uint64
 	calls map[uint64]*call
-	// Endpoint health, as gRPC keepalive gives clientv3: an endpoint that
-	// has left an attempt unanswered, and said nothing at all, for
-	// KeepaliveDead is taken for dead: its calls in flight end (reads move
-	// on, writes become indeterminate) and new calls avoid it for
-	// DeadBackoff.
-	heard    map[int]time.Duration // endpoint → when it last answered
-	deadTill map[int]time.Duration
+	// Endpoint health, as gRPC keepalive and reconnection give clientv3:
+	// an endpoint that has left an attempt unanswered, and said nothing at
+	// all, for KeepaliveDead is taken for dead: its calls in flight end
+	// (reads move on, writes become indeterminate), and new calls avoid it
+	// until it answers again. Meanwhile the client tries to reconnect, as
+	// gRPC's subchannel does: a probe after ReconnectBase, then after
+	// twice as long each time, up to ReconnectMax. (gRPC jitters its
+	// backoff by 20%; hasim's does not, a deviation named here.)
+	heard     map[int]time.Duration // endpoint → when it last answered
+	deadSince map[int]time.Duration // endpoint → when it was taken for dead
+	probeAt   map[int]time.Duration // endpoint → when to try to reconnect
+	probeWait map[int]time.Duration
 }
 
 // KeepaliveDead is clientv3's keepalive time plus its timeout (as
-// kube-apiserver configures them: 30s and 10s); DeadBackoff how long a
-// dead endpoint is avoided before it is tried again.
+// kube-apiserver configures them: 30s and 10s); ReconnectBase and
+// ReconnectMax bound gRPC's reconnection backoff.
 const (
 	KeepaliveDead = 40 * time.Second
-	DeadBackoff   = 30 * time.Second
+	ReconnectBase = time.Second
+	ReconnectMax  = 120 * time.Second
 )
 
 type call struct {
@@ -109,19 +115,40 @@ func (c *Client) do(ctx *harness.Ctx, cl *call) {
 func (c *Client) mine(id uint64) bool { return id>>32 == uint64(c.ID) }
 
 // pick chooses the next endpoint round robin, skipping endpoints taken for
-// dead unless every one is.
+// dead unless every one is (and trying to reconnect those due).
 func (c *Client) pick(ctx *harness.Ctx) int {
 	n := len(c.Endpoints)
 	for range n {
 		e := c.next % n
 		c.next++
-		if ctx.Now() >= c.deadTill[e] {
+		if !c.dead(e) {
 			return e
 		}
+		c.reconnect(ctx, e)
 	}
 	e := c.next % n
 	c.next++
 	return e
+}
+
+// dead reports whether endpoint e was taken for dead and has not answered
+// since.
+func (c *Client) dead(e int) bool {
+	since, ok := c.deadSince[e]
+	return ok && c.heard[e] <= since
+}
+
+// reconnect probes a dead endpoint when its backoff is up: any answer
+// (to this or to anything sent to it before) brings it back.
+func (c *Client) reconnect(ctx *harness.Ctx, e int) {
+	now := ctx.Now()
+	if now < c.probeAt[e] {
+		return
+	}
+	wait := min(2*c.probeWait[e], ReconnectMax)
+	c.probeWait[e], c.probeAt[e] = wait, now+wait
+	c.seq++
+	ctx.Send(c.Endpoints[e], Request{ID: uint64(c.ID)<<32 | c.seq, Serializable: true})
 }
 
 // sweep finds endpoints silent past KeepaliveDead with an attempt
@@ -133,14 +160,14 @@ func (c *Client) sweep(ctx *harness.Ctx) {
 	for _, id := range harness.SortedKeys(c.calls) {
 		cl := c.calls[id]
 		e := cl.endpoint
-		if now-cl.sentAt >= KeepaliveDead && now-c.heard[e] >= KeepaliveDead && now >= c.deadTill[e] {
-			if c.deadTill == nil {
-				c.deadTill = map[int]time.Duration{}
+		if now-cl.sentAt >= KeepaliveDead && now-c.heard[e] >= KeepaliveDead && !c.dead(e) {
+			if c.deadSince == nil {
+				c.deadSince, c.probeAt, c.probeWait = map[int]time.Duration{}, map[int]time.Duration{}, map[int]time.Duration{}
 			}
 			if dead == nil {
 				dead = map[int]bool{}
 			}
-			c.deadTill[e] = now + DeadBackoff
+			c.deadSince[e], c.probeAt[e], c.probeWait[e] = now, now+ReconnectBase, ReconnectBase
 			dead[e] = true
 		}
 	}

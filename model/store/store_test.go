@@ -615,3 +615,92 @@ func TestMemberCuesAndStates(t *testing.T) {
 		t.Fatalf("verdicts %+v", res.Verdicts)
 	}
 }
+
+// poller reads a key through a client every second.
+type poller struct {
+	c    *Client
+	eps  []string
+	fail []time.Duration // local times of calls that failed
+}
+
+func (p *poller) Step(ctx *harness.Ctx, in harness.Input) {
+	if p.c.Handle(ctx, in) {
+		return
+	}
+	switch in.Kind {
+	case harness.InputStart:
+		var eps []harness.ProcID
+		for _, h := range p.eps {
+			eps = append(eps, ctx.Lookup(h+"/"+MemberProc))
+		}
+		p.c = &Client{Endpoints: eps, Timeout: 60 * time.Second, ID: 1}
+		ctx.After(2*time.Second, "poll", 0)
+	case harness.InputTimer:
+		at := ctx.Now()
+		p.c.Do(ctx, get("k"), false, func(r Response) {
+			if r.Err != CodeOK {
+				p.fail = append(p.fail, at)
+			}
+		})
+		ctx.After(time.Second, "poll", 0)
+	}
+}
+
+// The client gives up on a member that stays silent for KeepaliveDead, as
+// clientv3's gRPC keepalive does, and sends it nothing but reconnection
+// probes (backing off) until it answers again, as gRPC's subchannel only
+// comes back once a connection succeeds: no call hangs on it meanwhile.
+func TestClientAvoidsADeadMemberUntilItAnswers(t *testing.T) {
+	var p *poller
+	sc := &scripted{}
+	sc.Cfg.NoWorkload = true
+	build := func(s *harness.Sim) error {
+		if err := sc.Build(s); err != nil {
+			return err
+		}
+		s.AddHost(harness.HostConfig{Name: "t2"})
+		s.AddProcess("t2", "poll", func() harness.Process { p = &poller{eps: []string{"m1", "m2", "m3"}}; return p })
+		return nil
+	}
+	sched, _ := harness.ParseSchedule("at 10s partition {t2} | {m1} for 140s")
+	res, err := harness.Run(harness.Config{Scenario: &buildOverride{sc, build}, Duration: 240 * time.Second, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range p.fail {
+		if at < 10*time.Second || at > 10*time.Second+KeepaliveDead {
+			t.Errorf("a call issued at %s failed: only those stuck on m1 before the keepalive gave up on it may", at)
+		}
+	}
+	var probes, after int
+	for _, l := range strings.Split(string(res.Trace), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 4 || !strings.Contains(l, "t2/poll->m1/etcd") {
+			continue
+		}
+		at, _ := time.ParseDuration(f[0] + "s")
+		switch {
+		case at > 10*time.Second+KeepaliveDead+time.Second && at < 150*time.Second:
+			if !strings.Contains(l, "serializable txn if() then() else()") {
+				t.Errorf("a call went to m1 while it was taken for dead: %s", l)
+			}
+			probes++
+		case at > 150*time.Second && strings.Contains(l, "deliver") && strings.Contains(l, `range k="k"`):
+			after++
+		}
+	}
+	if probes == 0 || probes > 8 {
+		t.Errorf("%d reconnection probes to m1 while cut off; want a few, backing off", probes)
+	}
+	if after == 0 {
+		t.Error("m1 never came back after the partition healed")
+	}
+}
+
+// buildOverride runs another Build for a scenario.
+type buildOverride struct {
+	*scripted
+	build func(s *harness.Sim) error
+}
+
+func (b *buildOverride) Build(s *harness.Sim) error { return b.build(s) }
