@@ -33,6 +33,10 @@ type actorHooks interface {
 	// decided: a ReplicaSet sync is about to create pods for owner, having
 	// seen saw of its pods in an informer that had (or had not) synced.
 	decided(ctx *harness.Ctx, identity, owner string, saw int, synced bool)
+	// createFailed: a pod create answered with an error, which the
+	// controller takes for a failure though a 5xx or a time-out leaves the
+	// outcome unknown.
+	createFailed(ctx *harness.Ctx, identity, pod string)
 	// acquiring: a takeover write for lease went out (on) or was answered.
 	acquiring(ctx *harness.Ctx, lease, identity string, on bool)
 }
@@ -269,6 +273,7 @@ func (c *ControllerManager) slowStart(ctx *harness.Ctx, owner string, n, batch i
 		name := owner + "-" + podSuffix(ctx)
 		c.write(ctx, Request{Verb: Create, Kind: Pods, Name: name, Obj: Object{Owner: owner}}, func(r Response) {
 			if r.Code != StatusCreated {
+				c.hooks.createFailed(ctx, c.elector.Identity, name)
 				failed = true
 				if e := c.expect[owner]; e != nil && e.adds > 0 {
 					e.adds--

@@ -180,6 +180,15 @@ type issue struct {
 type creation struct {
 	key issueKey
 	decision
+	failed bool // the controller was told it failed
+}
+
+// createFailed implements actorHooks.
+func (sc *Scenario) createFailed(_ *harness.Ctx, _, pod string) {
+	if c, ok := sc.creators[pod]; ok {
+		c.failed = true
+		sc.creators[pod] = c
+	}
 }
 
 // decision is a ReplicaSet controller's decision to create pods: when, and
@@ -194,6 +203,7 @@ type decision struct {
 type seenPod struct {
 	creator string // "" when no controller's create is known
 	landed  time.Duration
+	failed  bool // its creator was told the create failed
 }
 
 // Name implements harness.Scenario.
@@ -705,8 +715,17 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 	}
 	members := store.MemberHosts(sc.store.Cfg)
 	memberOK := func(j int) bool { return up(members[j]) && s.Running(sc.store.Members()[j]) }
+	// A member serves while it and the raft leader reach each other and a
+	// quorum: one cut from the leader alone, though connected to a
+	// majority, stays without a leader as long as the others still hear
+	// from it (CheckQuorum makes them refuse its votes).
+	leaderProc, hasLeader := sc.store.Leader()
+	if !hasLeader {
+		return false, "no raft leader"
+	}
+	leader := s.ProcHost(leaderProc)
 	quorum := func(j int) bool {
-		if !memberOK(j) {
+		if !memberOK(j) || !net.Clear(members[j], leader) || !net.Clear(leader, members[j]) {
 			return false
 		}
 		n := 0
@@ -726,12 +745,18 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 		if sc.Cfg.Topology == store.Stacked {
 			ok = quorum(i)
 		} else {
+			// Externally, an API server sends to every member in turn: the
+			// members it reaches are part of the state, since calls sent
+			// to one it cannot reach hang until its etcd client's
+			// keepalive gives up on it.
+			var reach []string
 			for j := range members {
-				if net.Clear(m, members[j]) && net.Clear(members[j], m) && quorum(j) {
-					ok = true
-					break
+				if net.Clear(m, members[j]) && net.Clear(members[j], m) {
+					reach = append(reach, members[j])
+					ok = ok || quorum(j)
 				}
 			}
+			m += "(" + strings.Join(reach, ",") + ")"
 		}
 		if ok {
 			good = append(good, m)
@@ -749,7 +774,7 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 			live = append(live, h)
 		}
 	}
-	return true, "serving via " + lbHost + " and " + strings.Join(good, ",") + "; etcd quorum on " + strings.Join(live, ",")
+	return true, "serving via " + lbHost + " and " + strings.Join(good, ",") + "; etcd quorum on " + strings.Join(live, ",") + " led by " + leader
 }
 
 // truth returns the freshest store state of a running member (the one
@@ -792,7 +817,7 @@ func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) 
 	return o.Replicas, pods, true
 }
 
-// sampleSurplus samples the workload for no-surplus-pods. Three kinds of
+// sampleSurplus samples the workload for no-surplus-pods. Four kinds of
 // surplus creation are excused, as Kubernetes' design allows them (leader
 // election has no fencing; lists from the watch cache may be stale):
 //   - a create that landed after its controller stopped acting: a
@@ -800,8 +825,12 @@ func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) 
 //     since answered 504, until after the successor made up for it
 //     (deposed-writes reports it, and hears of it here when no API server
 //     saw it succeed);
-//   - a create decided when another controller's create had not landed yet
-//     (it landed after the decision): the controller could not know;
+//   - a create decided before a create it could not count on landed (another
+//     controller's, or one taken for failed): the controller could not
+//     know;
+//   - a create the controller was told had failed (the API server gave up:
+//     504), which landed all the same; the ReplicaSet controller counts it
+//     as failed, as Kubernetes' does;
 //   - a create decided from an informer that had synced but counted fewer
 //     pods than the store held (a list from a lagging watch cache, as
 //     resourceVersion "0" allows).
@@ -824,7 +853,7 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 		sp := seenPod{landed: sc.appliedAt(p.Created)}
 		if c, ok := sc.creators[p.Name]; ok {
 			delete(sc.creators, p.Name)
-			sp.creator, made[p.Name] = c.key.agent, c
+			sp.creator, sp.failed, made[p.Name] = c.key.agent, c.failed, c
 		}
 		sc.seenPods[p.Name] = sp
 		fresh = append(fresh, p)
@@ -848,8 +877,10 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 				delete(sc.issuedAt, c.key)
 				sc.deposed.Write(checkers.ActorWrite{Who: c.key.agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: landed})
 			}
+		case c.failed:
+			excuses = append(excuses, "landed after its controller took it for failed (a 5xx or a time-out: outcome unknown)")
 		case sc.racedBy(c):
-			excuses = append(excuses, "decided before another controller's create landed")
+			excuses = append(excuses, "decided before a create it could not count on landed (another controller's, or one taken for failed)")
 		case c.stale:
 			excuses = append(excuses, "decided from a synced but stale watch-cache list")
 		}
@@ -858,11 +889,12 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 	return
 }
 
-// racedBy reports whether a pod another controller created landed after
-// c's decision.
+// racedBy reports whether, after c's decision, a create landed that its
+// decider could not count on: another controller's, or one its creator
+// had been told failed.
 func (sc *Scenario) racedBy(c creation) bool {
 	for _, name := range harness.SortedKeys(sc.seenPods) {
-		if q := sc.seenPods[name]; q.creator != "" && q.creator != c.key.agent && q.landed > c.at {
+		if q := sc.seenPods[name]; q.creator != "" && (q.creator != c.key.agent || q.failed) && q.landed > c.at {
 			return true
 		}
 	}

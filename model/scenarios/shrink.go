@@ -6,12 +6,14 @@ import (
 	"hasim/harness"
 )
 
-// Shrink reduces a failing schedule to a minimal one that still makes at
-// least one of the checks named in want come out violated, with the same
-// seed: it drops whole entries, then single faults of composite entries,
-// for as long as the failure persists (greedy delta debugging; each try is
-// one full run). build makes a fresh scenario for each try. It returns the
-// smallest schedule found and the number of runs it took.
+// Shrink reduces a failing schedule to a small one that still makes at
+// least one of the checks named in want fail (harness.Verdict.Fails), with
+// the same seed. It removes entries by delta debugging (halves, then
+// quarters, ... of what is left, down to single entries), then single
+// faults of composite entries, then halves how long each entry lasts, for
+// as long as the failure persists; each try is one full run. build makes a
+// fresh scenario for each try. It returns the smallest schedule found and
+// the number of runs it took.
 func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched harness.Schedule, want []string) (harness.Schedule, int, error) {
 	runs := 0
 	fails := func(s harness.Schedule) (bool, error) {
@@ -26,7 +28,7 @@ func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched 
 		}
 		for _, v := range res.Verdicts {
 			for _, w := range want {
-				if v.Check == w && v.Status == harness.Violated {
+				if v.Check == w && v.Fails() {
 					return true, nil
 				}
 			}
@@ -36,15 +38,29 @@ func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched 
 	cur := append(harness.Schedule(nil), sched...)
 	for changed := true; changed; {
 		changed = false
-		for i := 0; i < len(cur); i++ {
-			try := append(append(harness.Schedule(nil), cur[:i]...), cur[i+1:]...)
-			ok, err := fails(try)
-			if err != nil {
-				return cur, runs, err
+		// Delta debugging over entries: try without each of n chunks;
+		// keep the first removal that still fails.
+		for n := 2; len(cur) > 0; {
+			n = min(n, len(cur))
+			removed := false
+			for i := 0; i < n; i++ {
+				lo, hi := i*len(cur)/n, (i+1)*len(cur)/n
+				try := append(append(harness.Schedule(nil), cur[:lo]...), cur[hi:]...)
+				ok, err := fails(try)
+				if err != nil {
+					return cur, runs, err
+				}
+				if ok {
+					cur, removed, changed = try, true, true
+					n = max(n-1, 2)
+					break
+				}
 			}
-			if ok {
-				cur, changed = try, true
-				i--
+			if !removed {
+				if n == len(cur) {
+					break
+				}
+				n *= 2
 			}
 		}
 		for i := 0; i < len(cur); i++ {
@@ -61,6 +77,22 @@ func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched 
 					cur, changed = try, true
 					j--
 				}
+			}
+		}
+		// Shorter faults read more easily: halve each entry's length
+		// while it still fails (to whole milliseconds, not below 100ms).
+		for i := range cur {
+			for cur[i].For >= 200*time.Millisecond {
+				try := append(harness.Schedule(nil), cur...)
+				try[i].For = (cur[i].For / 2).Truncate(time.Millisecond)
+				ok, err := fails(try)
+				if err != nil {
+					return cur, runs, err
+				}
+				if !ok {
+					break
+				}
+				cur, changed = try, true
 			}
 		}
 	}
