@@ -9,8 +9,9 @@
 //	hasim bugs            list the bug switches
 //	hasim scenarios       list the scenarios
 //
-// Exit codes: 0 when no check is violated, 1 when one is, 2 on bad usage or
-// bad input (the message names the flag or field).
+// Exit codes: 0 when no check fails, 1 when one does, 2 on bad usage or
+// bad input (the message names the flag or field), 3 when a soak was
+// interrupted (the same command resumes it).
 package main
 
 import (
@@ -45,7 +46,8 @@ usage:
   hasim bugs             list the bug switches that plant known bugs
   hasim scenarios        list the scenarios
 
-exit codes: 0 no check violated, 1 a check violated, 2 bad usage or input
+exit codes: 0 no check failed, 1 a check failed, 2 bad usage or input,
+            3 a soak interrupted (the same command resumes it)
 `
 
 func main() { os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -85,6 +87,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errViolated):
 		return 1
+	case errors.Is(err, errInterrupted):
+		return 3
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "hasim %s: %v\n", args[0], err)
 		return 2

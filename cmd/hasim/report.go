@@ -176,6 +176,7 @@ func mergeReports(dirs []string) (*report, error) {
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
+		results = latestResults(results)
 		for _, r := range results {
 			if seen[r.Seed] {
 				rep.Duplicates = append(rep.Duplicates, r.Seed)

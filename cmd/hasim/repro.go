@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
 
 	"hasim/harness"
 	"hasim/model/scenarios"
@@ -17,17 +21,29 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hasim repro", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "directory for the trace (and the checkers' views) of the replay")
+	budget := fs.Duration("timeout", 10*time.Minute, "a crash or time-out replay: wall time after which the run counts as hung")
+	maxMem := fs.Int64("max-memory-mb", 4096, "a crash or time-out replay: heap beyond which the run counts as out of memory")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: hasim repro [--out DIR] FAILURE_FILE\n\nReplays a failure file exactly and checks that the trace hash matches.\n\n")
+		fmt.Fprintf(stderr, "usage: hasim repro [--out DIR] FAILURE_FILE [--out DIR]\n\nReplays a failure file exactly and checks that the trace hash matches; a\nrecorded crash or time-out is replayed in this process and said whether it\nrecurs.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	// Flags may come before or after the file.
+	var files []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
-		return usagef("takes exactly one failure file, got %d arguments", fs.NArg())
+	if len(files) != 1 {
+		return usagef("takes exactly one failure file, got %d", len(files))
 	}
-	f, err := scenarios.ReadFailure(fs.Arg(0))
+	file := files[0]
+	f, err := scenarios.ReadFailure(file)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -48,20 +64,32 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 			a.SetArtifacts(*out)
 		}
 	}
-	res, err := harness.Run(cfg, f.Seed, plan.Schedule)
-	if err != nil {
+	fmt.Fprintf(stdout, "hasim repro %s: scenario %s, seed %d, %s, %d schedule entries\n",
+		file, f.Spec.Scenario, f.Seed, plan.Duration, len(plan.Schedule))
+	broke := f.Class == scenarios.ClassCrash || f.Class == scenarios.ClassTimeout
+	var res harness.Result
+	if broke {
+		// The recorded run never finished: replay it under guard, and say
+		// whether the crash, the hang or the memory growth recurs.
+		var why string
+		res, why, err = guardedRun(cfg, f.Seed, plan.Schedule, *budget, *maxMem<<20)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			fmt.Fprintf(stdout, "recorded as a %s (%s)\nREPRODUCED: %s\n", f.Class, f.Found, why)
+			return errViolated
+		}
+	} else if res, err = harness.Run(cfg, f.Seed, plan.Schedule); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "hasim repro %s: scenario %s, seed %d, %s, %d schedule entries\n",
-		fs.Arg(0), f.Spec.Scenario, f.Seed, plan.Duration, len(plan.Schedule))
 	same := res.TraceHash == f.TraceHash
 	switch {
-	case f.Class == scenarios.ClassCrash || f.Class == scenarios.ClassTimeout:
-		// The recorded run never finished, so there is no hash to match;
-		// a crash that reproduces does not get here (it crashes again).
+	case broke:
+		// There is no recorded hash to match.
 		same = true
-		fmt.Fprintf(stdout, "recorded as a %s (%s); this replay ran to the end with trace hash %s: not reproduced in this process\n",
-			f.Class, f.Found, res.TraceHash)
+		fmt.Fprintf(stdout, "recorded as a %s (%s); this replay ran to the end with trace hash %s within %s and %d MB: not reproduced\n",
+			f.Class, f.Found, res.TraceHash, *budget, *maxMem)
 	case same:
 		fmt.Fprintf(stdout, "trace hash %s: identical to the recorded run\n", res.TraceHash)
 	default:
@@ -75,7 +103,7 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 			was = "-"
 		}
 		fmt.Fprintf(stdout, "  %-22s %-8s → %-8s %s\n", v.Check, was, v.Status, v.Detail)
-		violated = violated || v.Status == harness.Violated
+		violated = violated || v.Fails()
 	}
 	if traceFile != "" {
 		fmt.Fprintf(stdout, "trace: %s\n", traceFile)
@@ -98,4 +126,52 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 		return errViolated
 	}
 	return nil
+}
+
+// guardedRun runs a simulation in this process while watching it: a panic,
+// a run past budget of wall time, or a heap past maxHeap bytes is what a
+// soak worker dies of, and why says which (empty when the run ended). A
+// run past its budget is left behind: the process is about to exit.
+func guardedRun(cfg harness.Config, seed uint64, sched harness.Schedule, budget time.Duration, maxHeap int64) (res harness.Result, why string, err error) {
+	type outcome struct {
+		res   harness.Result
+		err   error
+		panic any
+		stack []byte
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- outcome{panic: p, stack: debug.Stack()}
+			}
+		}()
+		r, err := harness.Run(cfg, seed, sched)
+		done <- outcome{res: r, err: err}
+	}()
+	start := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var ms runtime.MemStats
+	for {
+		select {
+		case o := <-done:
+			if o.panic != nil {
+				stack := string(o.stack)
+				if lines := strings.Split(stack, "\n"); len(lines) > 16 {
+					stack = strings.Join(lines[:16], "\n") + "\n…"
+				}
+				return harness.Result{}, fmt.Sprintf("the run panicked: %v\n%s", o.panic, stack), nil
+			}
+			return o.res, "", o.err
+		case <-tick.C:
+			if el := time.Since(start); el > budget {
+				return harness.Result{}, fmt.Sprintf("the run is still going after %s of wall time (--timeout)", el.Round(time.Second)), nil
+			}
+			runtime.ReadMemStats(&ms)
+			if int64(ms.HeapAlloc) > maxHeap {
+				return harness.Result{}, fmt.Sprintf("the run's heap reached %d MB, past %d MB (--max-memory-mb)", ms.HeapAlloc>>20, maxHeap>>20), nil
+			}
+		}
+	}
 }

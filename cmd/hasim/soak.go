@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -124,7 +126,7 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg := soakConfig{Template: tpl, SimDuration: simDur.String(), Shard: *shard, VerifyEvery: *verify}
-	done, err := openSoakDir(rf.out, cfg)
+	done, err := openSoakDir(rf.out, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -160,8 +162,12 @@ func parseShard(s string) (int, int, error) {
 }
 
 // openSoakDir creates or resumes a soak directory and returns the seeds
-// already finished there.
-func openSoakDir(dir string, cfg soakConfig) (map[uint64]bool, error) {
+// already finished there: every seed with a result, except one whose only
+// result is a single crash or time-out, which runs once more (a worker may
+// have died of something else than its seed: the machine's memory, a
+// kill). A torn last line of the results (a soak killed while writing it)
+// is cut off before anything is appended, and said so on stderr.
+func openSoakDir(dir string, cfg soakConfig, stderr io.Writer) (map[uint64]bool, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "failures"), 0o755); err != nil {
 		return nil, usagef("--out: %v", err)
 	}
@@ -178,15 +184,79 @@ func openSoakDir(dir string, cfg soakConfig) (map[uint64]bool, error) {
 	} else if err := os.WriteFile(path, append(want, '\n'), 0o644); err != nil {
 		return nil, usagef("--out: %v", err)
 	}
-	results, err := readResults(filepath.Join(dir, "results.jsonl"))
+	resultsPath := filepath.Join(dir, "results.jsonl")
+	torn, err := cutTornLine(resultsPath)
+	if err != nil {
+		return nil, err
+	}
+	if torn > 0 {
+		fmt.Fprintf(stderr, "hasim soak: %s ended in a torn line (%d bytes, a write cut short); cut it off before resuming\n", resultsPath, torn)
+	}
+	results, err := readResults(resultsPath)
 	if err != nil {
 		return nil, err
 	}
 	done := map[uint64]bool{}
+	broke := map[uint64]int{} // seed → crashes and time-outs recorded
 	for _, r := range results {
+		if r.Class == scenarios.ClassCrash || r.Class == scenarios.ClassTimeout {
+			broke[r.Seed]++
+			done[r.Seed] = broke[r.Seed] >= 2
+			continue
+		}
 		done[r.Seed] = true
 	}
 	return done, nil
+}
+
+// cutTornLine truncates a results file after its last complete line, if
+// what follows is not a whole JSON line, and returns how many bytes it cut.
+func cutTornLine(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) || len(b) == 0 {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	keep := len(b)
+	if b[len(b)-1] != '\n' {
+		keep = bytes.LastIndexByte(b, '\n') + 1
+		if tail := b[keep:]; json.Valid(tail) {
+			// A whole line whose newline was lost: keep it, end it.
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			_, err = f.Write([]byte{'\n'})
+			return 0, err
+		}
+	}
+	if keep == len(b) {
+		return 0, nil
+	}
+	if err := os.Truncate(path, int64(keep)); err != nil {
+		return 0, err
+	}
+	return len(b) - keep, nil
+}
+
+// latestResults keeps, of a results file's lines, the last one of each
+// seed (a crashed seed run again on resume has two), in the order of those
+// last lines.
+func latestResults(rs []soakResult) []soakResult {
+	last := map[uint64]int{}
+	for i, r := range rs {
+		last[r.Seed] = i
+	}
+	var out []soakResult
+	for i, r := range rs {
+		if last[r.Seed] == i {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // readResults reads a results file; a torn last line (a soak killed while
@@ -248,7 +318,8 @@ type worker struct {
 	since  time.Time
 	gone   bool
 	stderr *tailBuffer
-	// timedOut marks a seed already recorded as a time-out.
+	// timedOut marks a seed already recorded as a time-out: the worker is
+	// being killed, and nothing it still says counts.
 	timedOut bool
 }
 
@@ -348,8 +419,10 @@ func (s *soak) run(stdout io.Writer) error {
 		dispatch(w)
 	}
 	tty := isTerminal(s.stderr)
-	tick := time.NewTicker(500 * time.Millisecond)
+	const tickEvery = 500 * time.Millisecond
+	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	lastTick := time.Now()
 	lastPlain := time.Now()
 	interrupted := false
 	busy := func() int {
@@ -375,12 +448,20 @@ func (s *soak) run(stdout io.Writer) error {
 		case ev := <-events:
 			w := ev.w
 			if ev.msg != nil {
+				// A seed is recorded only from its own worker, while that
+				// worker still runs it: a result that comes after its
+				// seed was recorded as a time-out, or from a worker
+				// being killed, is not the seed's, and a worker being
+				// killed is handed no further seed.
+				if w.timedOut || interrupted || ev.msg.Seed != w.seed {
+					continue
+				}
 				if err := s.handle(w, ev.msg); err != nil {
 					return err
 				}
 				if ev.msg.Kind == "result" {
 					w.seed = 0
-					if !interrupted && !dispatch(w) {
+					if !dispatch(w) {
 						w.in.Close()
 					}
 				}
@@ -414,6 +495,16 @@ func (s *soak) run(stdout io.Writer) error {
 				}
 			}
 		case <-tick.C:
+			// A soak that was itself stopped (SIGSTOP, a laptop's
+			// suspend) must not blame its seeds: the time it stood still
+			// does not count against their budget.
+			if gap := time.Since(lastTick); gap > 10*tickEvery {
+				for _, w := range pool {
+					w.since = w.since.Add(gap)
+				}
+				fmt.Fprintf(s.stderr, "\nhasim soak: stood still for %s (suspended?); seed time-outs do not count it\n", gap.Round(time.Second))
+			}
+			lastTick = time.Now()
 			for _, w := range pool {
 				if w.seed != 0 && !w.gone && !w.timedOut && time.Since(w.since) > s.seedTimeout {
 					w.timedOut = true
@@ -425,7 +516,9 @@ func (s *soak) run(stdout io.Writer) error {
 				}
 			}
 			if tty {
-				fmt.Fprintf(s.stderr, "\r%s", s.progress())
+				// Back to the line's start, then erase what a longer
+				// earlier line left beyond the new one.
+				fmt.Fprintf(s.stderr, "\r%s\x1b[K", s.progress())
 			} else if time.Since(lastPlain) > 10*time.Second {
 				lastPlain = time.Now()
 				fmt.Fprintln(s.stderr, s.progress())
@@ -439,6 +532,7 @@ func (s *soak) run(stdout io.Writer) error {
 	fmt.Fprintf(stdout, "results: %s\nmerge shards: go run ./cmd/hasim report %s [more dirs]\n", filepath.Join(s.out, "results.jsonl"), s.out)
 	if interrupted {
 		fmt.Fprintf(stdout, "interrupted: run the same command again to resume\n")
+		return errInterrupted
 	}
 	if s.maxFailures > 0 && s.failed() >= s.maxFailures {
 		fmt.Fprintf(stdout, "stopped after %d failing seeds (--max-failures)\n", s.failed())
@@ -447,7 +541,7 @@ func (s *soak) run(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range all {
+	for _, r := range latestResults(all) {
 		if failing(r.Class) {
 			return errViolated
 		}
@@ -465,6 +559,10 @@ func (s *soak) failed() int {
 	}
 	return n
 }
+
+// errInterrupted: the soak was stopped (Ctrl-C, SIGTERM) before it ended;
+// the same command resumes it. Exit code 3.
+var errInterrupted = errors.New("soak interrupted")
 
 // classOutside is the class of a seed whose only violations were outside
 // the envelope the property is claimed in: expected, not a failure.

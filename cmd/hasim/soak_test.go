@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hasim/harness"
+	"hasim/model/scenarios"
 )
 
 func soakArgs(out string, extra ...string) []string {
@@ -92,7 +95,7 @@ func TestSoakShardsAndReport(t *testing.T) {
 // seeds not yet done without repeating any.
 func TestSoakInterruptAndResume(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "soak")
-	args := []string{"soak", "--seeds", "60", "--workers", "2", "--scenario", "store", "--sim-duration", "60s",
+	args := []string{"soak", "--seeds", "30", "--workers", "2", "--scenario", "store", "--sim-duration", "20s",
 		"--bug", "store-ack-before-commit", "--out", dir}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "HASIM_TEST_AS_MAIN=1")
@@ -109,9 +112,11 @@ func TestSoakInterruptAndResume(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
-	cmd.Wait()
+	if err := cmd.Wait(); err == nil || cmd.ProcessState.ExitCode() != 3 {
+		t.Fatalf("an interrupted soak exited %v (code %d), want code 3", err, cmd.ProcessState.ExitCode())
+	}
 	first := lines(results)
-	if first >= 60 {
+	if first >= 30 {
 		t.Skip("the soak finished before the interrupt")
 	}
 	t.Setenv("HASIM_TEST_AS_MAIN", "1")
@@ -134,15 +139,15 @@ func TestSoakInterruptAndResume(t *testing.T) {
 			}
 		}
 	}
-	if len(seen) != 60 {
-		t.Fatalf("%d seeds recorded after resuming (%d before), want 60", len(seen), first)
+	if len(seen) != 30 {
+		t.Fatalf("%d seeds recorded after resuming (%d before), want 30", len(seen), first)
 	}
 	for s, n := range seen {
 		if n != 1 {
 			t.Fatalf("seed %d recorded %d times", s, n)
 		}
 	}
-	t.Logf("interrupted after %d seeds, resumed to 60", first)
+	t.Logf("interrupted after %d seeds, resumed to 30", first)
 }
 
 func TestSoakBadInput(t *testing.T) {
@@ -227,4 +232,181 @@ func TestSoakWorkerFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// panicScenario panics in the middle of a run, as a model bug would.
+type panicScenario struct{}
+
+func (panicScenario) Name() string { return "panics" }
+func (panicScenario) Build(s *harness.Sim) error {
+	s.AddHost(harness.HostConfig{Name: "h1"})
+	s.At(time.Second, func() { panic("the model broke") })
+	return nil
+}
+func (panicScenario) Check(*harness.Sim) []harness.Verdict { return nil }
+
+// A crash or a hang replays in-process under guard, and says whether it
+// recurs: a panic, a run past its wall budget, a heap past its limit.
+func TestGuardedRunSaysWhetherTheCrashRecurs(t *testing.T) {
+	_, why, err := guardedRun(harness.Config{Scenario: panicScenario{}, Duration: time.Minute}, 1, nil, time.Minute, 1<<30)
+	if err != nil || !strings.Contains(why, "the run panicked: the model broke") {
+		t.Fatalf("panic: %q %v", why, err)
+	}
+	sc, _ := scenarios.New("store", scenarios.Options{})
+	res, why, err := guardedRun(harness.Config{Scenario: sc, Duration: 20 * time.Second}, 1, nil, time.Minute, 1<<30)
+	if err != nil || why != "" || res.TraceHash == "" {
+		t.Fatalf("a clean run: %q %v", why, err)
+	}
+	sc, _ = scenarios.New("cluster", scenarios.Options{})
+	_, why, _ = guardedRun(harness.Config{Scenario: sc, Duration: 10 * time.Minute}, 1, nil, 20*time.Millisecond, 1<<30)
+	if !strings.Contains(why, "still going after") {
+		t.Fatalf("hang: %q", why)
+	}
+	waitRunDone(t)
+	sc, _ = scenarios.New("cluster", scenarios.Options{})
+	_, why, _ = guardedRun(harness.Config{Scenario: sc, Duration: 10 * time.Minute}, 1, nil, time.Minute, 1<<20)
+	if !strings.Contains(why, "heap reached") {
+		t.Fatalf("out of memory: %q", why)
+	}
+	waitRunDone(t)
+}
+
+// waitRunDone waits until the simulation a guarded run left behind has
+// ended (one simulation at a time per process).
+func waitRunDone(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		busy := func() (busy bool) {
+			defer func() { busy = recover() != nil }()
+			harness.Run(harness.Config{Scenario: panicFreeScenario{}, Duration: time.Millisecond}, 1, nil)
+			return false
+		}()
+		if !busy {
+			return
+		}
+	}
+	t.Fatal("the simulation left running never ended")
+}
+
+// panicFreeScenario is an empty world.
+type panicFreeScenario struct{}
+
+func (panicFreeScenario) Name() string                         { return "empty" }
+func (panicFreeScenario) Build(s *harness.Sim) error           { return nil }
+func (panicFreeScenario) Check(*harness.Sim) []harness.Verdict { return nil }
+
+// A soak killed while writing a result leaves a torn last line: resuming
+// cuts it off (and says so) before appending, so the file stays readable.
+func TestSoakResumeCutsATornLine(t *testing.T) {
+	t.Setenv("HASIM_TEST_AS_MAIN", "1")
+	dir := filepath.Join(t.TempDir(), "soak")
+	args := []string{"soak", "--out", dir, "--seeds", "4", "--workers", "1", "--scenario", "store", "--sim-duration", "10s"}
+	if code, _, errs := hasim(t, args...); code != 0 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	path := filepath.Join(dir, "results.jsonl")
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	// Keep two results, and half of the third, as a killed writer would.
+	torn := lines[0] + lines[1] + lines[2][:len(lines[2])/2]
+	os.WriteFile(path, []byte(torn), 0o644)
+	code, _, errs := hasim(t, args...)
+	if code != 0 || !strings.Contains(errs, "ended in a torn line") {
+		t.Fatalf("resume: exit %d %s", code, errs)
+	}
+	rs, err := readResults(path)
+	if err != nil || len(rs) != 4 {
+		t.Fatalf("%d results after resuming, err %v", len(rs), err)
+	}
+	if code, _, errs := hasim(t, "report", dir); code != 0 {
+		t.Fatalf("report: exit %d %s", code, errs)
+	}
+}
+
+// A seed that crashed runs once more on resume (a worker may die of
+// something else than its seed); its latest result counts.
+func TestSoakResumeRerunsACrashOnce(t *testing.T) {
+	t.Setenv("HASIM_TEST_AS_MAIN", "1")
+	dir := filepath.Join(t.TempDir(), "soak")
+	args := []string{"soak", "--out", dir, "--seeds", "4", "--workers", "1", "--scenario", "store", "--sim-duration", "10s"}
+	t.Setenv("HASIM_SOAK_TEST_FAULT", "panic:2")
+	if code, _, errs := hasim(t, args...); code != 1 {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	t.Setenv("HASIM_SOAK_TEST_FAULT", "")
+	if code, _, errs := hasim(t, args...); code != 0 {
+		t.Fatalf("the resumed soak (seed 2 run again, passing) exit %d %s", code, errs)
+	}
+	rs, _ := readResults(filepath.Join(dir, "results.jsonl"))
+	if len(rs) != 5 || rs[4].Seed != 2 || rs[4].Class != "ok" {
+		t.Fatalf("results %+v", rs)
+	}
+	rep := reportOfCode(t, 0, dir)
+	if rep.Seeds != 4 || rep.Failures != 0 {
+		t.Fatalf("report counts %d seeds, %d failures; the re-run should supersede the crash", rep.Seeds, rep.Failures)
+	}
+	// A seed that crashes twice is not run a third time.
+	t.Setenv("HASIM_SOAK_TEST_FAULT", "panic:3")
+	dir2 := filepath.Join(t.TempDir(), "soak2")
+	args[2] = dir2
+	hasim(t, args...)
+	hasim(t, args...)
+	code, _, _ := hasim(t, args...)
+	rs, _ = readResults(filepath.Join(dir2, "results.jsonl"))
+	if code != 1 || len(rs) != 5 {
+		t.Fatalf("exit %d, %d results; want 1 and seed 3 recorded twice, then left alone", code, len(rs))
+	}
+}
+
+// A soak that was itself stopped (SIGSTOP) and continued does not blame
+// its seeds: no seed is recorded as a time-out or a crash for the time the
+// soak stood still, and every seed is recorded once, from its own worker.
+func TestSoakSurvivesBeingSuspended(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "soak")
+	cmd := exec.Command(os.Args[0], "soak", "--out", dir, "--seeds", "30", "--workers", "2", "--scenario", "store",
+		"--sim-duration", "20s", "--seed-timeout", "2s")
+	cmd.Env = append(os.Environ(), "HASIM_TEST_AS_MAIN=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(dir, "results.jsonl")
+	for deadline := time.Now().Add(time.Minute); lines(results) < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no progress")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(5 * time.Second) // past the seed time-out: the workers finish their seeds meanwhile
+	cmd.Process.Signal(syscall.SIGCONT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the soak failed after being continued: %v", err)
+	}
+	rs, _ := readResults(results)
+	seen := map[uint64]bool{}
+	for _, r := range rs {
+		if r.Class != "ok" {
+			t.Errorf("seed %d recorded as %s: %s", r.Seed, r.Class, r.Detail)
+		}
+		if seen[r.Seed] {
+			t.Errorf("seed %d recorded twice", r.Seed)
+		}
+		seen[r.Seed] = true
+	}
+	if len(seen) != 30 {
+		t.Fatalf("%d seeds recorded, want 30", len(seen))
+	}
+}
+
+func reportOfCode(t *testing.T, want int, dirs ...string) report {
+	t.Helper()
+	code, out, errs := hasim(t, append([]string{"report", "--json"}, dirs...)...)
+	if code != want {
+		t.Fatalf("report exit %d: %s", code, errs)
+	}
+	var r report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

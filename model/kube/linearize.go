@@ -42,7 +42,9 @@ func (sc *Scenario) checkKey(key string) {
 	}
 	if sc.artifacts != "" && sc.lin.html == "" {
 		if err := os.MkdirAll(sc.artifacts, 0o755); err == nil {
-			opts.HTMLPath = filepath.Join(sc.artifacts, "api-linearizability.html")
+			// Named by seed: a later failure must not overwrite the
+			// view an earlier failure file points to.
+			opts.HTMLPath = filepath.Join(sc.artifacts, fmt.Sprintf("api-linearizability-%d.html", sc.sim.Seed()))
 		}
 	}
 	v, rep := checkers.CheckRegister(kh.ops, opts)
