@@ -77,9 +77,9 @@ func TestRunSettings(t *testing.T) {
 		want string
 	}{
 		{[]string{"--set", "keys"}, `--set: "keys" is not NAME=VALUE`},
-		{[]string{"--scenario", "election", "--set", "keys=2"}, "--keys: the election scenario has no such setting"},
-		{[]string{"--scenario", "store", "--set", "keys=0"}, `--keys: "0" is not an integer in [1, 1000]`},
-		{[]string{"--scenario", "store", "--set", "latency=fast"}, "--latency: \"fast\" is not lan, zone, wan"},
+		{[]string{"--scenario", "election", "--set", "keys=2"}, "--set keys: the election scenario has no such setting"},
+		{[]string{"--scenario", "store", "--set", "keys=0"}, `--set keys: "0" is not an integer in [1, 1000]`},
+		{[]string{"--scenario", "store", "--set", "latency=fast"}, "--set latency: \"fast\" is not lan, zone, wan"},
 		{[]string{"--scenario", "store", "--workers", "2"}, "--workers: the store scenario has no such setting"},
 		{[]string{"--scenario", "store", "--faults", "explode"}, `--faults: "explode" is not a fault kind`},
 		{[]string{"--fault-rate", "lots"}, "--fault-rate"},

@@ -93,10 +93,16 @@ func TestRunViolationExitsOne(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}
 	}
-	// The failure file replays to the same trace and verdict.
+	// The failure file replays to the same trace and verdict, with flags
+	// before the file or after it (the README's order).
 	code, rout, rerr := hasim(t, "repro", failure)
 	if code != 1 || !strings.Contains(rout, "identical to the recorded run") || !strings.Contains(rout, "violated → violated") {
 		t.Fatalf("repro: exit %d\n%s%s", code, rout, rerr)
+	}
+	replayDir := filepath.Join(dir, "replay")
+	code, rout, rerr = hasim(t, "repro", failure, "--out", replayDir)
+	if _, err := os.Stat(filepath.Join(replayDir, "trace.txt")); code != 1 || err != nil || !strings.Contains(rout, "identical to the recorded run") {
+		t.Fatalf("repro FILE --out DIR: exit %d %v\n%s%s", code, err, rout, rerr)
 	}
 	trace, err := os.ReadFile(filepath.Join(out, "trace.txt"))
 	if err != nil || !bytes.Contains(trace, []byte(" crash n1 lost-writes=")) {
@@ -116,6 +122,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 	os.WriteFile(bad, []byte("at 1s crash n1\nat 2s explode n2\n"), 0o644)
 	wrongHost := filepath.Join(dir, "host.txt")
 	os.WriteFile(wrongHost, []byte("at 1s crash m9\n"), 0o644)
+	badRole := filepath.Join(dir, "role.txt")
+	os.WriteFile(badRole, []byte("at 1s crash @active-cm\n"), 0o644)
 	cases := []struct {
 		args []string
 		want string
@@ -130,6 +138,15 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{[]string{"run", "--schedule", bad}, "schedule line 2: fault: unknown fault \"explode\""},
 		{[]string{"run", "--schedule", wrongHost}, "unknown host \"m9\""},
 		{[]string{"run", "--size", "-1"}, "--size"},
+		{[]string{"run", "--workers", "0"}, "--workers: must be positive, got 0"},
+		{[]string{"run", "--masters", "0"}, "--masters: must be positive, got 0"},
+		{[]string{"run", "--scenario", "store", "--size", "0"}, "--size: must be positive, got 0"},
+		{[]string{"run", "--scenario", "store", "--size", "12"}, `--size: "12" is not an integer in [1, 9]`},
+		{[]string{"run", "--duration", "100000h"}, "--duration: 100000h0m0s out of range (0, 100h0m0s]"},
+		{[]string{"run", "--scenario", "store", "--bug", "lb-no-health-check"}, "--bug: lb-no-health-check does nothing in the store scenario"},
+		{[]string{"run", "--scenario", "store", "--schedule", badRole}, badRole + ": schedule entry 1"},
+		{[]string{"soak", "--out", dir, "--seeds", "-5"}, "--seeds: must be positive, got -5"},
+		{[]string{"soak", "--out", dir, "--sim-duration", "200h", "--seeds", "1"}, "--sim-duration: 200h0m0s out of range"},
 		{[]string{"run", "stray"}, "unexpected argument"},
 		{[]string{"frobnicate"}, "unknown command"},
 	}

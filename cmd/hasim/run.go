@@ -51,6 +51,20 @@ type runFlags struct {
 	out       string
 	json      bool
 	strict    bool
+	// given holds the flags set on the command line, to tell "--workers 0"
+	// (an error) from no --workers at all (the default).
+	given map[string]bool
+}
+
+// MaxSimDuration bounds a run's simulated time: at a few thousand times
+// real time, a hundred simulated hours take a couple of minutes (a soak
+// splits more into seeds).
+const MaxSimDuration = 100 * time.Hour
+
+// noteGiven records which flags the command line set.
+func (f *runFlags) noteGiven(fs *flag.FlagSet) {
+	f.given = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.given[fl.Name] = true })
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -106,12 +120,12 @@ func parseSeed(s string) (uint64, bool, error) {
 func (f *runFlags) template() (scenarios.Template, error) {
 	t := scenarios.Template{Scenario: f.scenario, Swarm: f.swarm, Envelope: f.envelope, Aim: f.aim, Pins: map[string]string{}}
 	switch {
-	case f.size < 0:
-		return t, usagef("--size: must not be negative, got %d", f.size)
-	case f.masters < 0:
-		return t, usagef("--masters: must not be negative, got %d", f.masters)
-	case f.workers < 0:
-		return t, usagef("--workers: must not be negative, got %d", f.workers)
+	case f.size < 0 || f.given["size"] && f.size == 0:
+		return t, usagef("--size: must be positive, got %d", f.size)
+	case f.masters < 0 || f.given["masters"] && f.masters == 0:
+		return t, usagef("--masters: must be positive, got %d", f.masters)
+	case f.workers < 0 || f.given["workers"] && f.workers == 0:
+		return t, usagef("--workers: must be positive, got %d", f.workers)
 	case f.masters != 0 && f.size != 0 && f.masters != f.size:
 		return t, usagef("--masters %d and --size %d disagree (they are the same setting)", f.masters, f.size)
 	case f.masters != 0 && f.scenario != "cluster":
@@ -124,11 +138,12 @@ func (f *runFlags) template() (scenarios.Template, error) {
 	}
 	t.Bugs = append([]string(nil), f.bugs...)
 	sort.Strings(t.Bugs)
+	from := map[string]string{} // knob → the flag that pinned it
 	pin := func(flagName, knob, v string) error {
 		if old, ok := t.Pins[knob]; ok && old != v {
 			return usagef("%s: setting %s given twice (%s and %s)", flagName, knob, old, v)
 		}
-		t.Pins[knob] = v
+		t.Pins[knob], from[knob] = v, flagName
 		return nil
 	}
 	for _, p := range []struct {
@@ -176,6 +191,11 @@ func (f *runFlags) template() (scenarios.Template, error) {
 		}
 	}
 	if err := t.Check(); err != nil {
+		// Name the flag: a setting's errors start with its name.
+		name, rest, _ := strings.Cut(err.Error(), ":")
+		if fl, ok := from[name]; ok {
+			return t, usagef("%s:%s", fl, rest)
+		}
 		return t, usagef("--%v", err)
 	}
 	return t, nil
@@ -197,8 +217,8 @@ func (f *runFlags) prepare() (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.duration <= 0 {
-		return nil, usagef("--duration: must be positive, got %s", f.duration)
+	if f.duration <= 0 || f.duration > MaxSimDuration {
+		return nil, usagef("--duration: %s out of range (0, %s]", f.duration, MaxSimDuration)
 	}
 	tpl, err := f.template()
 	if err != nil {
@@ -215,6 +235,9 @@ func (f *runFlags) prepare() (*prepared, error) {
 		}
 		p.sched, err = harness.ParseSchedule(string(text))
 		if err != nil {
+			return nil, usagef("--schedule %s: %v", f.schedule, err)
+		}
+		if err := p.sched.Validate(topologyOf(p.sc, f.duration), f.duration); err != nil {
 			return nil, usagef("--schedule %s: %v", f.schedule, err)
 		}
 		return p, nil
@@ -319,6 +342,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	f.noteGiven(fs)
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (flags start with --)", fs.Arg(0))
 	}
@@ -351,7 +375,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		var ve *harness.ValidationError
 		if errors.As(err, &ve) {
-			return usagef("--schedule: %v", err)
+			return usagef("--schedule %s: %v", f.schedule, err)
 		}
 		return err
 	}
@@ -542,3 +566,22 @@ func cmdScenarios(args []string, w io.Writer) error {
 	}
 	return nil
 }
+
+// topologyOf is what a schedule for the scenario is validated against
+// before a run: the hosts, processes and roles its generation options name,
+// and its cues.
+func topologyOf(sc scenarios.Scenario, d time.Duration) harness.Topology {
+	o := sc.GenOptions(d)
+	t := staticTopology{hosts: o.Hosts, procs: o.Procs, roles: o.Roles}
+	for _, c := range o.Cues {
+		t.cues = append(t.cues, c.Name)
+	}
+	return t
+}
+
+type staticTopology struct{ hosts, procs, roles, cues []string }
+
+func (t staticTopology) Hosts() []string { return t.hosts }
+func (t staticTopology) Procs() []string { return t.procs }
+func (t staticTopology) Roles() []string { return t.roles }
+func (t staticTopology) Cues() []string  { return t.cues }

@@ -96,19 +96,22 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	rf.noteGiven(fs)
 	switch {
 	case fs.NArg() > 0:
 		return usagef("unexpected argument %q", fs.Arg(0))
 	case rf.out == "":
 		return usagef("--out: a soak needs a directory for its results")
+	case *seeds < 0 || rf.given["seeds"] && *seeds == 0:
+		return usagef("--seeds: must be positive, got %d", *seeds)
+	case *wall < 0 || rf.given["duration"] && *wall == 0:
+		return usagef("--duration: must be positive, got %s", *wall)
 	case (*seeds > 0) == (*wall > 0):
 		return usagef("give exactly one of --seeds N and --duration D")
-	case *seeds < 0:
-		return usagef("--seeds: must be positive")
 	case *workers < 1 || *workers > 256:
 		return usagef("--workers: %d out of range [1, 256]", *workers)
-	case *simDur < 0:
-		return usagef("--sim-duration: must be positive, got %s", *simDur)
+	case *simDur < 0 || rf.given["sim-duration"] && *simDur == 0 || *simDur > MaxSimDuration:
+		return usagef("--sim-duration: %s out of range (0, %s]", *simDur, MaxSimDuration)
 	case *verify < 0:
 		return usagef("--verify-every: must not be negative")
 	case *maxFail < 0:
