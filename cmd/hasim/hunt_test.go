@@ -160,3 +160,14 @@ func TestReportMarkRates(t *testing.T) {
 		t.Fatal("no marks reached in six seeds at 16 faults a minute")
 	}
 }
+
+// Text output caps a long detail on its line; JSON keeps the whole.
+func TestLongDetailsAreCappedInText(t *testing.T) {
+	long := strings.Repeat("k1, ", 1000) + "é"
+	if got := capDetail(long); len(got) > DetailCap+100 || !strings.Contains(got, "more bytes; --json") {
+		t.Fatalf("capped to %d bytes: %.80q", len(got), got)
+	}
+	if got := capDetail("short"); got != "short" {
+		t.Fatalf("a short detail changed: %q", got)
+	}
+}

@@ -102,7 +102,7 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 		if was == "" {
 			was = "-"
 		}
-		fmt.Fprintf(stdout, "  %-22s %-8s → %-8s %s\n", v.Check, was, v.Status, v.Detail)
+		fmt.Fprintf(stdout, "  %-22s %-8s → %-8s %s%s\n", v.Check, was, v.Status, capDetail(v.Detail), verdictNote(v))
 		violated = violated || v.Fails()
 	}
 	if traceFile != "" {
