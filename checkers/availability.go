@@ -42,6 +42,9 @@ type Availability struct {
 	seq      int         // calls recorded
 	judged   int
 	failed   examples[availFail]
+	// firstFail is the earliest end of a failed call judged (when
+	// failed.n > 0): where a timeline marks the violation.
+	firstFail time.Duration
 }
 
 // availKeep is how long closed spans are kept after they end, for calls
@@ -154,6 +157,9 @@ func (a *Availability) count(c availCall, s *availSpan, judged bool) {
 	}
 	a.judged++
 	if !c.ok {
+		if a.failed.n == 0 || c.end < a.firstFail {
+			a.firstFail = c.end
+		}
 		a.failed.add(availFail{seq: c.seq, text: availDescribe(c, s)}, availFailBefore)
 	}
 }
@@ -170,6 +176,7 @@ func (a *Availability) Verdict(end time.Duration) harness.Verdict {
 	v := harness.Verdict{Check: a.name}
 	judged := a.judged
 	failed := examples[availFail]{n: a.failed.n, items: append([]availFail(nil), a.failed.items...)}
+	firstFail := a.firstFail
 	for _, c := range a.calls {
 		s, lost := a.spanAt(c.start)
 		if lost || s == nil || !s.serving || c.start < s.from+a.grace {
@@ -184,6 +191,9 @@ func (a *Availability) Verdict(end time.Duration) harness.Verdict {
 		}
 		judged++
 		if !c.ok {
+			if failed.n == 0 || c.end < firstFail {
+				firstFail = c.end
+			}
 			failed.add(availFail{seq: c.seq, text: availDescribe(c, s)}, availFailBefore)
 		}
 	}
@@ -195,6 +205,7 @@ func (a *Availability) Verdict(end time.Duration) harness.Verdict {
 		}
 		v.Status = harness.Violated
 		v.Detail = fmt.Sprintf("%d of %s failed although the system could serve: %s", failed.n, countOf(judged, "call"), joinCapped(items, failed.n, "; "))
+		v.At = firstFail
 	case judged == 0:
 		v.Status = harness.Unknown
 		v.Detail = fmt.Sprintf("no call was made while the system had been able to serve for at least %s", a.grace)
@@ -229,6 +240,7 @@ type Surplus struct {
 	want    map[string][]wantAt
 	count   map[string]int
 	bad     examples[string] // the first surplus creations
+	badAt   time.Duration    // the earliest surplus sample (when bad.n > 0)
 	excused map[string]int   // reason → surplus creations excused
 	seen    int
 }
@@ -266,6 +278,9 @@ func (s *Surplus) Sample(at time.Duration, owner string, want, pods int, excuses
 			}
 			return
 		}
+		if s.bad.n == 0 || at < s.badAt {
+			s.badAt = at
+		}
 		s.bad.add(fmt.Sprintf("%s grew to %d pods at %s, wanting at most %d within %s", owner, pods, at, bound, s.window), func(string, string) bool { return false })
 	}
 }
@@ -276,6 +291,7 @@ func (s *Surplus) Verdict() harness.Verdict {
 	switch {
 	case s.bad.n > 0:
 		v.Status, v.Detail = harness.Violated, fmt.Sprintf("%s: %s", countOf(s.bad.n, "surplus creation"), joinCapped(s.bad.items, s.bad.n, "; "))
+		v.At = s.badAt
 	case s.seen == 0:
 		v.Status, v.Detail = harness.Unknown, "no workload was sampled"
 	default:

@@ -277,6 +277,7 @@ func (c *Continuity) Verdict(end time.Duration) harness.Verdict {
 		}
 		v.Status = harness.Violated
 		v.Detail = fmt.Sprintf("%s stopped for no good reason: %s", countOf(c.bad.n, "pod"), joinCapped(bad, c.bad.n, "; "))
+		v.At = c.bad.items[0].at // the examples are the earliest stops, first first
 	case c.started == 0:
 		v.Status, v.Detail = harness.Unknown, "no pod ever started"
 		if c.stops > 0 {

@@ -423,6 +423,9 @@ func (c *DeposedWrites) Verdict(end time.Duration) harness.Verdict {
 		v.Status = harness.Violated
 		v.Detail = fmt.Sprintf("%d of %d writes landed after their writer was deposed or were made without the lease: %s",
 			bad.n, c.writes, joinCapped(items, bad.n, "; "))
+		// The examples are the earliest to land, first first: an offending
+		// write does its harm when it lands.
+		v.At = bad.items[0].w.Landed
 	case c.writes == 0:
 		v.Status, v.Detail = harness.Unknown, fmt.Sprintf("no writes (%s)", countOf(c.nTen, "tenure"))
 	default:

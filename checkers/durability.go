@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"hasim/harness"
 )
@@ -62,9 +63,15 @@ type durChecker struct {
 	ops      []KVOp
 	problems []string
 	dropped  int
+	firstAt  time.Duration // the earliest return of an offending observation
 }
 
-func (d *durChecker) fail(format string, args ...any) {
+// fail records a problem an observation that returned at true time at
+// showed.
+func (d *durChecker) fail(at time.Duration, format string, args ...any) {
+	if (len(d.problems) == 0 && d.dropped == 0) || at < d.firstAt {
+		d.firstAt = at
+	}
 	if len(d.problems) >= MaxProblems {
 		d.dropped++
 		return
@@ -165,6 +172,7 @@ func (d *durChecker) run() harness.Verdict {
 	if len(d.problems) > 0 {
 		v.Status = harness.Violated
 		v.Detail = strings.Join(d.problems, "; ")
+		v.At = d.firstAt
 		if d.dropped > 0 {
 			v.Detail += fmt.Sprintf("; and %d more", d.dropped)
 		}
@@ -220,7 +228,7 @@ func (d *durChecker) observe(key string, dk *durKey, r int) bool {
 	if found && hasValue {
 		ws := dk.writers[got]
 		if len(ws) == 0 {
-			d.fail("phantom read: %s (called at %s) saw a value no put or cas of %s wrote", ro, fmtT(ro.Start), strconv.Quote(key))
+			d.fail(ro.End, "phantom read: %s (called at %s) saw a value no put or cas of %s wrote", ro, fmtT(ro.Start), strconv.Quote(key))
 			return false
 		}
 		early := true
@@ -231,7 +239,7 @@ func (d *durChecker) observe(key string, dk *durKey, r int) bool {
 		}
 		if early {
 			w := d.ops[ws[0]]
-			d.fail("phantom read: %s returned at %s a value written only later, by %s called at %s", ro, fmtT(ro.End), w, fmtT(w.Start))
+			d.fail(ro.End, "phantom read: %s returned at %s a value written only later, by %s called at %s", ro, fmtT(ro.End), w, fmtT(w.Start))
 			return false
 		}
 		for _, w := range ws {
@@ -291,13 +299,13 @@ func (d *durChecker) observe(key string, dk *durKey, r int) bool {
 	if found {
 		if newest >= 0 && mod > 0 && mod < d.ops[newest].Revision {
 			w := d.ops[newest]
-			d.fail("lost acknowledged write: %s was acknowledged at %s, but %s called at %s saw revision %d",
+			d.fail(ro.End, "lost acknowledged write: %s was acknowledged at %s, but %s called at %s saw revision %d",
 				w, fmtT(w.End), ro, fmtT(ro.Start), mod)
 			return true
 		}
 		if writer >= 0 && writer != latest && d.ops[latest].Start > d.ops[writer].End {
 			w, old := d.ops[latest], d.ops[writer]
-			d.fail("lost acknowledged write: %s was acknowledged at %s, but %s called at %s saw the older %s, acknowledged at %s before the lost write was called",
+			d.fail(ro.End, "lost acknowledged write: %s was acknowledged at %s, but %s called at %s saw the older %s, acknowledged at %s before the lost write was called",
 				w, fmtT(w.End), ro, fmtT(ro.Start), old, fmtT(old.End))
 			return true
 		}
@@ -308,7 +316,7 @@ func (d *durChecker) observe(key string, dk *durKey, r int) bool {
 			continue
 		}
 		w := d.ops[t]
-		d.fail("lost acknowledged write: %s was acknowledged at %s, but %s called at %s found no key, and no delete that may be newer was called before it returned",
+		d.fail(ro.End, "lost acknowledged write: %s was acknowledged at %s, but %s called at %s found no key, and no delete that may be newer was called before it returned",
 			w, fmtT(w.End), ro, fmtT(ro.Start))
 		return true
 	}
@@ -381,7 +389,7 @@ func (d *durChecker) revisions() int {
 			o := d.ops[i]
 			if o.Revision < d.ops[high].Revision {
 				h := d.ops[high]
-				d.fail("revision went backwards for client %d: %s returned revision %d at %s, then %s called at %s returned revision %d",
+				d.fail(o.End, "revision went backwards for client %d: %s returned revision %d at %s, then %s called at %s returned revision %d",
 					c, h, h.Revision, fmtT(h.End), o, fmtT(o.Start), o.Revision)
 				break
 			}

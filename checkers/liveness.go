@@ -234,6 +234,7 @@ func (l *Liveness) Verdict(end time.Duration) harness.Verdict {
 	case len(violated) > 0:
 		v.Status = harness.Violated
 		v.Detail = fmt.Sprintf("not recovered within %s %s: %s%s", fmtT(l.budget), since, liveList(violated, "; "), held)
+		v.At = deadline // the budget ran out then, with some condition still pending
 		if len(unsampled) > 0 {
 			v.Detail += "; never sampled in time: " + liveList(unsampled, ", ")
 		}

@@ -55,6 +55,7 @@ type RaftSafety struct {
 	next      map[uint64]uint64   // member → next index it must apply
 	rev       map[uint64]int64    // member → highest revision reported
 	problems  []string
+	firstAt   time.Duration // when the first problem was seen
 	leaderN   int
 	applied   int
 }
@@ -83,7 +84,11 @@ func NewRaftSafety() *RaftSafety {
 		leaders: map[uint64]leaderAt{}, next: map[uint64]uint64{}, rev: map[uint64]int64{}}
 }
 
-func (c *RaftSafety) fail(format string, args ...any) {
+// fail records a problem seen at true time at.
+func (c *RaftSafety) fail(at time.Duration, format string, args ...any) {
+	if len(c.problems) == 0 || at < c.firstAt {
+		c.firstAt = at
+	}
 	if len(c.problems) < MaxProblems {
 		c.problems = append(c.problems, fmt.Sprintf(format, args...))
 	}
@@ -93,7 +98,7 @@ func (c *RaftSafety) fail(format string, args ...any) {
 func (c *RaftSafety) Leader(at time.Duration, member, term uint64) {
 	c.leaderN++
 	if prev, ok := c.leaders[term]; ok && prev.member != member {
-		c.fail("two leaders in term %d: member %d at %s and member %d at %s", term, prev.member, fmtT(prev.at), member, fmtT(at))
+		c.fail(at, "two leaders in term %d: member %d at %s and member %d at %s", term, prev.member, fmtT(prev.at), member, fmtT(at))
 		return
 	}
 	if _, ok := c.leaders[term]; !ok {
@@ -141,7 +146,7 @@ func (c *RaftSafety) trim() {
 func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest, by uint64) {
 	c.applied++
 	if want, ok := c.next[member]; ok && index != want {
-		c.fail("member %d applied index %d at %s, expected %d (applies out of order or with a gap)", member, index, fmtT(at), want)
+		c.fail(at, "member %d applied index %d at %s, expected %d (applies out of order or with a gap)", member, index, fmtT(at), want)
 	}
 	c.next[member] = index + 1
 	defer c.trim()
@@ -156,7 +161,7 @@ func (c *RaftSafety) Applied(at time.Duration, member, index, term, digest, by u
 			return
 		}
 		if e.term != term || e.digest != digest {
-			c.fail("index %d: member %d applied term %d digest %016x at %s, but member %d applied term %d digest %016x at %s",
+			c.fail(at, "index %d: member %d applied term %d digest %016x at %s, but member %d applied term %d digest %016x at %s",
 				index, member, term, digest, fmtT(at), e.member, e.term, e.digest, fmtT(e.at))
 		}
 		e.by = min(e.by, by)
@@ -184,12 +189,12 @@ func (c *RaftSafety) LeaderLog(at time.Duration, member, leaderTerm, first uint6
 		}
 		t, ok := term(i)
 		if !ok {
-			c.fail("leader completeness: member %d became leader of term %d at %s without index %d, which member %d applied at %s (committed by term %d)",
+			c.fail(at, "leader completeness: member %d became leader of term %d at %s without index %d, which member %d applied at %s (committed by term %d)",
 				member, leaderTerm, fmtT(at), i, e.member, fmtT(e.at), e.by)
 			return
 		}
 		if t != e.term {
-			c.fail("leader completeness: member %d became leader of term %d at %s with term %d at index %d, where member %d applied term %d at %s (committed by term %d)",
+			c.fail(at, "leader completeness: member %d became leader of term %d at %s with term %d at index %d, where member %d applied term %d at %s (committed by term %d)",
 				member, leaderTerm, fmtT(at), t, i, e.member, e.term, fmtT(e.at), e.by)
 			return
 		}
@@ -203,14 +208,14 @@ func (c *RaftSafety) Revision(at time.Duration, member uint64, rev int64) {
 		c.OnRevision(at, rev)
 	}
 	if prev, ok := c.rev[member]; ok && rev < prev {
-		c.fail("member %d's revision went back from %d to %d at %s", member, prev, rev, fmtT(at))
+		c.fail(at, "member %d's revision went back from %d to %d at %s", member, prev, rev, fmtT(at))
 	}
 	c.rev[member] = rev
 }
 
 // Panicked records that a member's raft panicked.
 func (c *RaftSafety) Panicked(at time.Duration, member uint64, msg string) {
-	c.fail("member %d panicked at %s: %s", member, fmtT(at), msg)
+	c.fail(at, "member %d panicked at %s: %s", member, fmtT(at), msg)
 }
 
 // Committed returns the highest log index some member applied.
@@ -222,6 +227,7 @@ func (c *RaftSafety) Verdict() harness.Verdict {
 	if len(c.problems) > 0 {
 		v.Status = harness.Violated
 		v.Detail = strings.Join(c.problems, "; ")
+		v.At = c.firstAt
 		return v
 	}
 	if c.applied == 0 {

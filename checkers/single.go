@@ -80,6 +80,8 @@ func (c *SingleActive) Verdict(end time.Duration) harness.Verdict {
 	}
 	sort.SliceStable(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
 	var problems []string
+	var first time.Duration // when the earliest overlap began
+	overlaps := 0
 	for i := range spans {
 		for j := i + 1; j < len(spans) && spans[j].start < spans[i].end; j++ {
 			if spans[j].who == spans[i].who {
@@ -89,6 +91,10 @@ func (c *SingleActive) Verdict(end time.Duration) harness.Verdict {
 			if overlap <= 0 {
 				continue
 			}
+			if overlaps == 0 || spans[j].start < first {
+				first = spans[j].start
+			}
+			overlaps++
 			if len(problems) < MaxProblems {
 				problems = append(problems, fmt.Sprintf("%s and %s both acted for %s from %s (%s since %s, %s since %s)",
 					spans[i].who, spans[j].who, overlap, spans[j].start, spans[i].who, spans[i].start, spans[j].who, spans[j].start))
@@ -98,6 +104,7 @@ func (c *SingleActive) Verdict(end time.Duration) harness.Verdict {
 	switch {
 	case len(problems) > 0:
 		v.Status, v.Detail = harness.Violated, strings.Join(problems, "; ")
+		v.At = first
 	case len(spans) == 0:
 		v.Status, v.Detail = harness.Unknown, "nobody ever acted"
 	default:

@@ -386,6 +386,7 @@ func (c *NoTimeTravel) Verdict(mode string) harness.Verdict {
 		v.Status = harness.Violated
 		v.Detail = fmt.Sprintf("%d of %d judged %s went back in time: %s",
 			counts.Violations, counts.Judged, noun, joinCapped(items, counts.Violations, "; "))
+		v.At = bad[0].read.At // the examples are the earliest arrivals, first first
 	case counts.Reads == 0:
 		v.Status, v.Detail = harness.Unknown, "no "+noun
 	case counts.Judged == 0:

@@ -37,6 +37,10 @@ type Verdict struct {
 	// violation is worth knowing, not a bug: deposed-writes, since leader
 	// election provides no fencing).
 	Advisory bool `json:"advisory,omitempty"`
+	// At is when the violation was first seen, in true time; 0 when
+	// unknown or not violated. Timelines mark the violation there. (A
+	// violation needs something to have happened first, so 0 is free.)
+	At time.Duration `json:"at,omitempty"`
 }
 
 // Fails reports whether the verdict fails the run: a violation of a

@@ -284,7 +284,18 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	if n := sc.win.revBackwards - len(revs); n > 0 {
 		revs[len(revs)-1] += fmt.Sprintf(" (and %d more times a client's revision went backwards)", n)
 	}
-	durV := sc.win.dur.Verdict(idleSummary(sc.win.dur), append(revs, sc.checkFinal()...))
+	final := sc.checkFinal()
+	durV := sc.win.dur.Verdict(idleSummary(sc.win.dur), append(revs, final...))
+	if durV.Status == harness.Violated {
+		durV.At = sc.win.durAt
+		if len(revs) > 0 {
+			durV.At = earliest(durV.At, sc.win.revAt)
+		}
+		if len(final) > 0 {
+			// A lost write found only by the end-of-run read shows then.
+			durV.At = earliest(durV.At, sc.finalCall().End)
+		}
+	}
 	live := sc.liveness
 	live.Healed(s.LastFaultEnd())
 	liveV := live.Verdict(s.Now())

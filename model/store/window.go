@@ -58,12 +58,26 @@ type window struct {
 	revBackwards int
 	html         string
 	anyKVOp      bool
+	// When acked-durable's violations were first seen (0: none yet), for
+	// its verdict's At: a key's from CheckDurability, a client's revision
+	// going back from the response that showed it. (Linearizability has
+	// no single instant: its At stays unset.)
+	durAt, revAt time.Duration
 }
 
 func (w *window) init() {
 	w.open, w.final, w.revs, w.inFlight = map[string]*keyCalls{}, map[string]finalState{}, map[int]int64{}, map[int]string{}
 	w.lin, w.dur = checkers.KeyTally{Check: "linearizability"}, checkers.KeyTally{Check: "acked-durable"}
 	w.revBad, w.html, w.anyKVOp, w.revBackwards = nil, "", false, 0
+	w.durAt, w.revAt = 0, 0
+}
+
+// earliest returns the earlier of a moment kept (0: none) and t.
+func earliest(kept, t time.Duration) time.Duration {
+	if kept == 0 || t < kept {
+		return t
+	}
+	return kept
 }
 
 // singleKey returns the key a call acts on alone, if it does.
@@ -97,6 +111,7 @@ func (sc *Scenario) onEnd(i int, c *Call) {
 	if c.Resp.Err == CodeOK && !c.Indeterminate && c.Resp.Result.Revision > 0 && !c.Serializable {
 		rev := c.Resp.Result.Revision
 		if prev := sc.win.revs[c.Client]; rev < prev {
+			sc.win.revAt = earliest(sc.win.revAt, c.End)
 			if sc.win.revBackwards++; sc.win.revBackwards <= 3 {
 				sc.win.revBad = append(sc.win.revBad, fmt.Sprintf("client %d saw revision %d at %s after %d", c.Client, rev, c.End, prev))
 			}
@@ -157,7 +172,9 @@ func (sc *Scenario) judge(s *harness.Sim, key string, extra []checkers.KVOp) {
 	}
 	if sc.artifacts != "" && sc.win.html == "" {
 		if err := os.MkdirAll(sc.artifacts, 0o755); err == nil {
-			lin.HTMLPath = filepath.Join(sc.artifacts, "linearizability.html")
+			// Named by seed: a later failure must not overwrite the
+			// view an earlier failure file points to.
+			lin.HTMLPath = filepath.Join(sc.artifacts, fmt.Sprintf("linearizability-store-%d.html", sc.sim.Seed()))
 			lin.Annotations = sc.annotations(s)
 		}
 	}
@@ -169,7 +186,11 @@ func (sc *Scenario) judge(s *harness.Sim, key string, extra []checkers.KVOp) {
 		os.Remove(rep.HTMLPath)
 	}
 	sc.win.lin.Add(key, linV, len(ops))
-	sc.win.dur.Add(key, checkers.CheckDurability(ops), len(ops))
+	durV := checkers.CheckDurability(ops)
+	if durV.Status == harness.Violated && durV.At > 0 {
+		sc.win.durAt = earliest(sc.win.durAt, durV.At)
+	}
+	sc.win.dur.Add(key, durV, len(ops))
 	if strings.HasPrefix(key, "k") {
 		sc.win.final[key] = finalOf(ops)
 	}
