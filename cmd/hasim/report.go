@@ -215,9 +215,12 @@ func mergeReports(dirs []string) (*report, error) {
 			}
 			sig := signatureOf(r)
 			if sigs[sig] == nil {
+				// The shrunk failure when shrinking made one.
 				file := r.Failure
-				if r.Shrunk != "" {
-					file = r.Shrunk
+				if shrunk := strings.TrimSuffix(file, ".json") + "-shrunk.json"; file != "" {
+					if _, err := os.Stat(filepath.Join(dir, shrunk)); err == nil {
+						file = shrunk
+					}
 				}
 				sigs[sig] = &signature{Signature: sig, Example: filepath.Join(dir, file)}
 			}

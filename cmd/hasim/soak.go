@@ -53,15 +53,17 @@ type soakResult struct {
 	Events      uint64                       `json:"events"`
 	Marks       map[string]int               `json:"marks,omitempty"`
 	Failure     string                       `json:"failure_file,omitempty"`
-	Shrunk      string                       `json:"shrunk_file,omitempty"`
 	Detail      string                       `json:"detail,omitempty"`
 	Verified    bool                         `json:"determinism_verified,omitempty"`
 }
 
 // workerMsg is what a worker sends back for a seed.
 type workerMsg struct {
-	Seed    uint64             `json:"seed"`
-	Kind    string             `json:"kind"` // "found" (a failure, before shrinking), "shrunk", "result"
+	Seed uint64 `json:"seed"`
+	// "found" (a failure, as found), "result" (the seed's result, sent
+	// before shrinking), "shrunk" (the failure shrunk), "idle" (done with
+	// the seed: ready for the next).
+	Kind    string             `json:"kind"`
 	Failure *scenarios.Failure `json:"failure,omitempty"`
 	Result  *soakResult        `json:"result,omitempty"`
 }
@@ -97,14 +99,23 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rf.noteGiven(fs)
+	given := rf.given
+	// Here --workers counts worker processes and --duration is wall time:
+	// neither is the system's.
+	rf.given = map[string]bool{}
+	for k, v := range given {
+		if k != "workers" && k != "duration" {
+			rf.given[k] = v
+		}
+	}
 	switch {
 	case fs.NArg() > 0:
 		return usagef("unexpected argument %q", fs.Arg(0))
 	case rf.out == "":
 		return usagef("--out: a soak needs a directory for its results")
-	case *seeds < 0 || rf.given["seeds"] && *seeds == 0:
+	case *seeds < 0 || given["seeds"] && *seeds == 0:
 		return usagef("--seeds: must be positive, got %d", *seeds)
-	case *wall < 0 || rf.given["duration"] && *wall == 0:
+	case *wall < 0 || given["duration"] && *wall == 0:
 		return usagef("--duration: must be positive, got %s", *wall)
 	case (*seeds > 0) == (*wall > 0):
 		return usagef("give exactly one of --seeds N and --duration D")
@@ -324,6 +335,10 @@ type worker struct {
 	// timedOut marks a seed already recorded as a time-out: the worker is
 	// being killed, and nothing it still says counts.
 	timedOut bool
+	// resulted: the seed's result is recorded (the worker may still be
+	// shrinking its failure), since resultAt.
+	resulted bool
+	resultAt time.Time
 }
 
 type event struct {
@@ -409,7 +424,7 @@ func (s *soak) run(stdout io.Writer) error {
 		if seed == 0 {
 			return false
 		}
-		w.seed, w.since, w.timedOut = seed, time.Now(), false
+		w.seed, w.since, w.timedOut, w.resulted = seed, time.Now(), false, false
 		fmt.Fprintf(w.in, "%d\n", seed)
 		return true
 	}
@@ -462,7 +477,10 @@ func (s *soak) run(stdout io.Writer) error {
 				if err := s.handle(w, ev.msg); err != nil {
 					return err
 				}
-				if ev.msg.Kind == "result" {
+				switch ev.msg.Kind {
+				case "result":
+					w.resulted, w.resultAt = true, time.Now()
+				case "idle":
 					w.seed = 0
 					if !dispatch(w) {
 						w.in.Close()
@@ -475,7 +493,7 @@ func (s *soak) run(stdout io.Writer) error {
 			if interrupted {
 				continue
 			}
-			if w.seed != 0 && !w.timedOut {
+			if w.seed != 0 && !w.timedOut && !w.resulted {
 				class, detail := scenarios.ClassCrash, "the worker died: "+describeExit(ev.exit, w.stderr.String())
 				if err := s.record(soakResult{Seed: w.seed, Class: class, Detail: detail}); err != nil {
 					return err
@@ -509,7 +527,14 @@ func (s *soak) run(stdout io.Writer) error {
 			}
 			lastTick = time.Now()
 			for _, w := range pool {
-				if w.seed != 0 && !w.gone && !w.timedOut && time.Since(w.since) > s.seedTimeout {
+				if w.seed != 0 && !w.gone && !w.timedOut && w.resulted && time.Since(w.resultAt) > s.seedTimeout {
+					// Its result is safe; only the shrinking is given up.
+					w.timedOut = true
+					fmt.Fprintf(s.stderr, "\nhasim soak: gave up shrinking seed %d after %s\n", w.seed, s.seedTimeout)
+					w.cmd.Process.Kill()
+					continue
+				}
+				if w.seed != 0 && !w.gone && !w.timedOut && !w.resulted && time.Since(w.since) > s.seedTimeout {
 					w.timedOut = true
 					if err := s.record(soakResult{Seed: w.seed, Class: scenarios.ClassTimeout,
 						Detail: fmt.Sprintf("no result after %s of wall time", s.seedTimeout)}); err != nil {
@@ -599,10 +624,9 @@ func (s *soak) handle(w *worker, m *workerMsg) error {
 		}
 		r := *m.Result
 		if failing(r.Class) {
+			// Its shrunk failure, if shrinking finds a smaller one, will
+			// be failure-N-shrunk.json beside it.
 			r.Failure = filepath.Join("failures", fmt.Sprintf("failure-%d.json", r.Seed))
-			if _, err := os.Stat(filepath.Join(s.out, "failures", fmt.Sprintf("failure-%d-shrunk.json", r.Seed))); err == nil {
-				r.Shrunk = filepath.Join("failures", fmt.Sprintf("failure-%d-shrunk.json", r.Seed))
-			}
 		}
 		return s.record(r)
 	}
@@ -742,11 +766,21 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 			return usagef("bad seed line %q", in.Text())
 		}
 		injectWorkerFault(seed)
-		r, err := soakSeed(cfg, seed, d, enc, &passed)
+		r, shrink, err := soakSeed(cfg, seed, d, enc, &passed)
 		if err != nil {
 			return err
 		}
+		// The result goes out before shrinking: the seed's verdict is
+		// known, and safe, whatever becomes of the shrinking.
 		if err := enc.Encode(workerMsg{Seed: seed, Kind: "result", Result: &r}); err != nil {
+			return err
+		}
+		if shrink != nil {
+			if err := shrink(); err != nil {
+				return err
+			}
+		}
+		if err := enc.Encode(workerMsg{Seed: seed, Kind: "idle"}); err != nil {
 			return err
 		}
 	}
@@ -764,22 +798,26 @@ func watchMemory(limit int64) {
 	}
 }
 
-// soakSeed runs one seed; on a violation it reports the failure at once,
-// then shrinks the schedule and reports the shrunk failure.
-func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, passed *int) (soakResult, error) {
+// MaxShrinkRuns bounds the runs a soak spends shrinking one failure.
+const MaxShrinkRuns = 200
+
+// soakSeed runs one seed; on a violation it reports the failure at once and
+// returns, with the result, how to shrink the schedule and report the
+// shrunk failure.
+func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, passed *int) (soakResult, func() error, error) {
 	c, err := cfg.Template.Draw(seed, d)
 	if err != nil {
-		return soakResult{}, err
+		return soakResult{}, nil, err
 	}
 	spec, err := scenarios.SpecOf(c.Scenario)
 	if err != nil {
-		return soakResult{}, err
+		return soakResult{}, nil, err
 	}
 	build := func() (scenarios.Scenario, error) { return spec.Build() }
 	sc, sched := c.Scenario, c.Schedule
 	res, err := harness.Run(harness.Config{Scenario: sc, Duration: d}, seed, sched)
 	if err != nil {
-		return soakResult{}, err
+		return soakResult{}, nil, err
 	}
 	r := soakResult{Seed: seed, Class: "ok", Settings: c.Settings, Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
 		SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events, Marks: res.Marks}
@@ -799,7 +837,7 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 			sc2, _ := build()
 			again, err := harness.Run(harness.Config{Scenario: sc2, Duration: d}, seed, sched)
 			if err != nil {
-				return soakResult{}, err
+				return soakResult{}, nil, err
 			}
 			r.Verified = true
 			if again.TraceHash != res.TraceHash {
@@ -807,44 +845,45 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 				r.Detail = fmt.Sprintf("the same seed gave trace hash %s, then %s", res.TraceHash, again.TraceHash)
 				f, err := scenarios.NewFailure(sc, seed, d, sched, res, "soak determinism re-run")
 				if err != nil {
-					return soakResult{}, err
+					return soakResult{}, nil, err
 				}
 				f.Class = scenarios.ClassDivergence
-				return r, enc.Encode(workerMsg{Seed: seed, Kind: "found", Failure: &f})
+				return r, nil, enc.Encode(workerMsg{Seed: seed, Kind: "found", Failure: &f})
 			}
 		}
-		return r, nil
+		return r, nil, nil
 	}
 	r.Class = scenarios.ClassViolation
 	r.Detail = strings.Join(violated, ", ") + " violated"
 	f, err := scenarios.NewFailure(sc, seed, d, sched, res, "soak")
 	if err != nil {
-		return soakResult{}, err
+		return soakResult{}, nil, err
 	}
 	f.Class = scenarios.ClassViolation
 	if err := enc.Encode(workerMsg{Seed: seed, Kind: "found", Failure: &f}); err != nil {
-		return soakResult{}, err
+		return soakResult{}, nil, err
 	}
-	small, runs, err := scenarios.Shrink(build, seed, d, sched, violated)
-	if err != nil {
-		return soakResult{}, err
-	}
-	if len(small) < len(sched) || harness.Schedule(small).String() != sched.String() {
+	shrink := func() error {
+		small, runs, err := scenarios.Shrink(build, seed, d, sched, violated, MaxShrinkRuns)
+		if err != nil {
+			return err
+		}
+		if harness.Schedule(small).String() == sched.String() {
+			return nil // nothing to take away
+		}
 		sc3, _ := build()
 		res3, err := harness.Run(harness.Config{Scenario: sc3, Duration: d}, seed, small)
 		if err != nil {
-			return soakResult{}, err
+			return err
 		}
 		fs, err := scenarios.NewFailure(sc3, seed, d, small, res3, fmt.Sprintf("soak, shrunk from %d to %d entries in %d runs", len(sched), len(small), runs))
 		if err != nil {
-			return soakResult{}, err
+			return err
 		}
 		fs.Class, fs.Shrunk = scenarios.ClassViolation, true
-		if err := enc.Encode(workerMsg{Seed: seed, Kind: "shrunk", Failure: &fs}); err != nil {
-			return soakResult{}, err
-		}
+		return enc.Encode(workerMsg{Seed: seed, Kind: "shrunk", Failure: &fs})
 	}
-	return r, nil
+	return r, shrink, nil
 }
 
 // injectWorkerFault lets the soak's own tests make a worker panic, hang or

@@ -119,6 +119,7 @@ type Scenario struct {
 	running    map[string]map[string]bool // node → pods running
 	issuedAt   map[issueKey]issue
 	races      map[string]*election.Race // lease → its candidates' takeover writes
+	truthRev   int64                     // the highest store revision the observers read
 	// creators: the pods controllers issued creates for, by name, until
 	// seen in the store; seenPods: the workload's pods at the last sample,
 	// with who created each and when it landed.
@@ -267,7 +268,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		}
 	})
 	sc.sim = s
-	sc.applied = nil
+	sc.applied, sc.truthRev = nil, 0
 	sc.store.Safety().OnRevision = func(at time.Duration, rev int64) {
 		if n := len(sc.applied); n == 0 || rev > sc.applied[n-1].rev {
 			sc.applied = append(sc.applied, revAt{rev, at})
@@ -793,12 +794,16 @@ func (sc *Scenario) truth(s *harness.Sim) *store.MVCC {
 }
 
 // workload reads the ReplicaSet's desired replicas and its pods from the
-// store's truth.
+// store's truth. While the member that had got furthest is down, the
+// others' state is older than what was already seen: the truth is unknown
+// then (reading it would make pods deleted since come back, to an
+// observer).
 func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) {
 	kv := sc.truth(s)
-	if kv == nil {
+	if kv == nil || kv.Rev() < sc.truthRev {
 		return 0, nil, false
 	}
+	sc.truthRev = kv.Rev()
 	rs, err := kv.Range(store.Op{Kind: store.OpRange, Key: Key(ReplicaSets, RSName)})
 	if err != nil || len(rs.KVs) == 0 {
 		return 0, nil, false

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"time"
 
 	"hasim/harness"
@@ -12,11 +13,15 @@ import (
 // quarters, ... of what is left, down to single entries), then single
 // faults of composite entries, then halves how long each entry lasts, for
 // as long as the failure persists; each try is one full run. build makes a
-// fresh scenario for each try. It returns the smallest schedule found and
-// the number of runs it took.
-func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched harness.Schedule, want []string) (harness.Schedule, int, error) {
+// fresh scenario for each try. It stops after maxRuns runs (0: no bound)
+// with the smallest schedule found so far. It returns that schedule and the
+// number of runs it took.
+func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched harness.Schedule, want []string, maxRuns int) (harness.Schedule, int, error) {
 	runs := 0
 	fails := func(s harness.Schedule) (bool, error) {
+		if maxRuns > 0 && runs >= maxRuns {
+			return false, errBudget
+		}
 		sc, err := build()
 		if err != nil {
 			return false, err
@@ -35,7 +40,17 @@ func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched 
 		}
 		return false, nil
 	}
-	cur := append(harness.Schedule(nil), sched...)
+	cur, err := shrink(append(harness.Schedule(nil), sched...), fails)
+	if err == errBudget {
+		err = nil
+	}
+	return cur, runs, err
+}
+
+// errBudget ends a shrink that has used its runs.
+var errBudget = errors.New("shrink: out of runs")
+
+func shrink(cur harness.Schedule, fails func(harness.Schedule) (bool, error)) (harness.Schedule, error) {
 	for changed := true; changed; {
 		changed = false
 		// Delta debugging over entries: try without each of n chunks;
@@ -48,7 +63,7 @@ func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched 
 				try := append(append(harness.Schedule(nil), cur[:lo]...), cur[hi:]...)
 				ok, err := fails(try)
 				if err != nil {
-					return cur, runs, err
+					return cur, err
 				}
 				if ok {
 					cur, removed, changed = try, true, true
@@ -71,7 +86,7 @@ func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched 
 				try[i] = e
 				ok, err := fails(try)
 				if err != nil {
-					return cur, runs, err
+					return cur, err
 				}
 				if ok {
 					cur, changed = try, true
@@ -87,7 +102,7 @@ func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched 
 				try[i].For = (cur[i].For / 2).Truncate(time.Millisecond)
 				ok, err := fails(try)
 				if err != nil {
-					return cur, runs, err
+					return cur, err
 				}
 				if !ok {
 					break
@@ -96,5 +111,5 @@ func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched 
 			}
 		}
 	}
-	return cur, runs, nil
+	return cur, nil
 }

@@ -38,7 +38,7 @@ func TestShrinkFindsTheFaultsThatMatter(t *testing.T) {
 	if err != nil || !res.Failed() {
 		t.Fatalf("the noisy schedule does not fail: %v %+v", err, res.Verdicts)
 	}
-	small, runs, err := Shrink(build, 1, d, sched, []string{"acked-durable"})
+	small, runs, err := Shrink(build, 1, d, sched, []string{"acked-durable"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,5 +47,22 @@ func TestShrinkFindsTheFaultsThatMatter(t *testing.T) {
 	}
 	if runs > 80 {
 		t.Fatalf("%d runs to shrink 20 entries", runs)
+	}
+}
+
+// A budget of runs ends the shrink with the smallest schedule found so far.
+func TestShrinkStopsAtItsBudget(t *testing.T) {
+	build := func() (Scenario, error) {
+		return New("counter", Options{Bugs: model.MustBugs(counter.BugLazyFsync)})
+	}
+	sched, _ := harness.ParseSchedule("at 1s clock n2 jump +1s\nat 2s clock n2 jump +1s\nat 11.9s crash n1 for 3s\nat 20s clock n2 jump +1s\n")
+	small, runs, err := Shrink(build, 1, 40*time.Second, sched, []string{"acked-durable"}, 3)
+	if err != nil || runs != 3 || len(small) > len(sched) {
+		t.Fatalf("runs %d, err %v, shrunk to:\n%s", runs, err, small)
+	}
+	// Whatever it kept still fails.
+	sc, _ := build()
+	if res, _ := harness.Run(harness.Config{Scenario: sc, Duration: 40 * time.Second}, 1, small); !res.Failed() {
+		t.Fatalf("the budget-cut schedule no longer fails:\n%s", small)
 	}
 }
