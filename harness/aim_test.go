@@ -315,3 +315,27 @@ func TestGenerateSwarmsKinds(t *testing.T) {
 		t.Fatalf("only %d of 200 runs used three kinds or fewer: kinds are not swarmed", few)
 	}
 }
+
+// Progress hears the simulated time as the run goes, and changes nothing.
+func TestProgressChangesNothing(t *testing.T) {
+	build := func(s *Sim, log *scriptLog) {
+		addHosts(s, "h1", "h2")
+		addScripted(s, log, "h1", "p", pingHandler(time.Millisecond, "h2/p"))
+		addScripted(s, log, "h2", "p", nil)
+	}
+	a, _ := runScripted(t, runSpec{duration: 5 * time.Minute, build: build})
+	var heard []time.Duration
+	log := &scriptLog{}
+	res, err := Run(Config{Scenario: &scriptedScenario{build: func(s *Sim) error { build(s, log); return nil }},
+		Duration: 5 * time.Minute, Network: &quietLink, Trace: TraceOptions{Keep: true},
+		Progress: func(now time.Duration) { heard = append(heard, now) }}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TraceHash != a.TraceHash {
+		t.Fatal("a progress callback changed the run")
+	}
+	if len(heard) < 3 || heard[len(heard)-1] <= heard[0] {
+		t.Fatalf("progress heard %v", heard)
+	}
+}

@@ -67,7 +67,14 @@ type Config struct {
 	Network *LinkParams
 	// Trace says what to do with the trace.
 	Trace TraceOptions
+	// Progress, if set, hears the simulated time every ProgressEvery
+	// events, for a progress display. It must not touch the simulation:
+	// the run is the same with or without it.
+	Progress func(now time.Duration)
 }
+
+// ProgressEvery is how many events pass between Progress calls.
+const ProgressEvery = 1 << 16
 
 // Result is what a run produced.
 type Result struct {
@@ -148,6 +155,7 @@ func Run(cfg Config, seed uint64, sched Schedule) (Result, error) {
 
 	s := NewSim(seed, cfg.Trace)
 	s.end = cfg.Duration
+	s.progress = cfg.Progress
 	if cfg.Network != nil {
 		s.Network().SetDefault(*cfg.Network)
 	}

@@ -202,6 +202,8 @@ type Sim struct {
 
 	exitReq   bool
 	exitAfter time.Duration
+
+	progress func(time.Duration) // Config.Progress
 }
 
 // NewSim returns an empty simulation for the given root seed. Most callers
@@ -490,6 +492,9 @@ func (s *Sim) runUntil(end time.Duration) {
 		ev := s.q.pop()
 		s.now = ev.at
 		s.dispatch(ev)
+		if s.progress != nil && s.steps%ProgressEvery == 0 {
+			s.progress(s.now)
+		}
 	}
 	if s.now < end {
 		s.now = end

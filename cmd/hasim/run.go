@@ -372,6 +372,22 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			return usagef("--out: %v", err)
 		}
 	}
+	if isTerminal(stderr) && !f.json {
+		// A run of more than a moment shows where it is on a terminal,
+		// on one line that it clears when done.
+		start, shown := time.Now(), time.Time{}
+		cfg.Progress = func(now time.Duration) {
+			if el := time.Since(start); el > 2*time.Second && time.Since(shown) > 200*time.Millisecond {
+				shown = time.Now()
+				fmt.Fprintf(stderr, "\rsimulated %s of %s (%.0fx real time)\x1b[K", now.Truncate(time.Second), f.duration, float64(now)/float64(el))
+			}
+		}
+		defer func() {
+			if !shown.IsZero() {
+				fmt.Fprint(stderr, "\r\x1b[K")
+			}
+		}()
+	}
 	res, err := harness.Run(cfg, p.seed, p.sched)
 	if err != nil {
 		var ve *harness.ValidationError
