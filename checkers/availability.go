@@ -243,7 +243,12 @@ type Surplus struct {
 	badAt   time.Duration    // the earliest surplus sample (when bad.n > 0)
 	excused map[string]int   // reason → surplus creations excused
 	seen    int
+	skipped int // samples the scenario could not take (Skip)
 }
+
+// Skip counts a sample the scenario could not take: the truth it reads was
+// unknown then (the store it would read was behind what it had read).
+func (s *Surplus) Skip() { s.skipped++ }
 
 type wantAt struct {
 	at   time.Duration
@@ -296,6 +301,9 @@ func (s *Surplus) Verdict() harness.Verdict {
 		v.Status, v.Detail = harness.Unknown, "no workload was sampled"
 	default:
 		v.Status, v.Detail = harness.OK, fmt.Sprintf("%d samples; no owner ever grew past what it wanted", s.seen)
+	}
+	if s.skipped > 0 {
+		v.Detail += fmt.Sprintf("; %d samples skipped while the truth was unknown (the store member that had got furthest was down)", s.skipped)
 	}
 	if len(s.excused) > 0 {
 		var parts []string

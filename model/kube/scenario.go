@@ -105,21 +105,22 @@ type Scenario struct {
 	// LinearizabilityTimeout bounds porcupine [store.LinearizabilityTimeout].
 	LinearizabilityTimeout time.Duration
 
-	store      store.Scenario
-	sim        *harness.Sim
-	masters    []string
-	workers    []string
-	apiservers []harness.ProcID
-	lb         harness.ProcID
-	lbs        []harness.ProcID // with a standby: lb, lb2
-	vip        harness.ProcID   // the LB the virtual IP leads to
-	vipSince   time.Duration
-	actors     map[string][]actor // lease → acting now, in order of starting
-	procs      map[string][]harness.ProcID
-	running    map[string]map[string]bool // node → pods running
-	issuedAt   map[issueKey]issue
-	races      map[string]*election.Race // lease → its candidates' takeover writes
-	truthRev   int64                     // the highest store revision the observers read
+	store       store.Scenario
+	sim         *harness.Sim
+	masters     []string
+	workers     []string
+	apiservers  []harness.ProcID
+	lb          harness.ProcID
+	lbs         []harness.ProcID // with a standby: lb, lb2
+	vip         harness.ProcID   // the LB the virtual IP leads to
+	vipSince    time.Duration
+	actors      map[string][]actor // lease → acting now, in order of starting
+	procs       map[string][]harness.ProcID
+	running     map[string]map[string]bool // node → pods running
+	issuedAt    map[issueKey]issue
+	races       map[string]*election.Race // lease → its candidates' takeover writes
+	truthRev    int64                     // the highest store revision the observers read
+	truthBehind bool                      // the last read found the store behind truthRev
 	// creators: the pods controllers issued creates for, by name, until
 	// seen in the store; seenPods: the workload's pods at the last sample,
 	// with who created each and when it landed.
@@ -800,7 +801,8 @@ func (sc *Scenario) truth(s *harness.Sim) *store.MVCC {
 // observer).
 func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) {
 	kv := sc.truth(s)
-	if kv == nil || kv.Rev() < sc.truthRev {
+	sc.truthBehind = kv != nil && kv.Rev() < sc.truthRev
+	if kv == nil || sc.truthBehind {
 		return 0, nil, false
 	}
 	sc.truthRev = kv.Rev()
@@ -845,6 +847,9 @@ func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) 
 func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, ok bool) {
 	want, pods, ok = sc.workload(sc.sim)
 	if !ok {
+		if sc.truthBehind {
+			sc.surplus.Skip()
+		}
 		return
 	}
 	present := make(map[string]bool, len(pods))
