@@ -6,6 +6,7 @@
 //	hasim soak --out DIR  run many seeds in worker processes (resumable)
 //	hasim report DIR...   merge soak directories into one summary
 //	hasim check FILE      check a recorded history for linearizability
+//	hasim record [flags]  record a history against a real etcd under faults, and check it
 //	hasim bugs            list the bug switches
 //	hasim scenarios       list the scenarios
 //
@@ -43,6 +44,7 @@ usage:
   hasim soak --out DIR   run many seeds in worker processes, keeping every failure (hasim soak -h)
   hasim report DIR...    merge soak directories (shards, machines) into one summary
   hasim check FILE       check a history file for linearizability (hasim check -h)
+  hasim record [flags]   record a history against a real 3-member etcd under process faults, and check it (hasim record -h)
   hasim bugs             list the bug switches that plant known bugs
   hasim scenarios        list the scenarios
 
@@ -71,6 +73,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		err = cmdSoakWorker(args[1:], stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdout, stderr)
+	case "record":
+		err = cmdRecord(args[1:], stdout, stderr)
 	case "bugs":
 		err = cmdBugs(args[1:], stdout)
 	case "scenarios":

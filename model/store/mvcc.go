@@ -363,6 +363,12 @@ func (s *MVCC) hist(key string, create bool) *mvccKeyHist {
 	return h
 }
 
+// mvccValidateOp rejects a malformed op.
+//
+// Deviation: etcd reads a negative revision as the latest one and a
+// negative limit as no limit; the model refuses both as malformed.
+// (etcd_diff_test.go compares the model with a real etcd and pins each
+// deviation named in this file.)
 func mvccValidateOp(o Op) error {
 	switch o.Kind {
 	case OpRange, OpPut, OpDelete:
@@ -386,6 +392,14 @@ func mvccValidateOp(o Op) error {
 	return nil
 }
 
+// mvccValidateTxn rejects a malformed txn.
+//
+// Deviation: etcd refuses a branch that puts one key twice, or puts a key
+// that a delete of the same branch covers ("duplicate key given in txn
+// request"); the model applies it, each write in turn at the txn's one
+// revision (the last put of a key wins). etcd also caps a txn at 128 ops
+// (--max-txn-ops) and a request at 1.5 MiB; the model has no caps.
+// hasim's clients send none of these.
 func mvccValidateTxn(t Txn) error {
 	for _, c := range t.Compares {
 		if c.Target < TargetVersion || c.Target > TargetValue {
@@ -587,6 +601,10 @@ func (s *MVCC) Range(o Op) (OpResult, error) {
 // everything older than its latest version at rev (and that version too if
 // it is a tombstone), keys left with no history, and events at or before
 // rev (a watch must start after the compaction revision).
+//
+// Deviation: etcd's compaction revision starts at -1, so there compacting
+// a fresh store at revision 0 succeeds (and changes nothing); the model's
+// starts at 0 (CompactRev's "none yet") and answers ErrCompacted.
 func (s *MVCC) Compact(rev int64) error {
 	if rev > s.rev {
 		return ErrFutureRev
