@@ -211,7 +211,7 @@ func Cues(t Timings, roles ...string) []harness.CueSpec {
 		{Name: CueLeaseExpiring, Early: -3 * time.Second, Late: time.Second, Ahead: t.LeaseDuration, Roles: roles},
 		{Name: CueRenewFailing, Early: -2 * time.Second, Late: time.Second, Ahead: t.RenewDeadline, Roles: roles},
 		{Name: CueLeaseAcquire, Late: 50 * time.Millisecond, Roles: roles, Weight: 2},
-		{Name: CueLeaseRace, Roles: roles, Weight: 4},
+		{Name: CueLeaseRace, Roles: roles, Weight: 8},
 	}
 }
 
