@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"hasim/harness"
 )
 
 // KVKind is the kind of a single-key store operation.
@@ -105,4 +109,158 @@ type Annotation struct {
 	Start, End  time.Duration // End == Start for an instant
 	Tag         string        // the lane it is drawn in ("faults", "m1", "leader")
 	Description string
+}
+
+// KVInitial is a key's state before a history begins: a history recorded
+// against a store that already held data.
+type KVInitial struct {
+	Key string
+	// Found: the key exists, holding Value, with mod and create revisions
+	// Mod and Create and version Version (as a get reports them).
+	// Otherwise it is absent, as every key without a KVInitial is.
+	Found   bool
+	Value   string
+	Mod     int64
+	Create  int64
+	Version int64
+}
+
+// String describes the state on one line.
+func (in KVInitial) String() string {
+	s := "key " + strconv.Quote(in.Key)
+	if !in.Found {
+		return s + " starts absent"
+	}
+	return s + fmt.Sprintf(" starts at %s mod=%d create=%d ver=%d", strconv.Quote(in.Value), in.Mod, in.Create, in.Version)
+}
+
+// validate reports what makes the state impossible: the rules a get's
+// reading of an existing key obeys.
+func (in *KVInitial) validate() *opFieldError {
+	if in.Key == "" {
+		return opFieldErr("key", "missing")
+	}
+	if !in.Found {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"value", in.Value != ""}, {"mod", in.Mod != 0}, {"create", in.Create != 0}, {"version", in.Version != 0}} {
+			if f.set {
+				return opFieldErr(f.name, "an absent key has no %s", f.name)
+			}
+		}
+		return nil
+	}
+	switch {
+	case in.Mod <= 0:
+		return opFieldErr("mod", "a key that exists needs its mod revision (> 0)")
+	case in.Create <= 0:
+		return opFieldErr("create", "a key that exists needs its create revision (> 0)")
+	case in.Version <= 0:
+		return opFieldErr("version", "a key that exists needs its version (> 0)")
+	case in.Create > in.Mod:
+		return opFieldErr("create", "%d is after the mod revision %d", in.Create, in.Mod)
+	case in.Version == 1 && in.Create != in.Mod:
+		return opFieldErr("version", "1 means the key's last write created it, so create (%d) must equal mod (%d)", in.Create, in.Mod)
+	case in.Version > 1 && in.Create == in.Mod:
+		return opFieldErr("version", "%d means the key was written after its creation, so create (%d) must be below mod (%d)", in.Version, in.Create, in.Mod)
+	}
+	return nil
+}
+
+// CheckLinearizableFrom is CheckLinearizable on a store that may hold keys
+// before the history begins: initial gives the state of some keys, at
+// most one entry per Key; the others start absent.
+func CheckLinearizableFrom(initial []KVInitial, ops []KVOp, opts LinearizableOptions) (harness.Verdict, LinearizableReport) {
+	if len(initial) == 0 {
+		return CheckLinearizable(ops, opts)
+	}
+	var rep LinearizableReport
+	absent := kvLinModel().Init().(kvLinState)
+	start := make(map[string]kvLinState, len(initial))
+	seen := make(map[string]int, len(initial))
+	for i := range initial {
+		in := initial[i]
+		if err := in.validate(); err != nil {
+			return linMalformedInitial(i, in.String(), err, rep)
+		}
+		if j, dup := seen[in.Key]; dup {
+			return linMalformedInitial(i, in.String(), opFieldErr("key", "initial state #%d is for the same key", j), rep)
+		}
+		seen[in.Key] = i
+		if in.Found {
+			start[in.Key] = kvLinState{exists: true, value: in.Value, version: in.Version,
+				rev: in.Mod, revKnown: true, create: in.Create, createKnown: true}
+		}
+	}
+	// As CheckLinearizable does.
+	var items []*linItem
+	for i := range ops {
+		op := ops[i]
+		if err := op.validate(); err != nil {
+			return linMalformed(i, op.String(), err, rep)
+		}
+		if op.Failed {
+			rep.Failed++
+			continue
+		}
+		items = append(items, &linItem{index: i, client: op.Client, key: op.Key, start: op.Start, end: op.End,
+			indeterminate: op.Indeterminate, kv: &op})
+	}
+	model := kvLinModel()
+	if len(start) > 0 { // otherwise every key starts absent, as it does by default
+		model = kvLinModelFrom(start, absent)
+	}
+	return runLinearizable(model, "key", items, opts, rep)
+}
+
+func linMalformedInitial(i int, desc string, err *opFieldError, rep LinearizableReport) (harness.Verdict, LinearizableReport) {
+	return harness.Verdict{Check: LinearizabilityCheck, Status: harness.Unknown,
+		Detail: fmt.Sprintf("cannot judge: initial state #%d (%s): %s", i, desc, err)}, rep
+}
+
+// kvUnresolved is where every key starts when some keys have initial
+// states: porcupine starts every partition from one Init state, so a key's
+// own initial state is looked up at its first step, from the op's key.
+// Once a step is taken the state is a kvLinState, so Equal and Hash meet
+// kvUnresolved only at the root of the search.
+type kvUnresolved struct{}
+
+// kvLinModelFrom is the kv model whose keys start from start (absent when
+// not in it).
+func kvLinModelFrom(start map[string]kvLinState, absent kvLinState) porcupine.Model {
+	m := kvLinModel()
+	step, equal, hash, describe := m.Step, m.Equal, m.Hash, m.DescribeState
+	m.Init = func() any { return kvUnresolved{} }
+	m.Step = func(state, input, output any) (bool, any) {
+		if _, ok := state.(kvUnresolved); ok {
+			s, ok := start[input.(*linItem).key]
+			if !ok {
+				s = absent
+			}
+			state = s
+		}
+		return step(state, input, output)
+	}
+	m.Equal = func(a, b any) bool {
+		_, ua := a.(kvUnresolved)
+		_, ub := b.(kvUnresolved)
+		if ua || ub {
+			return ua && ub
+		}
+		return equal(a, b)
+	}
+	m.Hash = func(state any) uint64 {
+		if _, ok := state.(kvUnresolved); ok {
+			return 0
+		}
+		return hash(state)
+	}
+	m.DescribeState = func(state any) string {
+		if _, ok := state.(kvUnresolved); ok {
+			return "in its initial state"
+		}
+		return describe(state)
+	}
+	return m
 }

@@ -28,6 +28,9 @@ const checkUsage = `usage: hasim check [flags] FILE
 
 Checks a history file (JSON lines, one operation per line; see the README or
 'go doc hasim/checkers ReadKVHistory') for linearizability with porcupine.
+Keys start absent unless an initial line gives their state before the
+history, e.g. {"initial": true, "key": "x", "value": "a", "mod": 3,
+"create": 2, "version": 2}.
 
   --model kv        single-key ops of an etcd-like store: get, put, delete, cas
   --model register  Jepsen-style read, write, cas on registers
@@ -84,17 +87,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	var v harness.Verdict
 	var rep checkers.LinearizableReport
 	if *model == "kv" {
-		ops, err := checkers.ReadKVHistory(f)
+		h, err := checkers.ReadKVHistoryFile(f)
 		if err != nil {
 			return usagef("%s: %v", path, err)
 		}
-		v, rep = checkers.CheckLinearizable(ops, opts)
+		v, rep = checkers.CheckLinearizableFrom(h.Initial, h.Ops, opts)
 	} else {
-		ops, err := checkers.ReadRegisterHistory(f)
+		h, err := checkers.ReadRegisterHistoryFile(f)
 		if err != nil {
 			return usagef("%s: %v", path, err)
 		}
-		v, rep = checkers.CheckRegister(ops, opts)
+		v, rep = checkers.CheckRegisterFrom(h.Initial, h.Ops, opts)
 	}
 
 	if *asJSON {
