@@ -602,6 +602,23 @@ func (s *Sim) resumeHost(h *host) {
 	}
 }
 
+// Impaired says whether a disk is slowed or a link between two hosts is
+// off its run's conditions now, naming the first such; "" when none. It is
+// the cheap part of Disturbed, for oracles asked often.
+func (s *Sim) Impaired() string {
+	for _, h := range s.hosts {
+		if h.syncLatency != h.baseSync {
+			return "host " + h.name + " disk at " + h.syncLatency.String()
+		}
+	}
+	for i := range s.net.links {
+		if l := &s.net.links[i]; l.params != l.base && i/s.net.n != i%s.net.n {
+			return "link " + s.hosts[i/s.net.n].name + "->" + s.hosts[i%s.net.n].name + " not at its conditions"
+		}
+	}
+	return ""
+}
+
 // Disturbed lists what is still abnormal now: active partitions, hosts down
 // or paused, processes not running on a running host, links not at their
 // default conditions, clocks not at rate 1x. Liveness and convergence

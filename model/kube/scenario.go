@@ -120,6 +120,7 @@ type Scenario struct {
 	issuedAt    map[issueKey]issue
 	races       map[string]*election.Race // lease → its candidates' takeover writes
 	truthRev    int64                     // the highest store revision the observers read
+	memberHosts []string                  // the store members' hosts
 	truthBehind bool                      // the last read found the store behind truthRev
 	// creators: the pods controllers issued creates for, by name, until
 	// seen in the store; seenPods: the workload's pods at the last sample,
@@ -276,6 +277,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		}
 	}
 	sc.masters, sc.workers = Masters(c), Workers(c)
+	sc.memberHosts = store.MemberHosts(sc.store.Cfg)
 	sc.actors = map[string][]actor{}
 	sc.procs = map[string][]harness.ProcID{}
 	sc.running = map[string]map[string]bool{}
@@ -710,13 +712,15 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 			return false, "user " + u + " cut off"
 		}
 	}
-	for _, d := range s.Disturbed() {
-		if strings.Contains(d, " disk at ") || strings.Contains(d, "links not at default") {
-			return false, "degraded: " + d
-		}
+	if d := s.Impaired(); d != "" {
+		return false, "degraded: " + d
 	}
-	members := store.MemberHosts(sc.store.Cfg)
-	memberOK := func(j int) bool { return up(members[j]) && s.Running(sc.store.Members()[j]) }
+	both := func(a, b string) bool { return net.Clear(a, b) && net.Clear(b, a) }
+	members := sc.memberHosts
+	memberOK := make([]bool, len(members))
+	for j := range members {
+		memberOK[j] = up(members[j]) && s.Running(sc.store.Members()[j])
+	}
 	// A member serves while it and the raft leader reach each other and a
 	// quorum: one cut from the leader alone, though connected to a
 	// majority, stays without a leader as long as the others still hear
@@ -726,17 +730,18 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 		return false, "no raft leader"
 	}
 	leader := s.ProcHost(leaderProc)
-	quorum := func(j int) bool {
-		if !memberOK(j) || !net.Clear(members[j], leader) || !net.Clear(leader, members[j]) {
-			return false
+	quorum := make([]bool, len(members))
+	for j := range members {
+		if !memberOK[j] || !both(members[j], leader) {
+			continue
 		}
 		n := 0
 		for k := range members {
-			if memberOK(k) && net.Clear(members[j], members[k]) && net.Clear(members[k], members[j]) {
+			if memberOK[k] && both(members[j], members[k]) {
 				n++
 			}
 		}
-		return n > len(members)/2
+		quorum[j] = n > len(members)/2
 	}
 	var good []string
 	for i, m := range sc.masters {
@@ -745,7 +750,7 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 		}
 		ok := false
 		if sc.Cfg.Topology == store.Stacked {
-			ok = quorum(i)
+			ok = quorum[i]
 		} else {
 			// Externally, an API server sends to every member in turn: the
 			// members it reaches are part of the state, since calls sent
@@ -753,9 +758,9 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 			// keepalive gives up on it.
 			var reach []string
 			for j := range members {
-				if net.Clear(m, members[j]) && net.Clear(members[j], m) {
+				if both(m, members[j]) {
 					reach = append(reach, members[j])
-					ok = ok || quorum(j)
+					ok = ok || quorum[j]
 				}
 			}
 			m += "(" + strings.Join(reach, ",") + ")"
@@ -772,7 +777,7 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 	// client's keepalive gives up on it), and the grace starts again.
 	var live []string
 	for j, h := range members {
-		if quorum(j) {
+		if quorum[j] {
 			live = append(live, h)
 		}
 	}
