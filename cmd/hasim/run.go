@@ -310,6 +310,7 @@ type jsonCheck struct {
 	Detail   string         `json:"detail"`
 	Outside  string         `json:"outside,omitempty"`
 	Advisory bool           `json:"advisory,omitempty"`
+	At       string         `json:"at,omitempty"` // when a violation was first seen
 }
 
 type jsonSummary struct {
@@ -431,7 +432,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			js.Schedule = append(js.Schedule, e.String())
 		}
 		for _, v := range res.Verdicts {
-			js.Checks[v.Check] = jsonCheck{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
+			jc := jsonCheck{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
+			if v.At > 0 {
+				jc.At = v.At.String()
+			}
+			js.Checks[v.Check] = jc
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
