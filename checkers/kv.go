@@ -193,19 +193,9 @@ func CheckLinearizableFrom(initial []KVInitial, ops []KVOp, opts LinearizableOpt
 				rev: in.Mod, revKnown: true, create: in.Create, createKnown: true}
 		}
 	}
-	// As CheckLinearizable does.
-	var items []*linItem
-	for i := range ops {
-		op := ops[i]
-		if err := op.validate(); err != nil {
-			return linMalformed(i, op.String(), err, rep)
-		}
-		if op.Failed {
-			rep.Failed++
-			continue
-		}
-		items = append(items, &linItem{index: i, client: op.Client, key: op.Key, start: op.Start, end: op.End,
-			indeterminate: op.Indeterminate, kv: &op})
+	items, bad, err := kvItems(ops, &rep)
+	if err != nil {
+		return linMalformed(bad, ops[bad].String(), err, rep)
 	}
 	model := kvLinModel()
 	if len(start) > 0 { // otherwise every key starts absent, as it does by default

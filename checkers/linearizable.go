@@ -83,12 +83,22 @@ type LinearizableReport struct {
 // written to opts.HTMLPath) or unknown (a timeout, a malformed op, or no op
 // to judge).
 func CheckLinearizable(ops []KVOp, opts LinearizableOptions) (harness.Verdict, LinearizableReport) {
-	var items []*linItem
 	var rep LinearizableReport
+	items, bad, err := kvItems(ops, &rep)
+	if err != nil {
+		return linMalformed(bad, ops[bad].String(), err, rep)
+	}
+	return runLinearizable(kvLinModel(), "key", items, opts, rep)
+}
+
+// kvItems turns ops into porcupine's items, leaving failed ops out (and
+// counting them in rep); a malformed op is an error, with its index.
+func kvItems(ops []KVOp, rep *LinearizableReport) ([]*linItem, int, *opFieldError) {
+	var items []*linItem
 	for i := range ops {
 		op := ops[i]
 		if err := op.validate(); err != nil {
-			return linMalformed(i, op.String(), err, rep)
+			return nil, i, err
 		}
 		if op.Failed {
 			rep.Failed++
@@ -97,7 +107,7 @@ func CheckLinearizable(ops []KVOp, opts LinearizableOptions) (harness.Verdict, L
 		items = append(items, &linItem{index: i, client: op.Client, key: op.Key, start: op.Start, end: op.End,
 			indeterminate: op.Indeterminate, kv: &op})
 	}
-	return runLinearizable(kvLinModel(), "key", items, opts, rep)
+	return items, 0, nil
 }
 
 // CheckRegister judges whether a Jepsen-style history of read, write and

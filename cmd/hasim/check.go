@@ -54,17 +54,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, checkUsage)
 		fs.PrintDefaults()
 	}
-	// Flags may come before or after the file.
-	var files []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	switch {
 	case len(files) == 0:

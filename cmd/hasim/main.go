@@ -116,6 +116,22 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseInterleaved parses a subcommand's flags, which may come before,
+// between or after its arguments, and returns the arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 // createTrace makes dir and creates dir/trace.txt in it for a run's trace.
 func createTrace(dir string) (*os.File, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

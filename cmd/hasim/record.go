@@ -9,7 +9,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -701,8 +700,8 @@ func (r *recorder) cas(ctx context.Context, c *realetcd.Client, key string, expe
 	return op
 }
 
-// writeHistory writes header lines as comments, then ops in call order, one
-// JSON object a line, in the format of checkers.ReadKVHistory.
+// writeHistory writes header lines as comments, then ops in call order in
+// the format of checkers.ReadKVHistory.
 func writeHistory(w io.Writer, header []string, ops []checkers.KVOp) error {
 	bw := bufio.NewWriter(w)
 	for _, h := range header {
@@ -710,51 +709,10 @@ func writeHistory(w io.Writer, header []string, ops []checkers.KVOp) error {
 	}
 	sorted := append([]checkers.KVOp(nil), ops...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Start < sorted[j].Start })
-	for _, op := range sorted {
-		b, err := json.Marshal(historyLine(op))
-		if err != nil {
-			return err
-		}
-		bw.Write(b)
-		bw.WriteByte('\n')
+	if err := checkers.WriteKVHistory(bw, sorted); err != nil {
+		return err
 	}
 	return bw.Flush()
-}
-
-// histLine is a KVOp as the history format spells it: times in
-// nanoseconds, and no return for a call whose outcome is unknown or that
-// failed (the format does not judge it).
-type histLine struct {
-	Client        int    `json:"client"`
-	Kind          string `json:"op"`
-	Key           string `json:"key"`
-	Value         string `json:"value,omitempty"`
-	ExpectMod     int64  `json:"expect_mod,omitempty"`
-	Call          int64  `json:"call"`
-	Return        *int64 `json:"return,omitempty"`
-	Indeterminate bool   `json:"indeterminate,omitempty"`
-	Failed        bool   `json:"failed,omitempty"`
-	Revision      int64  `json:"revision,omitempty"`
-	Succeeded     bool   `json:"succeeded,omitempty"`
-	Found         bool   `json:"found,omitempty"`
-	Got           string `json:"got,omitempty"`
-	Mod           int64  `json:"mod,omitempty"`
-	Create        int64  `json:"create,omitempty"`
-	Version       int64  `json:"version,omitempty"`
-	Deleted       int64  `json:"deleted,omitempty"`
-}
-
-func historyLine(op checkers.KVOp) histLine {
-	l := histLine{Client: op.Client, Kind: string(op.Kind), Key: op.Key, Value: op.Value, ExpectMod: op.ExpectMod,
-		Call: int64(op.Start), Indeterminate: op.Indeterminate, Failed: op.Failed}
-	if op.Indeterminate || op.Failed {
-		return l
-	}
-	ret := int64(op.End)
-	l.Return = &ret
-	l.Revision, l.Succeeded, l.Found, l.Got = op.Revision, op.Succeeded, op.Found, op.Got
-	l.Mod, l.Create, l.Version, l.Deleted = op.Mod, op.Create, op.Version, op.Deleted
-	return l
 }
 
 // historySummary counts a history's ops by kind and outcome.

@@ -110,16 +110,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "usage: hasim report [--json] [--html FILE] SOAK_DIR...\n\nMerges soak directories (shards, machines) into one summary.\n\n")
 		fs.PrintDefaults()
 	}
-	var dirs []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		dirs = append(dirs, fs.Arg(0))
-		args = fs.Args()[1:]
+	dirs, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(dirs) == 0 {
 		return usagef("give at least one soak directory")

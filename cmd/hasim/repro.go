@@ -27,17 +27,9 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "usage: hasim repro [--out DIR] FAILURE_FILE [--out DIR]\n\nReplays a failure file exactly and checks that the trace hash matches; a\nrecorded crash or time-out is replayed in this process and said whether it\nrecurs.\n\n")
 		fs.PrintDefaults()
 	}
-	// Flags may come before or after the file.
-	var files []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(files) != 1 {
 		return usagef("takes exactly one failure file, got %d", len(files))
