@@ -158,6 +158,24 @@ func TestBadInputExitsTwo(t *testing.T) {
 	}
 }
 
+// Each failing run's porcupine view is named by its seed: a later failure
+// never overwrites the view an earlier failure file points to.
+func TestViewsAreNamedBySeed(t *testing.T) {
+	dir := t.TempDir()
+	for _, seed := range []string{"1", "2"} {
+		code, out, errs := hasim(t, "run", "--scenario", "store", "--bug", "store-stale-read", "--seed", seed,
+			"--duration", "40s", "--set", "size=3", "--set", "clients=3", "--faults", "partition", "--fault-rate", "8", "--out", dir)
+		if code != 1 || !strings.Contains(out, "violated linearizability") {
+			t.Fatalf("seed %s: exit %d\n%s%s", seed, code, out, errs)
+		}
+	}
+	for _, seed := range []string{"1", "2"} {
+		if _, err := os.Stat(filepath.Join(dir, "linearizability-store-"+seed+".html")); err != nil {
+			t.Errorf("seed %s's view: %v", seed, err)
+		}
+	}
+}
+
 func TestBugsLists(t *testing.T) {
 	code, out, _ := hasim(t, "bugs")
 	if code != 0 || !strings.Contains(out, "counter-lazy-fsync") {

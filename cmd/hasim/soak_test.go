@@ -86,8 +86,14 @@ func TestSoakShardsAndReport(t *testing.T) {
 	if code, _, errs := hasim(t, "report", "--html", page, s1, s2); code != 1 {
 		t.Fatalf("report --html: %d %s", code, errs)
 	}
-	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), `id="signatures"`) {
+	html, err := os.ReadFile(page)
+	if err != nil {
 		t.Fatalf("report page: %v", err)
+	}
+	for _, id := range []string{"signatures", "by-class", "by-check", "marks"} {
+		if !strings.Contains(string(html), `id="`+id+`"`) {
+			t.Errorf("the report page has no %s table", id)
+		}
 	}
 }
 
