@@ -154,7 +154,7 @@ func TestFaultsMarkTheStatesTheyStrike(t *testing.T) {
 		"at 3500ms crash h1 for 1s\n", // busy again: marked before the crash stops it
 		build: func(s *Sim, log *scriptLog) {
 			addHosts(s, "h1", "h2")
-			s.AddProcess("h1", "p", func() Process {
+			s.AddProcess("h1", "p", Datagrams, func() Process {
 				return &stateProc{scriptedProc{log: log, on: func(p *scriptedProc, ctx *Ctx, in Input) {
 					switch in.Kind {
 					case InputStart:

@@ -386,7 +386,7 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 		if p.inst == nil {
 			return nil, "process " + p.name + " is not running"
 		}
-		s.stopProc(p, "killed")
+		s.stopProc(p, StopKilled)
 		return func() {
 			if p.inst == nil && s.hosts[p.host].up {
 				s.startOrDefer(p)
@@ -408,14 +408,14 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 			}
 		}
 		if t, ok := p.inst.(Terminator); !ok || !t.Terminates() || s.hosts[p.host].paused {
-			s.stopProc(p, "terminated")
+			s.stopProc(p, StopTerminated)
 			return undo, ""
 		}
 		s.step(p, Input{Kind: InputStop})
 		s.At(s.now+TermGrace, func() {
 			if p.inc == inc && p.inst != nil {
 				restart := p.restartOnStop
-				s.stopProc(p, "killed after the grace period")
+				s.stopProc(p, StopGraceExpired)
 				if restart {
 					s.startOrDefer(p)
 				}
@@ -549,7 +549,7 @@ func (s *Sim) traceHost(verb string, h *host, extra string) {
 
 func (s *Sim) crashHost(h *host) {
 	for _, p := range h.procs {
-		s.stopProc(s.procs[p], "host-crash")
+		s.stopProc(s.procs[p], StopHostCrash)
 	}
 	h.up, h.paused = false, false
 	h.inc++

@@ -38,7 +38,7 @@ func (rs relayScenario) Build(s *Sim) error {
 	}
 	for i := 0; i < rs.hosts; i++ {
 		next := ProcID((i + 1) % rs.hosts)
-		s.AddProcess("h"+strconv.Itoa(i), "relay", func() Process { return &relay{next: next} })
+		s.AddProcess("h"+strconv.Itoa(i), "relay", Datagrams, func() Process { return &relay{next: next} })
 	}
 	return nil
 }

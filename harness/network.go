@@ -87,7 +87,7 @@ type netMod struct {
 type network struct {
 	s *Sim
 	// conns: delivery time of the last message per ordered connection
-	// (sender, OrderedReceiver), for its FIFO order.
+	// (sender, Connection receiver), for its FIFO order.
 	conns  map[[2]ProcID]time.Duration
 	def    LinkParams
 	n      int
@@ -250,7 +250,8 @@ func (s *Sim) freeMsg(i uint32) {
 }
 
 // twins ties a message to its network duplicate, so that a receiver on a
-// connection (StreamReceiver) gets only the first copy to arrive.
+// connection (the Streams or Connection transport) gets only the first
+// copy to arrive.
 type twins struct {
 	refs      uint8
 	delivered bool
@@ -265,16 +266,6 @@ func (s *Sim) allocTwins() uint32 {
 	}
 	s.twins = append(s.twins, twins{refs: 2})
 	return uint32(len(s.twins))
-}
-
-// StreamReceiver is implemented by processes whose peers reach them over a
-// connection (TCP: gRPC, HTTP): such a transport never hands the
-// application the same message twice, so the kernel delivers only the
-// first copy of a message the network duplicated and drops the other
-// (traced as "drop … (duplicate)"). Processes that receive datagrams do not
-// implement it and see both copies.
-type StreamReceiver interface {
-	StreamTransport() bool
 }
 
 func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
@@ -292,13 +283,13 @@ func (s *Sim) send(from *proc, to ProcID, pl Payload) uint64 {
 		return s.nextMsgID
 	}
 	l := s.net.link(from.host, dst.host)
-	// A receiver on one ordered connection per peer (OrderedReceiver) is
+	// A receiver on one ordered connection per peer (Connection) is
 	// reached over TCP, which never loses a segment in the middle of a
 	// stream: what a partition cuts is retransmitted until the link heals
 	// (held), and a lost segment arrives one retransmission timeout late,
 	// holding up what follows it.
 	// (The receiver's kind is looked up only when the link is faulty.)
-	ordered := (l.block != blockNone || l.params.Loss > 0) && orderedReceiver(dst.inst)
+	ordered := (l.block != blockNone || l.params.Loss > 0) && dst.ordered()
 	switch {
 	case l.block == blockDrop && !ordered:
 		s.traceMsg("drop", slot, "partition")
@@ -341,11 +332,11 @@ func (s *Sim) transmitLate(slot uint32, l *link, r *Rand, late time.Duration) {
 	at := s.now + late + p.Latency + r.Between(0, p.Jitter)
 	// A reordered message is held back so that later ones overtake it;
 	// for a receiver whose peers reach it over one ordered connection
-	// (OrderedReceiver) the same draw only delays it, and those behind it
+	// (Connection) the same draw only delays it, and those behind it
 	// on that connection wait. The connection is the pair of processes:
 	// its delays hold up nothing else on the link.
 	m := &s.msgs[slot].msg
-	ordered := orderedReceiver(s.procs[m.To].inst)
+	ordered := s.procs[m.To].ordered()
 	if r.Chance(p.Reorder) {
 		at += r.Between(0, 2*p.Latency+p.Jitter)
 		if !ordered {
@@ -393,7 +384,7 @@ func (s *Sim) deliver(ev event) {
 		return
 	case dst.inc != m.toInc:
 		s.traceMsg("drop", ev.ref, "receiver-restarted")
-	case m.twins != 0 && s.twins[m.twins-1].delivered && (dst.inst == nil || streamReceiver(dst.inst)):
+	case m.twins != 0 && s.twins[m.twins-1].delivered && (dst.inst == nil || dst.transport != Datagrams):
 		// The other copy was already delivered or refused: a connection
 		// hands over (or refuses) a message once.
 		s.traceMsg("drop", ev.ref, "duplicate")
@@ -518,23 +509,38 @@ func (s *Sim) deliverRefusal(ev event) {
 	}
 }
 
-// OrderedReceiver is implemented by StreamReceivers whose peers reach them
-// over one connection each (HTTP over TCP): the network never reorders
-// what they receive from one host; a reorder fault only delays it. A
-// process that multiplexes several streams per peer (etcd's raft
-// transport) is a StreamReceiver but not an OrderedReceiver: its messages
-// may overtake each other.
-type OrderedReceiver interface {
-	StreamReceiver
-	Ordered() bool
+// Transport is how a process's peers reach it, declared when it is added
+// (AddProcess): it decides what the network may do to what it receives.
+type Transport uint8
+
+const (
+	// Datagrams: each message travels alone (UDP). The network may lose,
+	// reorder and duplicate them, and the receiver sees every copy.
+	Datagrams Transport = iota + 1
+	// Streams: several streams per peer over TCP (gRPC, etcd's raft
+	// transport). A connection never hands the application the same
+	// message twice, so of a message the network duplicated only the first
+	// copy is delivered (the other is traced as "drop … (duplicate)"); a
+	// partition drops what it cuts, and messages may overtake each other.
+	Streams
+	// Connection: one ordered TCP connection per peer (HTTP). Besides
+	// what Streams gives, the network never reorders what one sender sends
+	// (a reorder fault only delays it), and what a partition cuts or a lossy
+	// link drops is retransmitted: held until the link heals, or one
+	// retransmission timeout late.
+	Connection
+)
+
+var transportNames = [...]string{Datagrams: "datagrams", Streams: "streams", Connection: "connection"}
+
+func (t Transport) String() string {
+	if t >= Datagrams && t <= Connection {
+		return transportNames[t]
+	}
+	return "Transport(" + strconv.Itoa(int(t)) + ")"
 }
 
-func orderedReceiver(p Process) bool {
-	o, ok := p.(OrderedReceiver)
-	return ok && o.Ordered()
-}
-
-func streamReceiver(p Process) bool {
-	sr, ok := p.(StreamReceiver)
-	return ok && sr.StreamTransport()
-}
+// ordered reports whether the running instance is reached over one
+// ordered connection per peer (a process that is down has no connection
+// to hold a message on).
+func (p *proc) ordered() bool { return p.inst != nil && p.transport == Connection }

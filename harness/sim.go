@@ -97,15 +97,18 @@ type host struct {
 }
 
 type proc struct {
-	id     ProcID
-	name   string // host/local
-	local  string
-	host   HostID
-	spawn  Spawn
-	inst   Process
-	inc    uint32 // bumped whenever the running instance stops
-	starts int
-	rnd    *Rand
+	id    ProcID
+	name  string // host/local
+	local string
+	host  HostID
+	spawn Spawn
+	inst  Process
+	// transport: how peers reach it, declared by AddProcess.
+	transport Transport
+	onStop    []func(Stopped)
+	inc       uint32 // bumped whenever the running instance stops
+	starts    int
+	rnd       *Rand
 	// restartOnStop: a term fault was undone while the process was still
 	// stopping; it starts again as soon as it has stopped.
 	restartOnStop bool
@@ -281,10 +284,16 @@ func (s *Sim) AddHost(c HostConfig) HostID {
 }
 
 // AddProcess adds a process called local on host hostName; its full name is
-// "host/local". It starts when the run starts (if its host is up).
-func (s *Sim) AddProcess(hostName, local string, spawn Spawn) ProcID {
+// "host/local". Its peers reach it over transport t, which decides what the
+// network may do to the messages it receives (there is no default: a
+// forgotten declaration would silently change delivery). It starts when the
+// run starts (if its host is up).
+func (s *Sim) AddProcess(hostName, local string, t Transport, spawn Spawn) ProcID {
 	if s.started {
 		panic("hasim: AddProcess after the simulation started")
+	}
+	if t < Datagrams || t > Connection {
+		panic(fmt.Sprintf("hasim: AddProcess %s/%s: transport %s is not declared (Datagrams, Streams or Connection)", hostName, local, t))
 	}
 	h, ok := s.hostByName[hostName]
 	if !ok {
@@ -298,7 +307,7 @@ func (s *Sim) AddProcess(hostName, local string, spawn Spawn) ProcID {
 		panic(fmt.Sprintf("hasim: duplicate process %q", name))
 	}
 	id := ProcID(len(s.procs))
-	s.procs = append(s.procs, &proc{id: id, name: name, local: local, host: h, spawn: spawn})
+	s.procs = append(s.procs, &proc{id: id, name: name, local: local, host: h, spawn: spawn, transport: t})
 	s.procByName[name] = id
 	s.hosts[h].procs = append(s.hosts[h].procs, id)
 	return id
@@ -605,7 +614,7 @@ func (s *Sim) step(p *proc, in Input) {
 	if s.exitReq {
 		s.exitReq = false
 		restart := p.restartOnStop
-		s.stopProc(p, "exit")
+		s.stopProc(p, StopExit)
 		if restart {
 			s.startOrDefer(p)
 		} else if s.exitAfter >= 0 {
@@ -638,10 +647,11 @@ func (s *Sim) startProc(id ProcID) {
 // stopProc ends the running instance: its volatile state and timers are
 // gone, and messages in flight to it will be dropped (their connection
 // died with it).
-func (s *Sim) stopProc(p *proc, reason string) {
+func (s *Sim) stopProc(p *proc, reason StopReason) {
 	if p.inst == nil {
 		return
 	}
+	inst := p.inst
 	p.inst = nil
 	p.inc++
 	p.restartOnStop = false
@@ -659,6 +669,48 @@ func (s *Sim) stopProc(p *proc, reason string) {
 		b = append(b, reason...)
 		s.tr.end(b)
 	}
+	for _, fn := range p.onStop {
+		fn(Stopped{Proc: p.id, Incarnation: p.starts, Reason: reason, Instance: inst})
+	}
+}
+
+// StopReason says why a process stopped.
+type StopReason string
+
+// Why processes stop.
+const (
+	// StopExit: the process called Ctx.Exit.
+	StopExit StopReason = "exit"
+	// StopKilled: a kill fault (SIGKILL).
+	StopKilled StopReason = "killed"
+	// StopTerminated: a term fault, to a process that is not a Terminator
+	// (or on a paused host): it dies at once.
+	StopTerminated StopReason = "terminated"
+	// StopGraceExpired: a Terminator did not exit within TermGrace.
+	StopGraceExpired StopReason = "killed after the grace period"
+	// StopHostCrash: its host crashed or lost power.
+	StopHostCrash StopReason = "host-crash"
+)
+
+// Stopped is what a process's stop observers hear.
+type Stopped struct {
+	Proc ProcID
+	// Incarnation is the one that stopped (Ctx.Incarnation of its steps).
+	Incarnation int
+	Reason      StopReason
+	// Instance is the instance that stopped, for a last look at its state.
+	Instance Process
+}
+
+// OnStop registers fn to be called whenever process p stops, for whatever
+// reason, as it stops (its instance already gone, before anything else
+// happens): observers follow a process's lifetime without polling it.
+// Observers of one process are called in the order they registered.
+func (s *Sim) OnStop(p ProcID, fn func(Stopped)) {
+	if p < 0 || int(p) >= len(s.procs) {
+		panic("hasim: OnStop of an unknown process")
+	}
+	s.procs[p].onStop = append(s.procs[p].onStop, fn)
 }
 
 func (s *Sim) freeTimer(i uint32) {

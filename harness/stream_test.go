@@ -10,8 +10,8 @@ type note string
 
 func (n note) String() string { return string(n) }
 
-// counting receives datagrams and counts them; streamCounting sits on a
-// connection (StreamReceiver).
+// counting counts the messages it receives, over whichever transport it
+// was added with.
 type counting struct{ got *int }
 
 func (c *counting) Step(ctx *Ctx, in Input) {
@@ -19,10 +19,6 @@ func (c *counting) Step(ctx *Ctx, in Input) {
 		*c.got++
 	}
 }
-
-type streamCounting struct{ counting }
-
-func (streamCounting) StreamTransport() bool { return true }
 
 type streamScenario struct{ stream, datagram int }
 
@@ -32,9 +28,9 @@ func (sc *streamScenario) Build(s *Sim) error {
 	for _, h := range []string{"a", "b", "c"} {
 		s.AddHost(HostConfig{Name: h})
 	}
-	b := s.AddProcess("b", "srv", func() Process { return &streamCounting{counting{got: &sc.stream}} })
-	c := s.AddProcess("c", "srv", func() Process { return &counting{got: &sc.datagram} })
-	s.AddProcess("a", "cli", func() Process { return &sender{to: []ProcID{b, c}} })
+	b := s.AddProcess("b", "srv", Streams, func() Process { return &counting{got: &sc.stream} })
+	c := s.AddProcess("c", "srv", Datagrams, func() Process { return &counting{got: &sc.datagram} })
+	s.AddProcess("a", "cli", Datagrams, func() Process { return &sender{to: []ProcID{b, c}} })
 	return nil
 }
 
@@ -57,7 +53,7 @@ func (p *sender) Step(ctx *Ctx, in Input) {
 
 // A network duplicate reaches a datagram receiver twice but a receiver on
 // a connection once, and the trace says which copy was dropped.
-func TestStreamReceiversGetNoDuplicates(t *testing.T) {
+func TestStreamsGetNoDuplicates(t *testing.T) {
 	sc := &streamScenario{}
 	sched, _ := ParseSchedule("at 0s net dup 100%")
 	res, err := Run(Config{Scenario: sc, Duration: time.Second, Trace: TraceOptions{Keep: true}}, 1, sched)

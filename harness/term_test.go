@@ -11,7 +11,7 @@ import (
 )
 
 // Tests of the Term fault (graceful stop with a grace period) and of
-// OrderedReceiver (a reorder fault only delays what a receiver on one
+// Connection receiver (a reorder fault only delays what a receiver on one
 // ordered connection gets).
 
 // termProc is a scripted process that handles InputStop when terminates.
@@ -24,7 +24,7 @@ func (p *termProc) Terminates() bool { return p.terminates }
 
 // addTerminator adds a scripted process that implements Terminator.
 func addTerminator(s *Sim, log *scriptLog, host, name string, terminates bool, on scriptHandler) ProcID {
-	return s.AddProcess(host, name, func() Process {
+	return s.AddProcess(host, name, Datagrams, func() Process {
 		return &termProc{scriptedProc: &scriptedProc{log: log, on: on}, terminates: terminates}
 	})
 }
@@ -519,21 +519,7 @@ func TestTermDeterministic(t *testing.T) {
 	}
 }
 
-// --- OrderedReceiver ---
-
-// orderedProc sits on one ordered connection per peer when ordered.
-type orderedProc struct {
-	*scriptedProc
-	ordered bool
-}
-
-func (*orderedProc) StreamTransport() bool { return true }
-func (p *orderedProc) Ordered() bool       { return p.ordered }
-
-// streamProc is a StreamReceiver that is not an OrderedReceiver.
-type streamProc struct{ *scriptedProc }
-
-func (*streamProc) StreamTransport() bool { return true }
+// --- Declared transports ---
 
 // burstHandler sends seqMsg 1..per*ticks to every peer, per messages each
 // tick of its local clock.
@@ -556,7 +542,7 @@ func burstHandler(every time.Duration, per, ticks int, peers ...string) scriptHa
 	}
 }
 
-func TestOrderedReceiverKeepsOrderUnderReorder(t *testing.T) {
+func TestConnectionKeepsOrderUnderReorder(t *testing.T) {
 	receivers := []string{"h2/ord", "h2/stream", "h2/plain", "h2/unordered"}
 	run := func(seed uint64, sched string) (Result, *scriptLog) {
 		return runScripted(t, runSpec{seed: seed, duration: time.Second, sched: sched, build: func(s *Sim, log *scriptLog) {
@@ -564,13 +550,13 @@ func TestOrderedReceiverKeepsOrderUnderReorder(t *testing.T) {
 			// 200 messages to each receiver: 10 every millisecond, on a
 			// 1ms link without jitter.
 			addScripted(s, log, "h1", "a", burstHandler(tms, 10, 20, receivers...))
-			s.AddProcess("h2", "ord", func() Process {
-				return &orderedProc{scriptedProc: &scriptedProc{log: log}, ordered: true}
+			s.AddProcess("h2", "ord", Connection, func() Process {
+				return &scriptedProc{log: log}
 			})
-			s.AddProcess("h2", "stream", func() Process { return &streamProc{&scriptedProc{log: log}} })
+			s.AddProcess("h2", "stream", Streams, func() Process { return &scriptedProc{log: log} })
 			addScripted(s, log, "h2", "plain", nil)
-			s.AddProcess("h2", "unordered", func() Process {
-				return &orderedProc{scriptedProc: &scriptedProc{log: log}, ordered: false}
+			s.AddProcess("h2", "unordered", Streams, func() Process {
+				return &scriptedProc{log: log}
 			})
 		}})
 	}
@@ -586,7 +572,7 @@ func TestOrderedReceiverKeepsOrderUnderReorder(t *testing.T) {
 			}
 			inOrder := equalInts(got, all)
 			if r == "h2/ord" && !inOrder {
-				t.Fatalf("seed %d: the OrderedReceiver got the stream out of order: %v", seed, got)
+				t.Fatalf("seed %d: the Connection receiver got the stream out of order: %v", seed, got)
 			}
 			if r != "h2/ord" && inOrder {
 				t.Fatalf("seed %d: %s got all 200 messages in order under reorder 50%%", seed, r)
@@ -621,7 +607,7 @@ func TestOrderedReceiverKeepsOrderUnderReorder(t *testing.T) {
 
 // A reorder fault on other links leaves the ordered receiver's link alone,
 // and once the fault is undone nothing is delayed any more.
-func TestOrderedReceiverFaultScope(t *testing.T) {
+func TestConnectionFaultScope(t *testing.T) {
 	_, log := runScripted(t, runSpec{seed: 3, duration: 2 * time.Second, sched: "at 0s net reorder 100% between {h1} | {h3} for 500ms",
 		build: func(s *Sim, log *scriptLog) {
 			addHosts(s, "h1", "h2", "h3")
@@ -639,8 +625,8 @@ func TestOrderedReceiverFaultScope(t *testing.T) {
 				},
 			}))
 			for _, h := range []string{"h2", "h3"} {
-				s.AddProcess(h, "ord", func() Process {
-					return &orderedProc{scriptedProc: &scriptedProc{log: log}, ordered: true}
+				s.AddProcess(h, "ord", Connection, func() Process {
+					return &scriptedProc{log: log}
 				})
 			}
 		}})
@@ -709,8 +695,8 @@ func TestOrderedConnectionDelaysStayOnIt(t *testing.T) {
 			addHosts(s, "h1", "h2")
 			addScripted(s, log, "h1", "a", burstHandler(tms, 10, 20, "h2/ord"))
 			addScripted(s, log, "h1", "b", burstHandler(tms, 10, 20, "h2/plain"))
-			s.AddProcess("h2", "ord", func() Process {
-				return &orderedProc{scriptedProc: &scriptedProc{log: log}, ordered: true}
+			s.AddProcess("h2", "ord", Connection, func() Process {
+				return &scriptedProc{log: log}
 			})
 			addScripted(s, log, "h2", "plain", nil)
 		}})

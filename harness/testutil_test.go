@@ -137,7 +137,7 @@ func (p *scriptedProc) Step(ctx *Ctx, in Input) {
 
 // addScripted adds a scripted process whose instances share log.
 func addScripted(s *Sim, log *scriptLog, host, name string, on scriptHandler) ProcID {
-	return s.AddProcess(host, name, func() Process {
+	return s.AddProcess(host, name, Datagrams, func() Process {
 		return &scriptedProc{log: log, on: on}
 	})
 }

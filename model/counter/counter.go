@@ -133,11 +133,11 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	s.AddHost(harness.HostConfig{Name: "client"})
 	for i, h := range hosts {
 		i := i
-		sc.replicas = append(sc.replicas, s.AddProcess(h, "counter", func() harness.Process {
+		sc.replicas = append(sc.replicas, s.AddProcess(h, "counter", harness.Datagrams, func() harness.Process {
 			return &replica{sc: sc, idx: i}
 		}))
 	}
-	s.AddProcess("client", "load", func() harness.Process { return &client{sc: sc, out: map[uint64]harness.TimerID{}} })
+	s.AddProcess("client", "load", harness.Datagrams, func() harness.Process { return &client{sc: sc, out: map[uint64]harness.TimerID{}} })
 	s.AddRole("busiest", sc.busiest)
 	// The workload stops a quiet period before the end, so that the checks
 	// judge a cluster that had the time to converge.

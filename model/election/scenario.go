@@ -88,7 +88,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		member := sc.store.Members()[i]
 		id := 2000 + i
 		var p harness.ProcID
-		p = s.AddProcess(h, "cm", func() harness.Process {
+		p = s.AddProcess(h, "cm", harness.Datagrams, func() harness.Process {
 			return &controller{sc: sc, proc: p, client: store.Client{Endpoints: []harness.ProcID{member}, Timeout: c.Timings.ClientTimeout, ID: id}}
 		})
 		sc.procs = append(sc.procs, p)

@@ -136,13 +136,6 @@ func NewAPIServer(cfg APIServerConfig) *APIServer {
 	return a
 }
 
-// StreamTransport implements harness.StreamReceiver: clients reach the
-// server over TCP.
-func (a *APIServer) StreamTransport() bool { return true }
-
-// Ordered implements harness.OrderedReceiver: one TCP connection per peer.
-func (a *APIServer) Ordered() bool { return true }
-
 // CacheRevision is the revision the watch cache has caught up with (0
 // before its first list).
 func (a *APIServer) CacheRevision() int64 { return a.cache.rev }

@@ -127,17 +127,11 @@ func (c *ControllerManager) Step(ctx *harness.Ctx, in harness.Input) {
 	}
 }
 
-// StreamTransport implements harness.StreamReceiver.
-func (c *ControllerManager) StreamTransport() bool { return true }
-
 // States implements harness.StateReporter.
 func (c *ControllerManager) States(now time.Duration, dst []string) []string {
 	dst = c.elector.States(now, dst)
 	return c.podInf.States(c.rsInf.States(dst))
 }
-
-// Ordered implements harness.OrderedReceiver.
-func (c *ControllerManager) Ordered() bool { return true }
 
 func (c *ControllerManager) lead(ctx *harness.Ctx) {
 	c.rsInf = Informer{Kind: ReplicaSets, Client: &c.client, OnChange: c.rsChanged, OnSync: c.queueAll}
@@ -321,9 +315,6 @@ type Scheduler struct {
 	queued          bool
 }
 
-// StreamTransport implements harness.StreamReceiver.
-func (s *Scheduler) StreamTransport() bool { return true }
-
 // States implements harness.StateReporter.
 func (s *Scheduler) States(now time.Duration, dst []string) []string {
 	dst = s.elector.States(now, dst)
@@ -336,9 +327,6 @@ func (s *Scheduler) States(now time.Duration, dst []string) []string {
 // whole lease duration. (kube-controller-manager does not: a stopped one
 // simply dies.)
 func (s *Scheduler) Terminates() bool { return true }
-
-// Ordered implements harness.OrderedReceiver.
-func (s *Scheduler) Ordered() bool { return true }
 
 // Step implements harness.Process.
 func (s *Scheduler) Step(ctx *harness.Ctx, in harness.Input) {

@@ -50,14 +50,8 @@ type Kubelet struct {
 	lastRenew  time.Duration
 }
 
-// StreamTransport implements harness.StreamReceiver.
-func (k *Kubelet) StreamTransport() bool { return true }
-
 // States implements harness.StateReporter.
 func (k *Kubelet) States(_ time.Duration, dst []string) []string { return k.pods.States(dst) }
-
-// Ordered implements harness.OrderedReceiver.
-func (k *Kubelet) Ordered() bool { return true }
 
 // NodeLeaseInterval is how often kubelets renew their node Lease.
 const NodeLeaseInterval = 10 * time.Second

@@ -141,12 +141,6 @@ func NewLB(cfg LBConfig) *LB {
 	}
 }
 
-// StreamTransport: clients and backends reach the LB over TCP.
-func (l *LB) StreamTransport() bool { return true }
-
-// Ordered implements harness.OrderedReceiver.
-func (l *LB) Ordered() bool { return true }
-
 // Up reports whether backend i is in rotation.
 func (l *LB) Up(i int) bool { return l.be[i].up }
 

@@ -57,8 +57,6 @@ type lbFakeAPI struct {
 	watches []lbFakeWatch
 }
 
-func (f *lbFakeAPI) StreamTransport() bool { return true }
-
 func (f *lbFakeAPI) Step(ctx *harness.Ctx, in harness.Input) {
 	switch in.Kind {
 	case harness.InputMessage:
@@ -135,8 +133,6 @@ type lbFakeClientState struct {
 
 type lbFakeClient struct{ st *lbFakeClientState }
 
-func (f *lbFakeClient) StreamTransport() bool { return true }
-
 func (f *lbFakeClient) Step(ctx *harness.Ctx, in harness.Input) {
 	switch in.Kind {
 	case harness.InputStart:
@@ -189,7 +185,7 @@ func (sc *lbScenario) Build(s *harness.Sim) error {
 		s.AddHost(harness.HostConfig{Name: h})
 		st := &lbFakeAPIState{name: h + "/apiserver"}
 		e.api = append(e.api, st)
-		backends = append(backends, s.AddProcess(h, "apiserver", func() harness.Process {
+		backends = append(backends, s.AddProcess(h, "apiserver", harness.Streams, func() harness.Process {
 			return &lbFakeAPI{st: st, conns: map[lbFakeKey]bool{}}
 		}))
 		names = append(names, st.name)
@@ -198,9 +194,9 @@ func (sc *lbScenario) Build(s *harness.Sim) error {
 		BackendState: func(ctx *harness.Ctx, b int, up bool) {
 			e.changes = append(e.changes, lbChange{ctx.Now(), b, up})
 		}}
-	e.lbID = s.AddProcess("lb", "lb", func() harness.Process { return NewLB(cfg) })
+	e.lbID = s.AddProcess("lb", "lb", harness.Connection, func() harness.Process { return NewLB(cfg) })
 	s.AddHost(harness.HostConfig{Name: "c1"})
-	s.AddProcess("c1", "client", func() harness.Process { return &lbFakeClient{st: e.client} })
+	s.AddProcess("c1", "client", harness.Streams, func() harness.Process { return &lbFakeClient{st: e.client} })
 	for _, t := range harness.SortedKeys(e.probes) {
 		f := e.probes[t]
 		s.At(t, func() { f(e) })

@@ -323,16 +323,16 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 			etcd = store.Rotate(members, i)
 		}
 		cfg := APIServerConfig{Name: h + "/apiserver", Etcd: etcd, ClientID: 100 + 2*i, Bugs: c.Bugs, Wrote: sc.wrote}
-		sc.apiservers = append(sc.apiservers, s.AddProcess(h, "apiserver", func() harness.Process { return NewAPIServer(cfg) }))
+		sc.apiservers = append(sc.apiservers, s.AddProcess(h, "apiserver", harness.Connection, func() harness.Process { return NewAPIServer(cfg) }))
 	}
 	for i, h := range sc.masters {
 		server := sc.apiservers[i]
 		var cm, sched harness.ProcID
-		cm = s.AddProcess(h, "cm", func() harness.Process {
+		cm = s.AddProcess(h, "cm", harness.Connection, func() harness.Process {
 			return &ControllerManager{elected: elected{hooks: sc, proc: cm, lease: LeaseControllerManager},
 				server: server, clientID: 200 + i, timings: c.Timings, bugs: c.Bugs}
 		})
-		sched = s.AddProcess(h, "scheduler", func() harness.Process {
+		sched = s.AddProcess(h, "scheduler", harness.Connection, func() harness.Process {
 			return &Scheduler{elected: elected{hooks: sc, proc: sched, lease: LeaseScheduler},
 				server: server, clientID: 300 + i, timings: c.Timings, bugs: c.Bugs}
 		})
@@ -347,14 +347,14 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	}
 	sc.backendUp = make([]time.Duration, len(sc.masters))
 	lbCfg := LBConfig{Backends: sc.apiservers, Names: names, Bugs: c.Bugs, BackendState: sc.backendState}
-	sc.lb = s.AddProcess("lb", "lb", func() harness.Process { return NewLB(lbCfg) })
+	sc.lb = s.AddProcess("lb", "lb", harness.Connection, func() harness.Process { return NewLB(lbCfg) })
 	sc.lbs, sc.vip, sc.vipSince = []harness.ProcID{sc.lb}, sc.lb, 0
 	var resolve func() harness.ProcID
 	if c.StandbyLB {
 		s.AddHost(harness.HostConfig{Name: "lb2"})
 		standby := lbCfg
 		standby.BackendState = nil
-		lb2 := s.AddProcess("lb2", "lb", func() harness.Process { return NewLB(standby) })
+		lb2 := s.AddProcess("lb2", "lb", harness.Connection, func() harness.Process { return NewLB(standby) })
 		sc.lbs = append(sc.lbs, lb2)
 		var ka1, ka2 harness.ProcID
 		claim := func(_ *harness.Ctx, lb harness.ProcID) {
@@ -363,10 +363,10 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 				sc.vip, sc.vipSince = lb, s.Now()
 			}
 		}
-		ka1 = s.AddProcess("lb", "keepalived", func() harness.Process {
+		ka1 = s.AddProcess("lb", "keepalived", harness.Datagrams, func() harness.Process {
 			return &Keepalived{Priority: 100, Peer: ka2, LB: sc.lb, Claim: claim}
 		})
-		ka2 = s.AddProcess("lb2", "keepalived", func() harness.Process {
+		ka2 = s.AddProcess("lb2", "keepalived", harness.Datagrams, func() harness.Process {
 			return &Keepalived{Priority: 90, Peer: ka1, LB: lb2, Claim: claim}
 		})
 		resolve = func() harness.ProcID { return sc.vip }
@@ -375,7 +375,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for i, h := range sc.workers {
 		s.AddHost(harness.HostConfig{Name: h})
 		k := Kubelet{Node: h, Server: sc.lb, Resolve: resolve, ClientID: 400 + i, Capacity: c.Capacity, Runtime: sc, Bugs: c.Bugs}
-		s.AddProcess(h, "kubelet", func() harness.Process { kc := k; return &kc })
+		s.AddProcess(h, "kubelet", harness.Connection, func() harness.Process { kc := k; return &kc })
 	}
 	for i := range c.Users {
 		h := "u" + strconv.Itoa(i+1)
@@ -383,7 +383,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		u := User{Name: h, Server: sc.lb, Resolve: resolve, ClientID: 500 + i, Keys: c.Keys, CacheReads: c.CacheReads,
 			Workload: i == 0, RS: RSName, Replicas: c.Replicas, MaxReplicas: c.MaxReplicas, ScaleEvery: c.ScaleEvery,
 			Recorder: sc}
-		s.AddProcess(h, "user", func() harness.Process { uc := u; return &uc })
+		s.AddProcess(h, "user", harness.Connection, func() harness.Process { uc := u; return &uc })
 	}
 
 	s.AddRole("active-cm", func() (harness.ProcID, bool) { return sc.active(LeaseControllerManager) })

@@ -59,12 +59,6 @@ type User struct {
 	epoch   int
 }
 
-// StreamTransport implements harness.StreamReceiver.
-func (u *User) StreamTransport() bool { return true }
-
-// Ordered implements harness.OrderedReceiver.
-func (u *User) Ordered() bool { return true }
-
 // ConfigMap returns the name of shared ConfigMap i of key epoch e.
 func ConfigMap(e, i int) string { return "default/cm-" + strconv.Itoa(e) + "-" + strconv.Itoa(i) }
 

@@ -325,13 +325,6 @@ func (m *Member) sweep(ctx *harness.Ctx) {
 
 func seqBytes(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
-// StreamTransport implements harness.StreamReceiver: members talk to each
-// other (rafthttp) and to clients (gRPC) over TCP connections, which never
-// hand the application the same message twice. Were a network duplicate
-// delivered, raft would append a forwarded proposal twice and a request
-// would run twice.
-func (m *Member) StreamTransport() bool { return true }
-
 func (m *Member) receive(ctx *harness.Ctx, msg harness.Message) {
 	switch p := msg.Payload.(type) {
 	case raftMsg:

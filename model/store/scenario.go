@@ -192,7 +192,11 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for i, h := range hosts {
 		mc := &MemberConfig{ID: uint64(i + 1), Peers: peers, SnapshotCount: c.SnapshotCount,
 			CatchUpEntries: c.CatchUpEntries, Bugs: c.Bugs, Safety: sc.safety, Now: s.Now}
-		peers[i] = s.AddProcess(h, MemberProc, NewMember(mc))
+		// Members talk to each other (rafthttp) and to clients (gRPC) over
+		// TCP, which never hands the application the same message twice:
+		// were a network duplicate delivered, raft would append a forwarded
+		// proposal twice and a request would run twice.
+		peers[i] = s.AddProcess(h, MemberProc, harness.Streams, NewMember(mc))
 	}
 	sc.members = peers
 	rate := time.Duration(int64(time.Second) * int64(c.Clients) / int64(c.Rate))
@@ -200,7 +204,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		h := "c" + strconv.Itoa(i+1)
 		s.AddHost(harness.HostConfig{Name: h})
 		id := i + 1
-		s.AddProcess(h, "kv", func() harness.Process {
+		s.AddProcess(h, "kv", harness.Datagrams, func() harness.Process {
 			return &workload{sc: sc, id: id, every: rate,
 				client: Client{Endpoints: Rotate(peers, id-1), Timeout: c.ClientTimeout, ID: id, History: sc.history}}
 		})
@@ -217,7 +221,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	s.At(0, func() { sc.observe(s) })
 	if !c.NoWorkload {
 		s.AddHost(harness.HostConfig{Name: "p1"})
-		s.AddProcess("p1", "probe", func() harness.Process {
+		s.AddProcess("p1", "probe", harness.Datagrams, func() harness.Process {
 			return &prober{sc: sc, client: Client{Endpoints: peers, Timeout: 2 * time.Second, ID: 1000, History: sc.history}}
 		})
 	}

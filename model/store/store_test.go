@@ -55,7 +55,7 @@ func (t *scripted) Build(s *harness.Sim) error {
 	}
 	t.hist = NewHistory(s.Now)
 	s.AddHost(harness.HostConfig{Name: "t1"})
-	s.AddProcess("t1", "script", func() harness.Process { return &script{t: t} })
+	s.AddProcess("t1", "script", harness.Datagrams, func() harness.Process { return &script{t: t} })
 	for _, p := range t.probes {
 		p := p
 		s.At(p.at, func() { p.f(t, s) })
@@ -659,7 +659,7 @@ func TestClientAvoidsADeadMemberUntilItAnswers(t *testing.T) {
 			return err
 		}
 		s.AddHost(harness.HostConfig{Name: "t2"})
-		s.AddProcess("t2", "poll", func() harness.Process { p = &poller{eps: []string{"m1", "m2", "m3"}}; return p })
+		s.AddProcess("t2", "poll", harness.Datagrams, func() harness.Process { p = &poller{eps: []string{"m1", "m2", "m3"}}; return p })
 		return nil
 	}
 	sched, _ := harness.ParseSchedule("at 10s partition {t2} | {m1} for 140s")
