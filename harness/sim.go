@@ -775,6 +775,10 @@ func (s *Sim) retime(h *host) {
 	}
 }
 
+// ValidName checks a name of a host, process, role or cue: a word of
+// lower-case letters, digits, '-', '_' and '.'.
+func ValidName(n string) error { return validName(n) }
+
 func validName(n string) error {
 	if n == "" {
 		return fmt.Errorf("empty name")

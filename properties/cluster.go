@@ -664,8 +664,8 @@ func (t *ClusterTally) add(s harness.Status, sc *kube.Scenario, res harness.Resu
 	for _, sp := range sc.Timeline(res.Sim) {
 		lanes[sp.Lane]++
 	}
-	for mark, lane := range map[string]string{ReachedCMFailover: "active controller-manager",
-		ReachedSchedFailover: "active scheduler", ReachedRaftChange: "raft leader"} {
+	for mark, lane := range map[string]string{ReachedCMFailover: kube.ControllerManagerComponent.Lane(),
+		ReachedSchedFailover: kube.SchedulerComponent.Lane(), ReachedRaftChange: "raft leader"} {
 		if lanes[lane] > 1 {
 			t.Reached[mark]++
 		}

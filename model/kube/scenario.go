@@ -46,6 +46,16 @@ type Config struct {
 	// Network is the condition of every link between two hosts (a
 	// latency regime); zero means harness.DefaultLink.
 	Network harness.LinkParams
+	// Components are elected components run besides the built-in
+	// controller-manager and scheduler: a replica of each on every master
+	// (see Elected).
+	Components []Elected
+}
+
+// components are the cluster's elected components: the built-in ones,
+// then the registered ones.
+func (c *Config) components() []Elected {
+	return append([]Elected{ControllerManagerComponent, SchedulerComponent}, c.Components...)
 }
 
 func (c *Config) fill() {
@@ -92,6 +102,22 @@ func (c *Config) validate() error {
 	case c.Replicas > c.Workers*c.Capacity || c.MaxReplicas > c.Workers*c.Capacity:
 		return fmt.Errorf("replicas: %d (max %d) do not fit on %d workers of %d pods", c.Replicas, c.MaxReplicas, c.Workers, c.Capacity)
 	}
+	names, leases := map[string]bool{}, map[string]bool{}
+	for i, e := range c.components() {
+		k := i - 2 // index in c.Components
+		if k >= 0 {
+			if err := e.validate(k); err != nil {
+				return err
+			}
+		}
+		if names[e.Name] {
+			return fmt.Errorf("components[%d].name: %q is registered twice", k, e.Name)
+		}
+		if leases[e.lease()] {
+			return fmt.Errorf("components[%d].lease: %q is another component's", k, e.lease())
+		}
+		names[e.Name], leases[e.lease()] = true, true
+	}
 	return nil
 }
 
@@ -114,8 +140,8 @@ type Scenario struct {
 	lbs         []harness.ProcID // with a standby: lb, lb2
 	vip         harness.ProcID   // the LB the virtual IP leads to
 	vipSince    time.Duration
-	actors      map[string][]actor // lease → acting now, in order of starting
-	procs       map[string][]harness.ProcID
+	comps       []Elected                  // the elected components
+	actors      map[string][]actor         // lease → acting now, in order of starting
 	running     map[string]map[string]bool // node → pods running
 	issuedAt    map[issueKey]issue
 	races       map[string]*election.Race // lease → its candidates' takeover writes
@@ -186,11 +212,17 @@ type creation struct {
 	failed bool // the controller was told it failed
 }
 
-// createFailed implements actorHooks.
-func (sc *Scenario) createFailed(_ *harness.Ctx, _, pod string) {
-	if c, ok := sc.creators[pod]; ok {
-		c.failed = true
-		sc.creators[pod] = c
+// reported implements replicaHooks: the facts the ReplicaSet controller
+// reports, for no-surplus-pods.
+func (sc *Scenario) reported(_ *harness.Ctx, identity string, f Fact) {
+	switch f := f.(type) {
+	case CreateFailed:
+		if c, ok := sc.creators[f.Pod]; ok {
+			c.failed = true
+			sc.creators[f.Pod] = c
+		}
+	case CreateDecided:
+		sc.decided(identity, f)
 	}
 }
 
@@ -261,10 +293,16 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		s.AddCue(cue.Name)
 	}
 	alive := func(p harness.ProcID, inc int) bool { return s.Running(p) && s.Incarnation(p) == inc }
-	sc.races = map[string]*election.Race{LeaseControllerManager: {Alive: alive}, LeaseScheduler: {Alive: alive}}
+	sc.comps = c.components()
+	sc.races = map[string]*election.Race{}
+	sc.single = map[string]*checkers.SingleActive{}
+	for _, e := range sc.comps {
+		sc.races[e.lease()] = &election.Race{Alive: alive}
+		sc.single[e.lease()] = checkers.NewSingleActive(e.SingleActiveCheck())
+	}
 	s.OnFault(func(harness.FaultRecord) {
-		for _, lease := range []string{LeaseControllerManager, LeaseScheduler} {
-			if sc.races[lease].Racing() {
+		for _, e := range sc.comps {
+			if sc.races[e.lease()].Racing() {
 				s.Mark(election.MarkFaultDuringRace)
 			}
 		}
@@ -279,7 +317,6 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.masters, sc.workers = Masters(c), Workers(c)
 	sc.memberHosts = store.MemberHosts(sc.store.Cfg)
 	sc.actors = map[string][]actor{}
-	sc.procs = map[string][]harness.ProcID{}
 	sc.running = map[string]map[string]bool{}
 	sc.issuedAt = map[issueKey]issue{}
 	sc.creators, sc.seenPods, sc.decisions = map[string]creation{}, map[string]seenPod{}, map[string]decision{}
@@ -287,10 +324,6 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{KeyTally: checkers.KeyTally{Check: "api-linearizable"}}
 	sc.spans, sc.apiservers, sc.apiRuns = nil, nil, nil
 	sc.lastOK, sc.downSince = -1, -1
-	sc.single = map[string]*checkers.SingleActive{
-		LeaseControllerManager: checkers.NewSingleActive("single-active/kube-controller-manager"),
-		LeaseScheduler:         checkers.NewSingleActive("single-active/kube-scheduler"),
-	}
 	sc.deposed = checkers.NewDeposedWrites("deposed-writes")
 	sc.continuity = checkers.NewContinuity("workload-continuity")
 	sc.travel = checkers.NewNoTimeTravel("no-time-travel")
@@ -305,8 +338,16 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.surplus = checkers.NewSurplus("no-surplus-pods", time.Minute)
 	sc.live = checkers.NewLiveness("recovers-after-heal")
 	sc.live.Budget(RecoveryBudget(c.Timings))
-	for _, cond := range []string{condLeader, condAPI, condCM, condSched, condReplicas} {
-		sc.live.Condition(cond)
+	sc.live.Condition(condLeader)
+	sc.live.Condition(condAPI)
+	for _, e := range sc.comps {
+		sc.live.Condition(e.activeCondition())
+	}
+	sc.live.Condition(condReplicas)
+	for _, e := range sc.comps {
+		if e.Recovered != nil {
+			sc.live.Condition(e.recoveredCondition())
+		}
 	}
 
 	if c.Topology == store.External {
@@ -326,18 +367,17 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		sc.apiservers = append(sc.apiservers, s.AddProcess(h, "apiserver", harness.Connection, func() harness.Process { return NewAPIServer(cfg) }))
 	}
 	for i, h := range sc.masters {
-		server := sc.apiservers[i]
-		var cm, sched harness.ProcID
-		cm = s.AddProcess(h, "cm", harness.Connection, func() harness.Process {
-			return &ControllerManager{elected: elected{hooks: sc, proc: cm, lease: LeaseControllerManager},
-				server: server, clientID: 200 + i, timings: c.Timings, bugs: c.Bugs}
-		})
-		sched = s.AddProcess(h, "scheduler", harness.Connection, func() harness.Process {
-			return &Scheduler{elected: elected{hooks: sc, proc: sched, lease: LeaseScheduler},
-				server: server, clientID: 300 + i, timings: c.Timings, bugs: c.Bugs}
-		})
-		sc.procs[LeaseControllerManager] = append(sc.procs[LeaseControllerManager], cm)
-		sc.procs[LeaseScheduler] = append(sc.procs[LeaseScheduler], sched)
+		for k, e := range sc.comps {
+			var p harness.ProcID
+			clientID := 200 + 100*k + i
+			if k >= 2 {
+				clientID = 1000 + 100*k + i
+			}
+			p = s.AddProcess(h, e.Name, harness.Connection, func() harness.Process {
+				return &Replica{comp: e, hooks: sc, proc: p, server: sc.apiservers[i], clientID: clientID, timings: c.Timings, bugs: c.Bugs}
+			})
+			s.OnStop(p, func(st harness.Stopped) { sc.replicaStopped(e.lease(), st) })
+		}
 	}
 
 	s.AddHost(harness.HostConfig{Name: "lb"})
@@ -386,8 +426,9 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		s.AddProcess(h, "user", harness.Connection, func() harness.Process { uc := u; return &uc })
 	}
 
-	s.AddRole("active-cm", func() (harness.ProcID, bool) { return sc.active(LeaseControllerManager) })
-	s.AddRole("active-scheduler", func() (harness.ProcID, bool) { return sc.active(LeaseScheduler) })
+	for _, e := range sc.comps {
+		s.AddRole(e.Role(), func() (harness.ProcID, bool) { return sc.active(e.lease()) })
+	}
 	s.At(0, func() { sc.observe(s) })
 	return nil
 }
@@ -412,8 +453,6 @@ func RecoveryBudget(t election.Timings) time.Duration {
 const (
 	condLeader   = "raft leader"
 	condAPI      = "API answers through the LB"
-	condCM       = "one active controller-manager"
-	condSched    = "one active scheduler"
 	condReplicas = "desired replicas running"
 )
 
@@ -424,7 +463,7 @@ func (sc *Scenario) active(lease string) (harness.ProcID, bool) {
 	return harness.NoProc, false
 }
 
-// started, stopped and issued implement actorHooks.
+// started, stopped and issued implement replicaHooks.
 func (sc *Scenario) started(ctx *harness.Ctx, lease, identity string, proc harness.ProcID) {
 	sc.single[lease].Start(sc.sim.Now(), identity)
 	sc.deposed.Start(lease, identity, sc.sim.Now())
@@ -443,6 +482,22 @@ func (sc *Scenario) stopped(_ *harness.Ctx, lease, identity string) {
 	}
 }
 
+// replicaStopped ends the tenure of a replica whose process stopped while
+// it acted: it acts no more, whatever its elector last said.
+func (sc *Scenario) replicaStopped(lease string, st harness.Stopped) {
+	now := sc.sim.Now()
+	as := sc.actors[lease][:0]
+	for _, a := range sc.actors[lease] {
+		if a.proc == st.Proc && a.inc == st.Incarnation {
+			sc.single[lease].Stop(now, a.identity)
+			sc.deposed.Stop(lease, a.identity, now)
+			continue
+		}
+		as = append(as, a)
+	}
+	sc.actors[lease] = as
+}
+
 func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, what string) {
 	sc.issuedAt[issueKey{identity, id}] = issue{lease: lease, what: what, at: sc.sim.Now()}
 	if pod, ok := strings.CutPrefix(what, "create "+string(Pods)+"/"); ok {
@@ -450,7 +505,7 @@ func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, wh
 	}
 }
 
-// acquiring implements actorHooks.
+// acquiring implements replicaHooks.
 func (sc *Scenario) acquiring(ctx *harness.Ctx, lease, identity string, on bool) {
 	sc.races[lease].Acquiring(ctx, identity, on)
 }
@@ -459,14 +514,14 @@ func (sc *Scenario) acquiring(ctx *harness.Ctx, lease, identity string, on bool)
 // scenario notes whether its view was stale (fewer pods than the store
 // held) though its informer had synced, as a list from a lagging watch
 // cache (resourceVersion "0") may be.
-func (sc *Scenario) decided(_ *harness.Ctx, identity, owner string, saw int, synced bool) {
+func (sc *Scenario) decided(identity string, f CreateDecided) {
 	held := -1
-	if owner == RSName {
+	if f.Owner == RSName {
 		if _, pods, ok := sc.workload(sc.sim); ok {
 			held = len(pods)
 		}
 	}
-	sc.decisions[identity] = decision{at: sc.sim.Now(), stale: synced && saw < held}
+	sc.decisions[identity] = decision{at: sc.sim.Now(), stale: f.Synced && f.Saw < held}
 }
 
 // appliedAt returns when some member first reached revision rev (now if
@@ -628,23 +683,11 @@ func reasonSuffix(r string) string {
 	return ", " + r
 }
 
-// observe samples the ground truth every 100ms of true time: tenures of
-// actors whose process died end; pods on a crashed worker stop; the
-// availability oracle, the workload and the liveness conditions.
+// observe samples the ground truth every 100ms of true time: pods on a
+// crashed worker stop; the availability oracle, the workload and the
+// liveness conditions.
 func (sc *Scenario) observe(s *harness.Sim) {
 	now := s.Now()
-	for _, lease := range []string{LeaseControllerManager, LeaseScheduler} {
-		as := sc.actors[lease][:0]
-		for _, a := range sc.actors[lease] {
-			if !s.Running(a.proc) || s.Incarnation(a.proc) != a.inc {
-				sc.single[lease].Stop(now, a.identity)
-				sc.deposed.Stop(lease, a.identity, now)
-				continue
-			}
-			as = append(as, a)
-		}
-		sc.actors[lease] = as
-	}
 	for _, w := range sc.workers {
 		if !s.HostUp(w) {
 			for _, pod := range sc.Running(w) {
@@ -799,6 +842,17 @@ func (sc *Scenario) truth(s *harness.Sim) *store.MVCC {
 	return best.KV()
 }
 
+// truthNow is the ground truth for observers, or nil while it is
+// unknown (no member runs, or the furthest one is down, so that what the
+// others hold is older than what was already seen).
+func (sc *Scenario) truthNow(s *harness.Sim) *Truth {
+	kv := sc.truth(s)
+	if kv == nil || kv.Rev() < sc.truthRev {
+		return nil
+	}
+	return &Truth{kv: kv}
+}
+
 // workload reads the ReplicaSet's desired replicas and its pods from the
 // store's truth. While the member that had got furthest is down, the
 // others' state is older than what was already seen: the truth is unknown
@@ -923,9 +977,9 @@ func (sc *Scenario) sample(s *harness.Sim, now time.Duration) {
 	sc.live.Observe(now, condLeader, leader, "")
 	apiOK := sc.lastOK >= 0 && now-sc.lastOK <= 5*time.Second
 	sc.live.Observe(now, condAPI, apiOK, "last answer "+harness.FormatTime(sc.lastOK))
-	for _, c := range []struct{ cond, lease string }{{condCM, LeaseControllerManager}, {condSched, LeaseScheduler}} {
-		n := len(sc.actors[c.lease])
-		sc.live.Observe(now, c.cond, n == 1, strconv.Itoa(n)+" acting")
+	for _, e := range sc.comps {
+		n := len(sc.actors[e.lease()])
+		sc.live.Observe(now, e.activeCondition(), n == 1, strconv.Itoa(n)+" acting")
 	}
 	running := 0
 	for _, p := range pods {
@@ -935,6 +989,24 @@ func (sc *Scenario) sample(s *harness.Sim, now time.Duration) {
 	}
 	sc.live.Observe(now, condReplicas, ok && running == want && len(pods) == want,
 		fmt.Sprintf("%d of %d pods running, %d exist", running, want, len(pods)))
+	var truth *Truth
+	for _, e := range sc.comps {
+		if e.Recovered == nil {
+			continue
+		}
+		if truth == nil {
+			if truth = sc.truthNow(s); truth == nil {
+				sc.live.Observe(now, e.recoveredCondition(), false, "the store's truth is unknown (its furthest member is down)")
+				continue
+			}
+		}
+		err := e.Recovered(truth)
+		detail := ""
+		if err != nil {
+			detail = err.Error()
+		}
+		sc.live.Observe(now, e.recoveredCondition(), err == nil, detail)
+	}
 }
 
 // GenOptions returns fault-generation options fit for this scenario:
@@ -950,9 +1022,16 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	if c.Topology == store.External {
 		hosts = append(hosts, Masters(c)...)
 	}
-	var procs []string
+	var procs, roles []string
 	for _, h := range Masters(c) {
-		procs = append(procs, h+"/apiserver", h+"/cm", h+"/scheduler")
+		procs = append(procs, h+"/apiserver")
+		for _, e := range c.components() {
+			procs = append(procs, h+"/"+e.Name)
+		}
+	}
+	roles = append(roles, "raft-leader")
+	for _, e := range c.components() {
+		roles = append(roles, e.Role())
 	}
 	for _, h := range store.MemberHosts(store.Config{Members: c.Masters, Topology: c.Topology}) {
 		procs = append(procs, h+"/"+store.MemberProc)
@@ -961,7 +1040,7 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 		procs = append(procs, "lb/lb", "lb2/lb", "lb/keepalived", "lb2/keepalived")
 	}
 	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs,
-		Roles: []string{"raft-leader", "active-cm", "active-scheduler"},
+		Roles: roles,
 		Kinds: append(append([]string(nil), harness.AllKinds...), harness.KindTerm),
 		Cues:  sc.cues(),
 		// Long enough to outlast what the control plane's defences wait
@@ -975,7 +1054,11 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 func (sc *Scenario) cues() []harness.CueSpec {
 	c := sc.Cfg
 	c.fill()
-	out := append(store.Cues("raft-leader"), election.Cues(c.Timings, "active-cm", "active-scheduler")...)
+	var roles []string
+	for _, e := range c.components() {
+		roles = append(roles, e.Role())
+	}
+	out := append(store.Cues("raft-leader"), election.Cues(c.Timings, roles...)...)
 	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []string{"raft-leader"}, Weight: 2})
 }
 
@@ -1013,18 +1096,19 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	// nor is time travel of reads from the watch cache (resourceVersion
 	// "0" reads may go back in time, as in real clusters).
 	outside := election.Safe.Judge(sc.Cfg.Timings, s.FaultLog(), now)
-	cmV, schedV := sc.single[LeaseControllerManager].Verdict(now), sc.single[LeaseScheduler].Verdict(now)
-	cmV.Outside, schedV.Outside = outside, outside
+	out := []harness.Verdict{sc.store.SafetyVerdict()}
+	for _, e := range sc.comps {
+		v := sc.single[e.lease()].Verdict(now)
+		v.Outside = outside
+		out = append(out, v)
+	}
 	deposedV := sc.deposed.Verdict(now)
 	deposedV.Advisory = true
-	out := []harness.Verdict{
-		sc.store.SafetyVerdict(),
-		cmV,
-		schedV,
+	out = append(out,
 		deposedV,
 		linV,
 		sc.travel.Verdict(checkers.RVQuorum),
-	}
+	)
 	if sc.Cfg.CacheReads {
 		cacheV := sc.travel.Verdict(checkers.RVCache)
 		cacheV.Advisory = true
@@ -1042,14 +1126,14 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 // scheduler, the load balancer's backends and the pods.
 func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
 	out := sc.store.Timeline(s)
-	for _, l := range []struct{ lease, lane string }{{LeaseControllerManager, "active controller-manager"}, {LeaseScheduler, "active scheduler"}} {
-		who, start, end := sc.single[l.lease].Spans()
+	for _, e := range sc.comps {
+		who, start, end := sc.single[e.lease()].Spans()
 		for i := range who {
-			e := end[i]
-			if e < 0 {
-				e = s.Now()
+			stop := end[i]
+			if stop < 0 {
+				stop = s.Now()
 			}
-			out = append(out, harness.Span{Lane: l.lane, Class: "leader", Label: who[i], Start: start[i], End: e})
+			out = append(out, harness.Span{Lane: e.Lane(), Class: "leader", Label: who[i], Start: start[i], End: stop})
 		}
 	}
 	out = append(out, sc.spans...)

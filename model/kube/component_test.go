@@ -1,0 +1,268 @@
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"hasim/harness"
+)
+
+// A user's own leader-elected controller, added with one registration: it
+// mirrors the workload ReplicaSet's desired replicas into a ConfigMap.
+// Every check and tool of the cluster must cover it from the registration
+// alone; each test below plants a bug of the kind real controllers have and
+// shows the derived check catch it.
+
+const mirrorName = "default/web-replicas"
+
+// mirror is a level-triggered controller: on every change it saw, and on
+// becoming the leader, it compares the ConfigMap with the ReplicaSet and
+// writes the difference. Its informers stay warm while it stands by.
+type mirror struct {
+	bugs        mirrorBugs
+	rs, cms     Informer
+	queued      bool
+	lastWritten string
+	seen        bool // updatesOnly: the ReplicaSet was seen before
+}
+
+type mirrorBugs struct {
+	// withoutLease: standbys act too (the leader check was forgotten).
+	withoutLease bool
+	// updatesOnly: it reacts to updates of the ReplicaSet only, not to its
+	// creation, and not when it starts leading (an informer handler with an
+	// UpdateFunc and no AddFunc).
+	updatesOnly bool
+}
+
+func mirrorComponent(b mirrorBugs) Elected {
+	return Elected{Name: "mirror", Lease: "kube-system/mirror",
+		New: func() Controller { return &mirror{bugs: b} },
+		Recovered: func(t *Truth) error {
+			rs, ok := t.Get(ReplicaSets, RSName)
+			if !ok {
+				return errors.New("no ReplicaSet " + RSName)
+			}
+			cm, ok := t.Get(ConfigMaps, mirrorName)
+			if !ok {
+				return errors.New("no ConfigMap " + mirrorName)
+			}
+			if want := strconv.Itoa(rs.Replicas); cm.Data != want {
+				return fmt.Errorf("%s says %q, the ReplicaSet wants %s", mirrorName, cm.Data, want)
+			}
+			return nil
+		}}
+}
+
+func (m *mirror) Start(ctx *harness.Ctx, r *Replica) {
+	m.rs = Informer{Kind: ReplicaSets, Client: r.Client(), OnChange: func(ctx *harness.Ctx, o Object, deleted bool) {
+		if o.Name != RSName {
+			return
+		}
+		if m.bugs.updatesOnly {
+			// The informer's store already holds the object: an update
+			// is a change to one this handler saw before.
+			seen := m.seen
+			m.seen = !deleted
+			if !seen || deleted {
+				return
+			}
+		}
+		m.queue(ctx)
+	}}
+	m.cms = Informer{Kind: ConfigMaps, Client: r.Client(), OnChange: func(ctx *harness.Ctx, o Object, _ bool) {
+		if o.Name == mirrorName && !m.bugs.updatesOnly {
+			m.queue(ctx)
+		}
+	}}
+	m.rs.Start(ctx)
+	m.cms.Start(ctx)
+}
+
+func (m *mirror) Lead(ctx *harness.Ctx, _ *Replica) {
+	if !m.bugs.updatesOnly {
+		m.queue(ctx)
+	}
+}
+
+func (m *mirror) Handle(ctx *harness.Ctx, r *Replica, in harness.Input) bool {
+	if m.rs.Handle(ctx, in) || m.cms.Handle(ctx, in) {
+		return true
+	}
+	if in.Kind == harness.InputTimer && in.Tag == "mirror-sync" {
+		m.queued = false
+		m.sync(ctx, r)
+		return true
+	}
+	return false
+}
+
+func (m *mirror) queue(ctx *harness.Ctx) {
+	if !m.queued {
+		m.queued = true
+		ctx.After(10*time.Millisecond, "mirror-sync", 0)
+	}
+}
+
+func (m *mirror) sync(ctx *harness.Ctx, r *Replica) {
+	if (!r.Leading() && !m.bugs.withoutLease) || !m.rs.Synced() || !m.cms.Synced() {
+		return
+	}
+	rs, ok := m.rs.Get(RSName)
+	if !ok {
+		return
+	}
+	want := strconv.Itoa(rs.Replicas)
+	cm, exists := m.cms.Get(mirrorName)
+	if exists && cm.Data == want || m.lastWritten == want {
+		return
+	}
+	verb := Update
+	if !exists {
+		verb = Create
+	}
+	m.lastWritten = want
+	r.Write(ctx, Request{Verb: verb, Kind: ConfigMaps, Name: mirrorName, Obj: Object{Data: want}}, func(resp Response) {
+		if resp.Code != StatusOK && resp.Code != StatusCreated {
+			m.lastWritten = ""
+			m.queued = true
+			ctx.After(time.Second, "mirror-sync", 0) // requeue with a delay
+		}
+	})
+}
+
+func TestRegisteredComponentCleanRunsPass(t *testing.T) {
+	cfg := Config{Components: []Elected{mirrorComponent(mirrorBugs{})}}
+	// The active mirror's host crashes for a minute, then a partition cuts
+	// the new one off: the role resolves to the mirror's active replica.
+	sc, res := runCluster(t, cfg, 1, "at 20s crash @active-mirror for 1m\nat 1m40s partition {@active-mirror} | {m1 m2 m3} for 30s", 5*time.Minute)
+	allOK(t, "clean mirror", res)
+	v := verdicts(res)
+	if _, ok := v["single-active/mirror"]; !ok {
+		t.Fatalf("no single-active/mirror verdict: %v", res.Verdicts)
+	}
+	if d := v["recovers-after-heal"].Detail; !strings.Contains(d, "one active mirror after") || !strings.Contains(d, "mirror recovered after") {
+		t.Errorf("recovers-after-heal does not judge the mirror: %s", d)
+	}
+	if d := v["deposed-writes"].Detail; !strings.Contains(d, "3 leases") {
+		t.Errorf("deposed-writes does not follow the mirror's lease: %s", d)
+	}
+	if len(res.Faults) != 2 {
+		t.Fatalf("%d faults fired, want 2", len(res.Faults))
+	}
+	for _, f := range res.Faults {
+		if got := f.Resolved["active-mirror"]; !strings.HasSuffix(got, "/mirror") || len(f.Skipped) > 0 {
+			t.Errorf("fault #%d: @active-mirror resolved to %q (skipped: %v)", f.Entry, got, f.Skipped)
+		}
+	}
+	lanes := map[string]int{}
+	for _, sp := range sc.Timeline(res.Sim) {
+		lanes[sp.Lane]++
+	}
+	if lanes["active mirror"] < 2 {
+		t.Errorf("timeline lane %q has %d tenures, want a failover", "active mirror", lanes["active mirror"])
+	}
+}
+
+func TestRegisteredComponentSingleActive(t *testing.T) {
+	cfg := Config{Components: []Elected{mirrorComponent(mirrorBugs{})}}
+	// A pause longer than the lease: the leader wakes up acting after its
+	// successor took over.
+	_, res := runCluster(t, cfg, 1, "at 30s pause @active-mirror for 30s", 3*time.Minute)
+	v := verdicts(res)["single-active/mirror"]
+	if v.Status != harness.Violated || !strings.Contains(v.Detail, "-mirror-") {
+		t.Fatalf("single-active/mirror = %s: %s", v.Status, v.Detail)
+	}
+	if v.Outside == "" {
+		t.Errorf("a 30s pause is outside leader election's envelope; the verdict should say so")
+	}
+}
+
+func TestRegisteredComponentDeposedWrites(t *testing.T) {
+	cfg := Config{Components: []Elected{mirrorComponent(mirrorBugs{withoutLease: true})}}
+	_, res := runCluster(t, cfg, 1, "", 3*time.Minute)
+	v := verdicts(res)["deposed-writes"]
+	if v.Status != harness.Violated || !strings.Contains(v.Detail, "configmaps/"+mirrorName) {
+		t.Fatalf("deposed-writes = %s: %s", v.Status, v.Detail)
+	}
+	// The clean mirror, the same run: no write without the lease.
+	cfg = Config{Components: []Elected{mirrorComponent(mirrorBugs{})}}
+	_, res = runCluster(t, cfg, 1, "", 3*time.Minute)
+	if v := verdicts(res)["deposed-writes"]; v.Status != harness.OK {
+		t.Fatalf("clean mirror: deposed-writes = %s: %s", v.Status, v.Detail)
+	}
+}
+
+func TestRegisteredComponentRecovery(t *testing.T) {
+	// The ReplicaSet is created once and never rescaled: a mirror that
+	// reacts to updates only never writes.
+	cfg := Config{ScaleEvery: time.Hour, Components: []Elected{mirrorComponent(mirrorBugs{updatesOnly: true})}}
+	_, res := runCluster(t, cfg, 1, "at 20s kill @active-mirror for 10s", 4*time.Minute)
+	v := verdicts(res)["recovers-after-heal"]
+	if v.Status != harness.Violated || !strings.Contains(v.Detail, "mirror recovered") || !strings.Contains(v.Detail, "no ConfigMap "+mirrorName) {
+		t.Fatalf("recovers-after-heal = %s: %s", v.Status, v.Detail)
+	}
+	cfg.Components = []Elected{mirrorComponent(mirrorBugs{})}
+	_, res = runCluster(t, cfg, 1, "at 20s kill @active-mirror for 10s", 4*time.Minute)
+	if v := verdicts(res)["recovers-after-heal"]; v.Status != harness.OK {
+		t.Fatalf("clean mirror: recovers-after-heal = %s: %s", v.Status, v.Detail)
+	}
+}
+
+func TestRegisteredComponentGetsGeneratedFaults(t *testing.T) {
+	sc := &Scenario{Cfg: Config{Components: []Elected{mirrorComponent(mirrorBugs{})}}}
+	o := sc.GenOptions(10 * time.Minute)
+	for _, want := range []string{"m1/mirror", "m2/mirror", "m3/mirror"} {
+		if !contains(o.Procs, want) {
+			t.Errorf("generated faults never strike %s: procs %v", want, o.Procs)
+		}
+	}
+	if !contains(o.Roles, "active-mirror") {
+		t.Errorf("generated faults never strike @active-mirror: roles %v", o.Roles)
+	}
+	cued := false
+	for _, c := range o.Cues {
+		cued = cued || contains(c.Roles, "active-mirror")
+	}
+	if !cued {
+		t.Errorf("no cue aims at @active-mirror: %v", o.Cues)
+	}
+	// Some of a few dozen generated schedules strike the mirror, and every
+	// one of them runs.
+	struck := 0
+	for seed := uint64(1); seed <= 40 && struck == 0; seed++ {
+		sched := harness.Generate(harness.NewRand(seed, "faults"), o)
+		if strings.Contains(sched.String(), "mirror") {
+			struck++
+		}
+	}
+	if struck == 0 {
+		t.Fatalf("40 generated schedules never struck the mirror")
+	}
+}
+
+func TestRegisteredComponentValidation(t *testing.T) {
+	ok := mirrorComponent(mirrorBugs{})
+	for _, c := range []struct {
+		comps []Elected
+		want  string
+	}{
+		{[]Elected{{Name: "Mirror", New: ok.New}}, "components[0].name"},
+		{[]Elected{{Name: "apiserver", New: ok.New}}, "components[0].name: \"apiserver\" is taken"},
+		{[]Elected{ok, ok}, "components[1].name: \"mirror\" is registered twice"},
+		{[]Elected{{Name: "cm", New: ok.New}}, "components[0].name: \"cm\" is registered twice"},
+		{[]Elected{{Name: "m2", Lease: LeaseScheduler, New: ok.New}}, "components[0].lease"},
+		{[]Elected{{Name: "m2", Lease: "nolease", New: ok.New}}, "components[0].lease: \"nolease\" is not namespace/name"},
+		{[]Elected{{Name: "m2"}}, "components[0].new"},
+	} {
+		s := harness.NewSim(1, harness.TraceOptions{})
+		err := (&Scenario{Cfg: Config{Components: c.comps}}).Build(s)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("components %v: error %v, want one naming %q", c.comps, err, c.want)
+		}
+	}
+}
