@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,6 +44,40 @@ func TestSoakHuntingOptions(t *testing.T) {
 	}
 	if failed != 2 || len(results) >= 40 {
 		t.Fatalf("%d results, %d failing; want the soak to stop at 2 failures", len(results), failed)
+	}
+}
+
+// A signature's example is the failure of its lowest seed, whatever the
+// order in which the workers wrote their results.
+func TestReportExampleIsTheLowestSeed(t *testing.T) {
+	t.Setenv("HASIM_TEST_AS_MAIN", "1")
+	out := filepath.Join(t.TempDir(), "s")
+	if code, _, errs := hasim(t, "soak", "--out", out, "--seeds", "12", "--workers", "2", "--scenario", "store",
+		"--bug", "store-stale-read", "--sim-duration", "30s", "--set", "size=3", "--set", "clients=3", "--max-failures", "3"); code != 1 {
+		t.Fatalf("soak exit %d: %s", code, errs)
+	}
+	examples := func() map[string]string {
+		r := reportOfCode(t, 1, out)
+		m := map[string]string{}
+		for _, s := range r.Signatures {
+			if want := fmt.Sprintf("failure-%d", s.Seeds[0]); !strings.Contains(filepath.Base(s.Example), want) {
+				t.Errorf("signature %q: example %s, want seed %d's", s.Signature, s.Example, s.Seeds[0])
+			}
+			m[s.Signature] = s.Example
+		}
+		return m
+	}
+	before := examples()
+	path := filepath.Join(out, "results.jsonl")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	slices.Reverse(ls)
+	os.WriteFile(path, []byte(strings.Join(ls, "\n")+"\n"), 0o644)
+	if after := examples(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("examples changed with the order of results:\n%v\n%v", before, after)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -207,17 +208,24 @@ func mergeReports(dirs []string) (*report, error) {
 				}
 			}
 			sig := signatureOf(r)
-			if sigs[sig] == nil {
-				// The shrunk failure when shrinking made one.
+			s := sigs[sig]
+			if s == nil {
+				s = &signature{Signature: sig}
+				sigs[sig] = s
+			}
+			// The example is the failure of the lowest seed, whatever
+			// order the results were written in (the shrunk failure when
+			// shrinking made one).
+			if len(s.Seeds) == 0 || r.Seed < slices.Min(s.Seeds) {
 				file := r.Failure
 				if shrunk := strings.TrimSuffix(file, ".json") + "-shrunk.json"; file != "" {
 					if _, err := os.Stat(filepath.Join(dir, shrunk)); err == nil {
 						file = shrunk
 					}
 				}
-				sigs[sig] = &signature{Signature: sig, Example: filepath.Join(dir, file)}
+				s.Example = filepath.Join(dir, file)
 			}
-			sigs[sig].Seeds = append(sigs[sig].Seeds, r.Seed)
+			s.Seeds = append(s.Seeds, r.Seed)
 		}
 	}
 	if rep.WallSeconds > 0 {
@@ -238,7 +246,6 @@ func mergeReports(dirs []string) (*report, error) {
 	for _, k := range harness.SortedKeys(sigs) {
 		s := sigs[k]
 		sort.Slice(s.Seeds, func(i, j int) bool { return s.Seeds[i] < s.Seeds[j] })
-		// The example is the failure of the lowest seed.
 		rep.Signatures = append(rep.Signatures, *s)
 	}
 	sort.SliceStable(rep.Signatures, func(i, j int) bool { return len(rep.Signatures[i].Seeds) > len(rep.Signatures[j].Seeds) })

@@ -31,8 +31,13 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(files) != 1 {
+	switch {
+	case len(files) != 1:
 		return usagef("takes exactly one failure file, got %d", len(files))
+	case *budget <= 0:
+		return usagef("--timeout: must be positive, got %s", *budget)
+	case *maxMem < minMemoryMB:
+		return usagef("--max-memory-mb: %d is below %d", *maxMem, minMemoryMB)
 	}
 	file := files[0]
 	f, err := scenarios.ReadFailure(file)

@@ -127,6 +127,10 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 		return usagef("--verify-every: must not be negative")
 	case *maxFail < 0:
 		return usagef("--max-failures: must not be negative")
+	case *seedTimeout <= 0:
+		return usagef("--seed-timeout: must be positive, got %s", *seedTimeout)
+	case *maxMem < minMemoryMB:
+		return usagef("--max-memory-mb: %d is below %d", *maxMem, minMemoryMB)
 	}
 	si, sn, err := parseShard(*shard)
 	if err != nil {
@@ -522,6 +526,7 @@ func (s *soak) run(stdout io.Writer) error {
 			if gap := time.Since(lastTick); gap > 10*tickEvery {
 				for _, w := range pool {
 					w.since = w.since.Add(gap)
+					w.resultAt = w.resultAt.Add(gap) // a shrink's budget too
 				}
 				fmt.Fprintf(s.stderr, "\nhasim soak: stood still for %s (suspended?); seed time-outs do not count it\n", gap.Round(time.Second))
 			}
@@ -753,9 +758,11 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--config: sim_duration: %v", err)
 	}
-	// The parent handles Ctrl-C (a terminal sends it to the whole process
-	// group): a worker must not die of it first and be taken for a crash.
-	signal.Ignore(os.Interrupt)
+	// The parent handles Ctrl-C and SIGTERM (a terminal, systemd or a
+	// kill of the process group send them to every process in it): a worker
+	// must not die of them first and be taken for a crash. It ends when the
+	// parent closes its input, or kills it.
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	go watchMemory(*maxMem << 20)
 	enc := json.NewEncoder(stdout)
 	in := bufio.NewScanner(os.Stdin)
@@ -786,6 +793,11 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 	}
 	return in.Err()
 }
+
+// minMemoryMB is the least heap limit a run may be given: a simulation's
+// own working set is tens of megabytes, so below it every seed would fail
+// as out of memory.
+const minMemoryMB = 64
 
 func watchMemory(limit int64) {
 	var ms runtime.MemStats

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,6 +168,10 @@ func TestSoakBadInput(t *testing.T) {
 		{[]string{"soak", "--out", dir, "--seeds", "5", "--duration", "1m"}, "exactly one of --seeds"},
 		{[]string{"soak", "--out", dir, "--seeds", "5", "--shard", "3/2"}, "--shard"},
 		{[]string{"soak", "--out", dir, "--seeds", "5", "--workers", "0"}, "--workers"},
+		{[]string{"soak", "--out", dir, "--seeds", "5", "--max-memory-mb", "0"}, "--max-memory-mb: 0 is below 64"},
+		{[]string{"soak", "--out", dir, "--seeds", "5", "--seed-timeout", "-1s"}, "--seed-timeout: must be positive"},
+		{[]string{"repro", "x.json", "--timeout", "0s"}, "--timeout: must be positive"},
+		{[]string{"repro", "x.json", "--max-memory-mb", "-5"}, "--max-memory-mb: -5 is below 64"},
 		{[]string{"soak", "--out", dir, "--seeds", "5", "--bug", "nope"}, "unknown switch"},
 		{[]string{"report"}, "at least one soak directory"},
 		{[]string{"report", dir}, "not a soak directory"},
@@ -401,6 +406,39 @@ func TestSoakSurvivesBeingSuspended(t *testing.T) {
 	}
 	if len(seen) != 30 {
 		t.Fatalf("%d seeds recorded, want 30", len(seen))
+	}
+}
+
+// A SIGTERM to the soak's whole process group (systemd, kill -TERM -pgid)
+// reaches the workers too: they leave it to the soak, which stops as
+// interrupted (exit 3) and records no seed as a crash.
+func TestSoakSIGTERMToTheGroup(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "soak")
+	cmd := exec.Command(os.Args[0], "soak", "--out", dir, "--seeds", "200", "--workers", "2", "--scenario", "store",
+		"--sim-duration", "20s")
+	cmd.Env = append(os.Environ(), "HASIM_TEST_AS_MAIN=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(dir, "results.jsonl")
+	for deadline := time.Now().Add(time.Minute); lines(results) < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no progress")
+		}
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("the soak ended with %v, want exit 3 (interrupted)", err)
+	}
+	rs, _ := readResults(results)
+	for _, r := range rs {
+		if r.Class != "ok" {
+			t.Errorf("seed %d recorded as %s: %s", r.Seed, r.Class, r.Detail)
+		}
 	}
 }
 

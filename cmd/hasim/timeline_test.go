@@ -51,8 +51,8 @@ func TestTimelineRendersInABrowser(t *testing.T) {
 				`class="span leader"`, `data-lane="host m2"`, `data-lane="availability"`},
 			"0s 30s 1m 1m30s 2m 2m30s 3m", []string{"fault", "host", "leader", "up", "violation"}, "acked-durable"},
 		{"cluster", "cluster", "lb-no-health-check", "at 60s crash m1\nat 90s kill @active-scheduler for 20s\n", "failure-cluster-1.json", 1, 2,
-			[]string{`data-lane="faults"`, `class="span fault"`, `data-lane="raft leader"`, `data-lane="active controller-manager"`,
-				`data-lane="active scheduler"`, `class="span leader"`, `data-lane="LB backends"`, `data-lane="API through the LB"`,
+			[]string{`data-lane="faults"`, `class="span fault"`, `data-lane="raft leader"`, `data-lane="active kube-controller-manager"`,
+				`data-lane="active kube-scheduler"`, `class="span leader"`, `data-lane="LB backends"`, `data-lane="API through the LB"`,
 				`class="span down"`, `data-lane="host m1"`},
 			"0s 30s 1m 1m30s 2m 2m30s 3m", []string{"fault", "host", "leader", "up", "down", "violation"}, "api-available"},
 	}

@@ -65,15 +65,42 @@ func (b Envelope) Bound(o harness.GenOptions) harness.GenOptions {
 
 // Outside says why a run's faults left the envelope ("" if they did not):
 // a clock-rate fault outside the rates, or a host paused (by one fault or
-// several back to back) for longer than MaxPause; end is when the run
-// ended (a pause still in effect lasts until then). Faults that were
-// skipped when they fired count for nothing.
+// several back to back) for longer than MaxPause. A pause lasts until it
+// is undone, a resume of its host, or a crash of its host, whichever comes
+// first; end is when the run ended (a pause still in effect lasts until
+// then). Faults that were skipped when they fired count for nothing.
 func (b Envelope) Outside(faults []harness.FaultRecord, end time.Duration) string {
+	return b.outside(faults, end, end)
+}
+
+// outside is Outside counting only the pauses and clock rates that fired
+// by cutoff (resumes and crashes count whenever they came).
+func (b Envelope) outside(faults []harness.FaultRecord, end, cutoff time.Duration) string {
 	type span struct{ from, to time.Duration }
 	paused := map[string][]span{}
+	// unpaused: by host, when a resume or a crash took effect on it.
+	unpaused := map[string][]time.Duration{}
+	for _, r := range faults {
+		for i, f := range r.Faults {
+			if !r.Applied(i) {
+				continue
+			}
+			switch f := f.(type) {
+			case harness.Resume:
+				h := hostOf(f.Host, r)
+				unpaused[h] = append(unpaused[h], r.At)
+			case harness.Crash:
+				h := hostOf(f.Host, r)
+				unpaused[h] = append(unpaused[h], r.At)
+			}
+		}
+	}
 	var hosts []string
 	var why []string
 	for _, r := range faults {
+		if r.At > cutoff {
+			break // records come in firing order
+		}
 		for i, f := range r.Faults {
 			if !r.Applied(i) {
 				continue
@@ -89,6 +116,12 @@ func (b Envelope) Outside(faults []harness.FaultRecord, end time.Duration) strin
 					to = end
 				}
 				h := hostOf(f.Host, r)
+				for _, t := range unpaused[h] { // in firing order
+					if t >= r.At {
+						to = min(to, t)
+						break
+					}
+				}
 				if paused[h] == nil {
 					hosts = append(hosts, h)
 				}
@@ -133,8 +166,27 @@ func hostOf(t harness.Target, r harness.FaultRecord) string {
 // Judge says why a run under timings t left the envelope ("" if it did
 // not): timings with no slack inside it leave every run outside.
 func (b Envelope) Judge(t Timings, faults []harness.FaultRecord, end time.Duration) string {
+	return b.judge(t, faults, end, end)
+}
+
+func (b Envelope) judge(t Timings, faults []harness.FaultRecord, end, cutoff time.Duration) string {
 	if s := b.Slack(t); s <= 0 {
 		return fmt.Sprintf("outside the envelope: the timings leave no margin within %s (slack %s)", b, s)
 	}
-	return b.Outside(faults, end)
+	return b.outside(faults, end, cutoff)
+}
+
+// Excuse marks a single-active verdict Outside when the run had left the
+// envelope by the time the violation began: a pause or a clock rate that
+// came after its first overlap cannot have caused it (a verdict without a
+// time is judged on every fault). Other verdicts are left alone.
+func (b Envelope) Excuse(t Timings, v *harness.Verdict, faults []harness.FaultRecord, end time.Duration) {
+	if v.Status != harness.Violated {
+		return
+	}
+	cutoff := end
+	if v.At > 0 {
+		cutoff = v.At
+	}
+	v.Outside = b.judge(t, faults, end, cutoff)
 }

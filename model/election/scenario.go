@@ -142,7 +142,7 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 // expected, and says so), and raft's safety underneath.
 func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	single := sc.single.Verdict(s.Now())
-	single.Outside = Safe.Judge(sc.Cfg.Timings, s.FaultLog(), s.Now())
+	Safe.Excuse(sc.Cfg.Timings, &single, s.FaultLog(), s.Now())
 	return []harness.Verdict{single, sc.store.SafetyVerdict()}
 }
 

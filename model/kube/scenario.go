@@ -1095,11 +1095,10 @@ func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
 	// worth knowing but not required (leader election has no fencing),
 	// nor is time travel of reads from the watch cache (resourceVersion
 	// "0" reads may go back in time, as in real clusters).
-	outside := election.Safe.Judge(sc.Cfg.Timings, s.FaultLog(), now)
 	out := []harness.Verdict{sc.store.SafetyVerdict()}
 	for _, e := range sc.comps {
 		v := sc.single[e.lease()].Verdict(now)
-		v.Outside = outside
+		election.Safe.Excuse(sc.Cfg.Timings, &v, s.FaultLog(), now)
 		out = append(out, v)
 	}
 	deposedV := sc.deposed.Verdict(now)
