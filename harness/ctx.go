@@ -16,6 +16,24 @@ type Ctx struct {
 // Self returns the calling process's ID.
 func (c *Ctx) Self() ProcID { return c.p.id }
 
+// ClientSlots is how many clients one process may number with ClientID.
+const ClientSlots = 4
+
+// clientIDBase keeps derived client numbers clear of small ones a scenario
+// gives its own clients (1, 2, 3, ... in a history).
+const clientIDBase = 1 << 20
+
+// ClientID numbers the slot-th (0 to ClientSlots-1) client the calling
+// process runs: unique among every client of every process in the
+// simulation, the same in every incarnation, so that nobody picks client
+// numbers by hand. Clients put it in their request and connection numbers.
+func (c *Ctx) ClientID(slot int) int {
+	if slot < 0 || slot >= ClientSlots {
+		panic(fmt.Sprintf("hasim: ClientID slot %d out of range [0, %d)", slot, ClientSlots))
+	}
+	return clientIDBase + int(c.p.id)*ClientSlots + slot
+}
+
 // Name returns the calling process's full name ("m1/etcd").
 func (c *Ctx) Name() string { return c.p.name }
 

@@ -29,9 +29,9 @@ type APIServerConfig struct {
 	// Etcd lists the members it talks to: its local one when stacked, all
 	// of them when external.
 	Etcd []harness.ProcID
-	// ClientID is the first of the two store client IDs the server uses
+	// (The server's two store clients are numbered from its process:
+	// Ctx.ClientID 0 and 1.)
 	// (requests, health probes); unique in the cluster.
-	ClientID int
 	// RequestTimeout bounds every call to etcd [60s].
 	RequestTimeout time.Duration
 	// HealthTimeout bounds the etcd health probe [2s]; HealthInterval is
@@ -130,8 +130,8 @@ type watcher struct {
 func NewAPIServer(cfg APIServerConfig) *APIServer {
 	cfg.fill()
 	a := &APIServer{cfg: cfg, conns: map[peerConn]bool{}, progressAt: -1}
-	a.kv = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.RequestTimeout, ID: cfg.ClientID}
-	a.health = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.HealthTimeout, ID: cfg.ClientID + 1}
+	a.kv = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.RequestTimeout}
+	a.health = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.HealthTimeout}
 	a.cache.init(cfg.WatchCacheSize)
 	return a
 }
@@ -147,6 +147,7 @@ func (a *APIServer) Step(ctx *harness.Ctx, in harness.Input) {
 	}
 	switch in.Kind {
 	case harness.InputStart:
+		a.kv.ID, a.health.ID = ctx.ClientID(0), ctx.ClientID(1)
 		a.relist(ctx)
 		ctx.After(5*time.Second, "as-keepalive", 0)
 		ctx.After(a.cfg.CompactInterval, "as-compact", 0)
@@ -584,7 +585,7 @@ func (a *APIServer) relist(ctx *harness.Ctx) {
 // reopens it or the member rejoins.
 func (a *APIServer) startEtcdWatch(ctx *harness.Ctx) {
 	a.nextWatch++
-	a.watchID = uint64(a.cfg.ClientID)<<32 | a.nextWatch
+	a.watchID = uint64(a.kv.ID)<<32 | a.nextWatch
 	a.watchFrom = a.cfg.Etcd[int(a.nextWatch)%len(a.cfg.Etcd)]
 	a.lastWatch, a.progressAt = ctx.Now(), -1
 	ctx.Send(a.watchFrom, store.WatchRequest{ID: a.watchID, Key: RegistryPrefix, Prefix: true, FromRev: a.cache.rev + 1})

@@ -131,13 +131,12 @@ type replicaHooks interface {
 // its elector on the component's lease and its Controller, with an API
 // client to its master's API server.
 type Replica struct {
-	comp     Elected
-	hooks    replicaHooks
-	proc     harness.ProcID
-	server   harness.ProcID
-	clientID int
-	timings  election.Timings
-	bugs     model.Bugs
+	comp    Elected
+	hooks   replicaHooks
+	proc    harness.ProcID
+	server  harness.ProcID
+	timings election.Timings
+	bugs    model.Bugs
 
 	ctl     Controller
 	client  Client
@@ -151,7 +150,7 @@ func (r *Replica) Step(ctx *harness.Ctx, in harness.Input) {
 	case harness.InputStart:
 		r.ctl = r.comp.New()
 		id := election.Identity(ctx)
-		r.client = Client{Server: r.server, ID: r.clientID, Agent: id}
+		r.client = Client{Server: r.server, ID: ctx.ClientID(0), Agent: id}
 		r.lock = LeaseLock{Lease: r.comp.lease(), Client: &r.client, Timeout: r.timings.ClientTimeout}
 		r.elector = election.Elector{Identity: id, Timings: r.timings, Lock: &r.lock, Bugs: r.bugs,
 			Hooks: election.Hooks{

@@ -38,7 +38,6 @@ type Kubelet struct {
 	Node     string
 	Server   harness.ProcID
 	Resolve  func() harness.ProcID // the VIP's holder, when the LB floats
-	ClientID int
 	Capacity int
 	Runtime  Runtime
 	Bugs     model.Bugs
@@ -59,7 +58,7 @@ const NodeLeaseInterval = 10 * time.Second
 // Step implements harness.Process.
 func (k *Kubelet) Step(ctx *harness.Ctx, in harness.Input) {
 	if in.Kind == harness.InputStart {
-		k.client = Client{Server: k.Server, Resolve: k.Resolve, ID: k.ClientID, Agent: "kubelet/" + k.Node}
+		k.client = Client{Server: k.Server, Resolve: k.Resolve, ID: ctx.ClientID(0), Agent: "kubelet/" + k.Node}
 		k.starting = map[string]bool{}
 		k.lastRenew = ctx.Now()
 		k.pods = Informer{Kind: Pods, Client: &k.client, OnChange: k.podChanged, OnSync: k.cleanup}

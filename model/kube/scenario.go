@@ -363,18 +363,14 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		} else {
 			etcd = store.Rotate(members, i)
 		}
-		cfg := APIServerConfig{Name: h + "/apiserver", Etcd: etcd, ClientID: 100 + 2*i, Bugs: c.Bugs, Wrote: sc.wrote}
+		cfg := APIServerConfig{Name: h + "/apiserver", Etcd: etcd, Bugs: c.Bugs, Wrote: sc.wrote}
 		sc.apiservers = append(sc.apiservers, s.AddProcess(h, "apiserver", harness.Connection, func() harness.Process { return NewAPIServer(cfg) }))
 	}
 	for i, h := range sc.masters {
-		for k, e := range sc.comps {
+		for _, e := range sc.comps {
 			var p harness.ProcID
-			clientID := 200 + 100*k + i
-			if k >= 2 {
-				clientID = 1000 + 100*k + i
-			}
 			p = s.AddProcess(h, e.Name, harness.Connection, func() harness.Process {
-				return &Replica{comp: e, hooks: sc, proc: p, server: sc.apiservers[i], clientID: clientID, timings: c.Timings, bugs: c.Bugs}
+				return &Replica{comp: e, hooks: sc, proc: p, server: sc.apiservers[i], timings: c.Timings, bugs: c.Bugs}
 			})
 			s.OnStop(p, func(st harness.Stopped) { sc.replicaStopped(e.lease(), st) })
 		}
@@ -412,15 +408,15 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		resolve = func() harness.ProcID { return sc.vip }
 	}
 
-	for i, h := range sc.workers {
+	for _, h := range sc.workers {
 		s.AddHost(harness.HostConfig{Name: h})
-		k := Kubelet{Node: h, Server: sc.lb, Resolve: resolve, ClientID: 400 + i, Capacity: c.Capacity, Runtime: sc, Bugs: c.Bugs}
+		k := Kubelet{Node: h, Server: sc.lb, Resolve: resolve, Capacity: c.Capacity, Runtime: sc, Bugs: c.Bugs}
 		s.AddProcess(h, "kubelet", harness.Connection, func() harness.Process { kc := k; return &kc })
 	}
 	for i := range c.Users {
 		h := "u" + strconv.Itoa(i+1)
 		s.AddHost(harness.HostConfig{Name: h})
-		u := User{Name: h, Server: sc.lb, Resolve: resolve, ClientID: 500 + i, Keys: c.Keys, CacheReads: c.CacheReads,
+		u := User{Name: h, Server: sc.lb, Resolve: resolve, Keys: c.Keys, CacheReads: c.CacheReads,
 			Workload: i == 0, RS: RSName, Replicas: c.Replicas, MaxReplicas: c.MaxReplicas, ScaleEvery: c.ScaleEvery,
 			Recorder: sc}
 		s.AddProcess(h, "user", harness.Connection, func() harness.Process { uc := u; return &uc })

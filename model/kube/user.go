@@ -23,10 +23,9 @@ type UserRecorder interface {
 // last saw), and the first user owns the workload: it creates the
 // ReplicaSet and scales it now and then.
 type User struct {
-	Name     string
-	Server   harness.ProcID
-	Resolve  func() harness.ProcID // the VIP's holder, when the LB floats
-	ClientID int
+	Name    string
+	Server  harness.ProcID
+	Resolve func() harness.ProcID // the VIP's holder, when the LB floats
 	// Keys is the number of ConfigMaps users share.
 	Keys int
 	// Interval is the mean time between calls [500ms].
@@ -65,7 +64,7 @@ func ConfigMap(e, i int) string { return "default/cm-" + strconv.Itoa(e) + "-" +
 // Step implements harness.Process.
 func (u *User) Step(ctx *harness.Ctx, in harness.Input) {
 	if in.Kind == harness.InputStart {
-		u.client = Client{Server: u.Server, Resolve: u.Resolve, ID: u.ClientID, Agent: u.Name, FreshConn: true}
+		u.client = Client{Server: u.Server, Resolve: u.Resolve, ID: ctx.ClientID(0), Agent: u.Name, FreshConn: true}
 		u.known, u.unknown, u.data = map[string]int64{}, map[string]int{}, map[string]string{}
 		if u.Interval == 0 {
 			u.Interval = 500 * time.Millisecond

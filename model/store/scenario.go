@@ -222,7 +222,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	if !c.NoWorkload {
 		s.AddHost(harness.HostConfig{Name: "p1"})
 		s.AddProcess("p1", "probe", harness.Datagrams, func() harness.Process {
-			return &prober{sc: sc, client: Client{Endpoints: peers, Timeout: 2 * time.Second, ID: 1000, History: sc.history}}
+			return &prober{sc: sc, client: Client{Endpoints: peers, Timeout: 2 * time.Second, History: sc.history}}
 		})
 	}
 	return nil
@@ -462,6 +462,7 @@ func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
 	}
 	switch in.Kind {
 	case harness.InputStart:
+		p.client.ID = ctx.ClientID(0)
 		ctx.After(time.Second, "probe", 0)
 	case harness.InputTimer:
 		if in.Tag != "probe" {
