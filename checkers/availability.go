@@ -26,7 +26,7 @@ import (
 // availKeep (for calls recorded late), counts, and the first failures as
 // examples.
 type Availability struct {
-	name  string
+	name  harness.CheckName
 	grace time.Duration
 	// Resolution is how finely the scenario samples the state: a call
 	// ending within it of a state change is not judged, since the change
@@ -73,7 +73,7 @@ type availFail struct {
 func availFailBefore(a, b availFail) bool { return a.seq < b.seq }
 
 // NewAvailability returns a checker named name with the given grace.
-func NewAvailability(name string, grace time.Duration) *Availability {
+func NewAvailability(name harness.CheckName, grace time.Duration) *Availability {
 	return &Availability{name: name, grace: grace}
 }
 
@@ -235,7 +235,7 @@ func (a *Availability) spanAt(t time.Duration) (s *availSpan, lost bool) {
 // controller's create that landed late, a decision made from a stale
 // cache) is counted apart and named in the verdict, not a violation.
 type Surplus struct {
-	name    string
+	name    harness.CheckName
 	window  time.Duration
 	want    map[string][]wantAt
 	count   map[string]int
@@ -256,7 +256,7 @@ type wantAt struct {
 }
 
 // NewSurplus returns a checker named name.
-func NewSurplus(name string, window time.Duration) *Surplus {
+func NewSurplus(name harness.CheckName, window time.Duration) *Surplus {
 	return &Surplus{name: name, window: window, want: map[string][]wantAt{}, count: map[string]int{}, excused: map[string]int{}}
 }
 

@@ -38,7 +38,7 @@ const (
 // their times by up to contLag, and an interval is reported once it ended
 // (or, open, at the end), after any interval it overlaps.
 type Continuity struct {
-	name   string
+	name   harness.CheckName
 	open   map[contPod]time.Duration // running pod → since
 	closed []contSpan                // stopped within contLag of now
 	down   [][2]time.Duration        // intervals not yet summed up, to -1: until the end
@@ -96,7 +96,7 @@ func contStopBefore(a, b contStop) bool {
 
 // NewContinuity returns a checker whose verdicts carry the check name name,
 // e.g. "pods-keep-running".
-func NewContinuity(name string) *Continuity {
+func NewContinuity(name harness.CheckName) *Continuity {
 	return &Continuity{name: name, open: map[contPod]time.Duration{}}
 }
 

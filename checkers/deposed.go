@@ -50,7 +50,7 @@ type ActorWrite struct {
 // MaxCall, per writer the last of its older tenures, counts, and the
 // first violations.
 type DeposedWrites struct {
-	name string
+	name harness.CheckName
 	// MaxCall bounds how long a write takes from issue to landing [10m]:
 	// tenures that ended longer ago than that are dropped, so a write
 	// issued earlier than MaxCall before the latest time reported may be
@@ -141,7 +141,7 @@ func depSorted(a, b depTenure) bool {
 
 // NewDeposedWrites returns a checker whose verdicts carry the check name
 // name, e.g. "no-deposed-writes".
-func NewDeposedWrites(name string) *DeposedWrites {
+func NewDeposedWrites(name harness.CheckName) *DeposedWrites {
 	return &DeposedWrites{name: name, MaxCall: 10 * time.Minute,
 		acting: map[depWho]int{}, last: map[depWho]depTenure{}, leases: map[string]bool{}}
 }

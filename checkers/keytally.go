@@ -13,7 +13,7 @@ import (
 // few keys of each kind, not every key.
 type KeyTally struct {
 	// Check names the verdict.
-	Check string
+	Check harness.CheckName
 	// Keys and Ops count what was added.
 	Keys, Ops int
 

@@ -35,7 +35,7 @@ import (
 // steady pace are one run, so that a condition sampled every second for
 // hours costs memory only for its changes.
 type Liveness struct {
-	name      string
+	name      harness.CheckName
 	healAt    time.Duration
 	healed    bool
 	budget    time.Duration
@@ -95,7 +95,7 @@ type liveSample struct {
 
 // NewLiveness returns a checker whose verdicts carry the check name name,
 // e.g. "recovers-after-heal".
-func NewLiveness(name string) *Liveness {
+func NewLiveness(name harness.CheckName) *Liveness {
 	return &Liveness{name: name, byName: map[string]int{}}
 }
 

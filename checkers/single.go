@@ -14,7 +14,7 @@ import (
 // scheduler). Processes report when they start and stop acting; a process
 // that crashes stops acting at that instant (the scenario reports it).
 type SingleActive struct {
-	name   string
+	name   harness.CheckName
 	spans  []actSpan
 	open   map[string]int // process → index of its open span
 	ended  time.Duration
@@ -28,7 +28,7 @@ type actSpan struct {
 
 // NewSingleActive returns a checker for one lease (name: the check's name,
 // e.g. "single-active/kube-controller-manager").
-func NewSingleActive(name string) *SingleActive {
+func NewSingleActive(name harness.CheckName) *SingleActive {
 	return &SingleActive{name: name, open: map[string]int{}}
 }
 

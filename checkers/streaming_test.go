@@ -57,7 +57,7 @@ func (a *refAvailability) Call(start, end time.Duration, ok bool, what string) {
 }
 
 func (a *refAvailability) Verdict(end time.Duration) harness.Verdict {
-	v := harness.Verdict{Check: a.name}
+	v := harness.Verdict{Check: harness.CheckName(a.name)}
 	var bad []string
 	judged := 0
 	for _, c := range a.calls {
@@ -138,7 +138,7 @@ func (s *refSurplus) Sample(at time.Duration, owner string, want, pods int) {
 }
 
 func (s *refSurplus) Verdict() harness.Verdict {
-	v := harness.Verdict{Check: s.name}
+	v := harness.Verdict{Check: harness.CheckName(s.name)}
 	switch {
 	case len(s.bad) > 0:
 		v.Status, v.Detail = harness.Violated, fmt.Sprintf("%s: %s", countOf(len(s.bad), "surplus creation"), joinExamples(s.bad, "; "))
@@ -196,7 +196,7 @@ func (c *refNoTimeTravel) Verdicts() []harness.Verdict {
 }
 
 func (c *refNoTimeTravel) Verdict(mode string) harness.Verdict {
-	v := harness.Verdict{Check: c.name + "/" + mode}
+	v := harness.Verdict{Check: harness.CheckName(c.name + "/" + mode)}
 	counts, bad := c.judge(mode)
 	noun := mode + " reads"
 	skipped := ""
@@ -402,7 +402,7 @@ func (c *refContinuity) outages(end time.Duration) []refContOutage {
 }
 
 func (c *refContinuity) Verdict(end time.Duration) harness.Verdict {
-	v := harness.Verdict{Check: c.name}
+	v := harness.Verdict{Check: harness.CheckName(c.name)}
 	outs := c.outages(end)
 	for i := range outs {
 		for _, s := range c.spans {
@@ -531,7 +531,7 @@ func (c *refDeposedWrites) Tenure(lease, who string, start, end time.Duration) {
 }
 
 func (c *refDeposedWrites) Verdict(end time.Duration) harness.Verdict {
-	v := harness.Verdict{Check: c.name}
+	v := harness.Verdict{Check: harness.CheckName(c.name)}
 	tenures := append([]refDepTenure(nil), c.tenures...)
 	sort.SliceStable(tenures, func(i, j int) bool {
 		a, b := tenures[i], tenures[j]
@@ -736,7 +736,7 @@ type refLiveJudgement struct {
 }
 
 func (l *refLiveness) Verdict(end time.Duration) harness.Verdict {
-	v := harness.Verdict{Check: l.name, Status: harness.Unknown}
+	v := harness.Verdict{Check: harness.CheckName(l.name), Status: harness.Unknown}
 	heal := time.Duration(0)
 	if l.healed {
 		heal = l.healAt

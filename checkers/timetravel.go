@@ -68,7 +68,7 @@ type RVObservation struct {
 // RV seen before them. A scenario calls Observe as responses arrive, so the
 // order is right; observations may come out of order by up to MaxCall.
 type NoTimeTravel struct {
-	name string
+	name harness.CheckName
 	// MaxCall bounds how long a call takes, from issue to answer [2m]: a
 	// read is judged against older sightings through the highest RV among
 	// them, so a read issued more than MaxCall before the latest
@@ -142,7 +142,7 @@ type ttViolation struct {
 
 // NewNoTimeTravel returns a checker whose verdicts are named name+"/"+mode,
 // e.g. "no-time-travel/cache".
-func NewNoTimeTravel(name string) *NoTimeTravel {
+func NewNoTimeTravel(name harness.CheckName) *NoTimeTravel {
 	return &NoTimeTravel{name: name, MaxCall: 2 * time.Minute, KeyIdle: 10 * time.Minute,
 		modes: map[string]bool{}, groups: map[ttGroupKey]*ttGroup{}, keys: map[string]*ttKeyState{}, judged: map[string]*ttModeState{}}
 }
@@ -368,7 +368,7 @@ func (c *NoTimeTravel) Verdicts() []harness.Verdict {
 // particular, when there were no reads of mode, or mode is RVWrite); ok
 // otherwise, with the counts.
 func (c *NoTimeTravel) Verdict(mode string) harness.Verdict {
-	v := harness.Verdict{Check: c.name + "/" + mode}
+	v := harness.Verdict{Check: c.name.Of(mode)}
 	counts, bad := c.judge(mode)
 	noun := mode + " reads"
 	skipped := ""

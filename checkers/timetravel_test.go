@@ -231,7 +231,7 @@ func TestNoTimeTravel(t *testing.T) {
 				c.Observe(o)
 			}
 			v := c.Verdict(tc.mode)
-			if v.Check != "no-time-travel/"+tc.mode {
+			if string(v.Check) != "no-time-travel/"+tc.mode {
 				t.Errorf("check %q", v.Check)
 			}
 			ttWant(t, v, tc.want, tc.substr, tc.absent)

@@ -22,11 +22,19 @@ const (
 	Unknown Status = "unknown"
 )
 
+// CheckName names a check: verdicts, bug switches, failure files and soak
+// reports use it. The names of hasim's own checks are constants in package
+// model.
+type CheckName string
+
+// Of names one instance of a check, as "single-active/kube-scheduler".
+func (c CheckName) Of(part string) CheckName { return c + "/" + CheckName(part) }
+
 // Verdict is one checker's judgement of a run.
 type Verdict struct {
-	Check  string `json:"-"`
-	Status Status `json:"verdict"`
-	Detail string `json:"detail"`
+	Check  CheckName `json:"-"`
+	Status Status    `json:"verdict"`
+	Detail string    `json:"detail"`
 	// Outside says why the run went outside the envelope under which the
 	// property is claimed (a clock too fast, a pause too long); "" when it
 	// stayed inside, or the property claims no envelope. A violation

@@ -9,6 +9,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"hasim/harness"
 	"sort"
 	"strings"
 )
@@ -18,8 +19,9 @@ type Bug struct {
 	Name string
 	// Plants says, in one line, what the switch does to the component.
 	Plants string
-	// Caught names the check expected to report it.
-	Caught string
+	// Caught names the checks expected to report it (a check family, as
+	// single-active, stands for each of its instances).
+	Caught []harness.CheckName
 	// Scenarios are those whose components the switch changes; the first
 	// is its home, where Caught reports it. A run of another scenario
 	// rejects the switch.

@@ -18,16 +18,20 @@ import (
 // The cluster's checks, by the names their verdicts carry (raft-safety and
 // recovers-after-heal are the store's names, CheckRaftSafety and
 // CheckRecovers).
+var (
+	CheckSingleCM        = kube.ControllerManagerComponent.SingleActiveCheck()
+	CheckSingleScheduler = kube.SchedulerComponent.SingleActiveCheck()
+)
+
+// The cluster's other checks.
 const (
-	CheckSingleCM        = "single-active/kube-controller-manager"
-	CheckSingleScheduler = "single-active/kube-scheduler"
-	CheckDeposedWrites   = "deposed-writes"
-	CheckAPILinearizable = "api-linearizable"
-	CheckQuorumReads     = "no-time-travel/quorum"
-	CheckCacheReads      = "no-time-travel/cache"
-	CheckContinuity      = "workload-continuity"
-	CheckSurplus         = "no-surplus-pods"
-	CheckAPIAvailable    = "api-available"
+	CheckDeposedWrites   = model.CheckDeposedWrites
+	CheckAPILinearizable = model.CheckAPILinearizable
+	CheckQuorumReads     = model.CheckNoTimeTravel + "/quorum"
+	CheckCacheReads      = model.CheckNoTimeTravel + "/cache"
+	CheckContinuity      = model.CheckWorkloadContinuity
+	CheckSurplus         = model.CheckNoSurplusPods
+	CheckAPIAvailable    = model.CheckAPIAvailable
 )
 
 // ClusterRoles are the role-relative targets of cluster schedules.
@@ -490,30 +494,30 @@ func DrawLongFaultCase(kinds ...string) ClusterDraw {
 // Demands say what a cluster property requires of a run's verdicts.
 type Demands struct {
 	// OK lists checks that must be ok: unknown fails as violated does.
-	OK []string
+	OK []harness.CheckName
 	// NotViolated lists checks that may be unknown but never violated.
-	NotViolated []string
+	NotViolated []harness.CheckName
 	// Others: every check not named above or in Ignored must not be
 	// violated either.
 	Others  bool
-	Ignored []string
+	Ignored []harness.CheckName
 	// Tally is the check whose verdicts the property's Tally counts.
-	Tally string
+	Tally harness.CheckName
 }
 
 // judge returns what the run broke ("single-active/kube-scheduler
 // violated", "recovers-after-heal unknown (want ok)"), and the Tally
 // check's verdict.
 func (d Demands) judge(res harness.Result) (broke []string, tallied harness.Verdict, err error) {
-	byName := map[string]harness.Verdict{}
+	byName := map[harness.CheckName]harness.Verdict{}
 	for _, v := range res.Verdicts {
 		byName[v.Check] = v
 	}
-	named := map[string]bool{}
-	for _, c := range append(append(append([]string(nil), d.OK...), d.NotViolated...), d.Ignored...) {
+	named := map[harness.CheckName]bool{}
+	for _, c := range append(append(append([]harness.CheckName(nil), d.OK...), d.NotViolated...), d.Ignored...) {
 		named[c] = true
 	}
-	for _, c := range append(append([]string(nil), d.OK...), d.NotViolated...) {
+	for _, c := range append(append([]harness.CheckName(nil), d.OK...), d.NotViolated...) {
 		if _, ok := byName[c]; !ok {
 			return nil, harness.Verdict{}, fmt.Errorf("the cluster scenario gave no %q verdict", c)
 		}
@@ -521,7 +525,7 @@ func (d Demands) judge(res harness.Result) (broke []string, tallied harness.Verd
 	for _, v := range res.Verdicts {
 		switch {
 		case v.Status == harness.Violated && (named[v.Check] || d.Others) && !contains(d.Ignored, v.Check):
-			broke = append(broke, v.Check+" violated")
+			broke = append(broke, string(v.Check)+" violated")
 		case v.Status != harness.OK && contains(d.OK, v.Check):
 			broke = append(broke, fmt.Sprintf("%s %s (want ok)", v.Check, v.Status))
 		}
@@ -529,7 +533,7 @@ func (d Demands) judge(res harness.Result) (broke []string, tallied harness.Verd
 	return broke, byName[d.Tally], nil
 }
 
-func contains(list []string, s string) bool {
+func contains[T comparable](list []T, s T) bool {
 	for _, x := range list {
 		if x == s {
 			return true
@@ -542,23 +546,23 @@ func contains(list []string, s string) bool {
 var (
 	// SingleActiveDemands: one active controller-manager and one
 	// scheduler at a time, and raft safe (all decided).
-	SingleActiveDemands = Demands{OK: []string{CheckSingleCM, CheckSingleScheduler, CheckRaftSafety}, Tally: CheckSingleCM}
+	SingleActiveDemands = Demands{OK: []harness.CheckName{CheckSingleCM, CheckSingleScheduler, CheckRaftSafety}, Tally: CheckSingleCM}
 	// MasterLossDemands: pods keep running through the loss of every
 	// master (unknown only when no pod ever started), the control plane
 	// recovers, no surplus pods, raft safe, the API linearizable.
-	MasterLossDemands = Demands{OK: []string{CheckRecovers, CheckRaftSafety},
-		NotViolated: []string{CheckContinuity, CheckSurplus, CheckAPILinearizable}, Tally: CheckContinuity}
+	MasterLossDemands = Demands{OK: []harness.CheckName{CheckRecovers, CheckRaftSafety},
+		NotViolated: []harness.CheckName{CheckContinuity, CheckSurplus, CheckAPILinearizable}, Tally: CheckContinuity}
 	// RecoveryDemands: recovery judged and ok; nothing violated except
 	// deposed-writes (leader election has no fencing: the check is
 	// informational) and cache reads (they may travel in time).
-	RecoveryDemands = Demands{OK: []string{CheckRecovers}, NotViolated: []string{CheckAPIAvailable}, Others: true,
-		Ignored: []string{CheckDeposedWrites, CheckCacheReads}, Tally: CheckRecovers}
+	RecoveryDemands = Demands{OK: []harness.CheckName{CheckRecovers}, NotViolated: []harness.CheckName{CheckAPIAvailable}, Others: true,
+		Ignored: []harness.CheckName{CheckDeposedWrites, CheckCacheReads}, Tally: CheckRecovers}
 	// CacheReadsDemands is the property that cache reads never travel
 	// back in time, which is false: the test expects a counterexample.
-	CacheReadsDemands = Demands{NotViolated: []string{CheckCacheReads}, Tally: CheckCacheReads}
+	CacheReadsDemands = Demands{NotViolated: []harness.CheckName{CheckCacheReads}, Tally: CheckCacheReads}
 	// QuorumReadsDemands: quorum reads never travel back in time, and the
 	// API is linearizable.
-	QuorumReadsDemands = Demands{NotViolated: []string{CheckQuorumReads, CheckAPILinearizable}, Tally: CheckQuorumReads}
+	QuorumReadsDemands = Demands{NotViolated: []harness.CheckName{CheckQuorumReads, CheckAPILinearizable}, Tally: CheckQuorumReads}
 )
 
 // ClusterProperty returns a rapid property: draw a cluster case (with the
@@ -708,7 +712,7 @@ func writeTimelineText(path string, spans []harness.Span) error {
 // one violated catches it, and a generator whose runs expose it.
 type ClusterCanary struct {
 	Bug    string
-	Checks []string
+	Checks []harness.CheckName
 	Draw   ClusterDraw
 }
 
@@ -716,20 +720,20 @@ type ClusterCanary struct {
 // catches them.
 var ClusterCanaries = []ClusterCanary{
 	// Without health checks the LB keeps sending to a dead API server.
-	{kube.BugLBNoHealthCheck, []string{CheckAPIAvailable}, DrawLongFaultCase(LongCrashMaster, LongKillAPIServer)},
+	{kube.BugLBNoHealthCheck, []harness.CheckName{CheckAPIAvailable}, DrawLongFaultCase(LongCrashMaster, LongKillAPIServer)},
 	// A /healthz that skips etcd keeps a master cut from the others in
 	// rotation, and its API server cannot serve.
-	{kube.BugHealthzNoEtcd, []string{CheckAPIAvailable}, DrawLongFaultCase(LongSplitMaster)},
+	{kube.BugHealthzNoEtcd, []harness.CheckName{CheckAPIAvailable}, DrawLongFaultCase(LongSplitMaster)},
 	// Watch-cache GETs behind a lagging member go back in time.
-	{kube.BugCacheReads, []string{CheckQuorumReads, CheckAPILinearizable}, DrawLongFaultCase(LongSlowDisk)},
+	{kube.BugCacheReads, []harness.CheckName{CheckQuorumReads, CheckAPILinearizable}, DrawLongFaultCase(LongSlowDisk)},
 	// A new controller-manager leader acting on an empty pod cache
 	// creates pods that exist.
-	{kube.BugActBeforeSync, []string{CheckSurplus}, DrawLongFaultCase(LongKillActiveCM, LongCrashActiveCM)},
+	{kube.BugActBeforeSync, []harness.CheckName{CheckSurplus}, DrawLongFaultCase(LongKillActiveCM, LongCrashActiveCM)},
 	// Kubelets that stop their pods once the API is gone for 60s.
-	{kube.BugStopOnAPILoss, []string{CheckContinuity}, DrawMasterLossCase},
+	{kube.BugStopOnAPILoss, []harness.CheckName{CheckContinuity}, DrawMasterLossCase},
 	// A leader cut off from etcd that keeps acting past its renew
 	// deadline overlaps its successor.
-	{election.BugNoRenewDeadline, []string{CheckSingleCM}, DrawLongFaultCase(LongCutActiveCM)},
+	{election.BugNoRenewDeadline, []harness.CheckName{CheckSingleCM}, DrawLongFaultCase(LongCutActiveCM)},
 }
 
 // CanaryDemands is what a canary's property demands: none of its checks

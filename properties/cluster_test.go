@@ -85,7 +85,7 @@ func TestCacheReadsTimeTravel(t *testing.T) {
 	if !r.failed {
 		t.Fatalf("%s held on 100 cases: cache reads never went back in time", CheckCacheReads)
 	}
-	checkClusterFailure(t, name, r, []string{CheckCacheReads}, time.Since(start))
+	checkClusterFailure(t, name, r, []harness.CheckName{CheckCacheReads}, time.Since(start))
 }
 
 // TestClusterEnvelope: just outside the envelope the controller-manager
@@ -229,7 +229,7 @@ func expectFailureWithin(t *testing.T, name string, prop func(*rapid.T), checks 
 // checkClusterFailure checks a recorded failure: the report says what a
 // person needs, and its failure file replays to the same trace and to a
 // violation of one of the checks.
-func checkClusterFailure(t *testing.T, name string, r *recorder, checks []string, took time.Duration) scenarios.Failure {
+func checkClusterFailure(t *testing.T, name string, r *recorder, checks []harness.CheckName, took time.Duration) scenarios.Failure {
 	t.Helper()
 	report := strings.Join(r.msgs, "\n")
 	for _, want := range []string{" violated", "schedule (", "replay the run: go run ./cmd/hasim repro", "trace: ", "timeline: "} {
@@ -258,7 +258,7 @@ func checkClusterFailure(t *testing.T, name string, r *recorder, checks []string
 	caught := ""
 	for _, c := range checks {
 		if v := verdictOf(res, c); v.Status == harness.Violated {
-			caught = c + ": " + v.Detail
+			caught = string(c) + ": " + v.Detail
 			break
 		}
 	}
@@ -270,7 +270,7 @@ func checkClusterFailure(t *testing.T, name string, r *recorder, checks []string
 	return f
 }
 
-func verdictOf(res harness.Result, check string) harness.Verdict {
+func verdictOf(res harness.Result, check harness.CheckName) harness.Verdict {
 	for _, v := range res.Verdicts {
 		if v.Check == check {
 			return v

@@ -35,7 +35,7 @@ func TestFormerFalseAlarms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			details := map[string]string{}
+			details := map[harness.CheckName]string{}
 			for _, v := range res.Verdicts {
 				details[v.Check] = v.Detail
 				// Advisory checks report what leader election's lack of

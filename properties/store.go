@@ -14,10 +14,10 @@ import (
 
 // The store's checks, by the names their verdicts carry.
 const (
-	CheckLinearizable = "linearizability"
-	CheckDurable      = "acked-durable"
-	CheckRecovers     = "recovers-after-heal"
-	CheckRaftSafety   = "raft-safety"
+	CheckLinearizable = model.CheckLinearizability
+	CheckDurable      = model.CheckAckedDurable
+	CheckRecovers     = model.CheckRecoversAfterHeal
+	CheckRaftSafety   = model.CheckRaftSafety
 )
 
 // FailureDir is where a failing property leaves its artifacts, per test:
@@ -51,7 +51,7 @@ func (t *Tally) add(s harness.Status) {
 // StoreProperty returns a rapid property: draw a store case (with the given
 // bugs on), run it, and fail if the named check is violated. name is the
 // test's name, for the artifacts' directory and the replay command.
-func StoreProperty(name string, bugs model.Bugs, check string, tally *Tally) func(*rapid.T) {
+func StoreProperty(name string, bugs model.Bugs, check harness.CheckName, tally *Tally) func(*rapid.T) {
 	return func(t *rapid.T) {
 		c := DrawStoreCase(t, bugs)
 		res, v, err := RunStoreCase(c, check, "")
@@ -67,7 +67,7 @@ func StoreProperty(name string, bugs model.Bugs, check string, tally *Tally) fun
 
 // RunStoreCase runs one case; artifacts, if set, is where checkers may
 // write their views. It returns the result and the verdict of check.
-func RunStoreCase(c StoreCase, check, artifacts string) (harness.Result, harness.Verdict, error) {
+func RunStoreCase(c StoreCase, check harness.CheckName, artifacts string) (harness.Result, harness.Verdict, error) {
 	sc := &store.Scenario{Cfg: c.Cfg, LinearizabilityTimeout: PropertyLinTimeout}
 	if artifacts != "" {
 		sc.SetArtifacts(artifacts)
@@ -87,10 +87,10 @@ func RunStoreCase(c StoreCase, check, artifacts string) (harness.Result, harness
 // Report writes a failing case's artifacts and returns the message a
 // person needs: what failed, the case and its (shrunk) schedule, every
 // verdict, where the trace and views are, and the commands that replay it.
-func Report(name string, c StoreCase, res harness.Result, check string) string {
+func Report(name string, c StoreCase, res harness.Result, check harness.CheckName) string {
 	sc := &store.Scenario{Cfg: c.Cfg}
-	return failureReport(name, check+" violated", c.String(), c.Schedule, res.Verdicts,
+	return failureReport(name, string(check)+" violated", c.String(), c.Schedule, res.Verdicts,
 		func(dir string) ([]string, error) {
-			return writeRunArtifacts(dir, sc, c.Seed, c.Duration, c.Schedule, check, nil)
+			return writeRunArtifacts(dir, sc, c.Seed, c.Duration, c.Schedule, string(check), nil)
 		})
 }

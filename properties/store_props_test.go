@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 
 // checkTally insists that a check decided on most cases: a checker that
 // mostly says unknown proves nothing.
-func checkTally(t *testing.T, name string, tl *Tally) {
+func checkTally(t *testing.T, name harness.CheckName, tl *Tally) {
 	t.Helper()
 	total := tl.OK + tl.Unknown + tl.Violated
 	t.Logf("%s: %d ok, %d unknown, %d violated", name, tl.OK, tl.Unknown, tl.Violated)
@@ -41,7 +41,7 @@ func checkTally(t *testing.T, name string, tl *Tally) {
 
 // checkStoreProperty runs one store property over rapid's cases (200 in
 // make test) and insists that its check decided on most of them.
-func checkStoreProperty(t *testing.T, check string) {
+func checkStoreProperty(t *testing.T, check harness.CheckName) {
 	var tl Tally
 	rapid.Check(t, StoreProperty(t.Name(), model.Bugs{}, check, &tl))
 	checkTally(t, check, &tl)
@@ -131,7 +131,8 @@ func expectFailure(t *testing.T, name string, prop func(*rapid.T), checks int, s
 // budget, and the shrunk failure is short and replays to the same verdict.
 func TestCanaries(t *testing.T) {
 	for _, c := range []struct {
-		bug, check string
+		bug   string
+		check harness.CheckName
 	}{
 		{store.BugStaleRead, CheckLinearizable},
 		{store.BugAckBeforeCommit, CheckDurable},
@@ -144,7 +145,7 @@ func TestCanaries(t *testing.T) {
 				t.Fatalf("%s: %s held on 100 cases with the bug on", c.bug, c.check)
 			}
 			report := strings.Join(r.msgs, "\n")
-			for _, want := range []string{c.check + " violated", "schedule (", "replay the run: go run ./cmd/hasim repro", "trace: "} {
+			for _, want := range []string{string(c.check) + " violated", "schedule (", "replay the run: go run ./cmd/hasim repro", "trace: "} {
 				if !strings.Contains(report, want) {
 					t.Errorf("the failure report lacks %q:\n%s", want, report)
 				}

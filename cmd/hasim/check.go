@@ -93,7 +93,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) error {
 	}
 
 	if *asJSON {
-		out := jsonCheckResult{Check: v.Check, Verdict: v.Status, Detail: v.Detail, HTML: rep.HTMLPath,
+		out := jsonCheckResult{Check: string(v.Check), Verdict: v.Status, Detail: v.Detail, HTML: rep.HTMLPath,
 			Model: *model, Ops: rep.Ops, Keys: rep.Keys, FailingKeys: rep.FailingKeys}
 		if out.FailingKeys == nil {
 			out.FailingKeys = []string{}

@@ -34,10 +34,10 @@ func BenchmarkSoakFindsBugs(b *testing.B) {
 	for _, bug := range model.AllBugs() {
 		b.Run(bug.Name, func(b *testing.B) {
 			tpl := scenarios.Template{Scenario: bug.Scenarios[0], Bugs: []string{bug.Name}, Swarm: true,
-				Envelope: strings.HasPrefix(bug.Caught, "single-active")}
+				Envelope: bug.Caught[0] == model.CheckSingleActive}
 			var m detection
 			for b.Loop() {
-				m = detect(b, tpl, DefaultSimDuration(tpl.Scenario), strings.Split(bug.Caught, ", "))
+				m = detect(b, tpl, DefaultSimDuration(tpl.Scenario), bug.Caught)
 			}
 			b.ReportMetric(float64(m.seeds), "seeds/find")
 			b.ReportMetric(m.wall.Seconds(), "s/find")
@@ -56,16 +56,16 @@ type detection struct {
 
 // caught reports whether a run fails one of the checks (or a check of one
 // of the families, "single-active" for "single-active/…").
-func caught(res harness.Result, checks []string) bool {
+func caught(res harness.Result, checks []harness.CheckName) bool {
 	for _, v := range res.Verdicts {
-		if v.Fails() && slices.ContainsFunc(checks, func(c string) bool { return v.Check == c || strings.HasPrefix(v.Check, c+"/") }) {
+		if v.Fails() && slices.ContainsFunc(checks, func(c harness.CheckName) bool { return v.Check == c || strings.HasPrefix(string(v.Check), string(c)+"/") }) {
 			return true
 		}
 	}
 	return false
 }
 
-func detect(b *testing.B, tpl scenarios.Template, d time.Duration, checks []string) detection {
+func detect(b *testing.B, tpl scenarios.Template, d time.Duration, checks []harness.CheckName) detection {
 	type stream struct {
 		seeds int // 0: missed
 		wall  time.Duration

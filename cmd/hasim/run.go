@@ -436,7 +436,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 			if v.At > 0 {
 				jc.At = v.At.String()
 			}
-			js.Checks[v.Check] = jc
+			js.Checks[string(v.Check)] = jc
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -583,7 +583,7 @@ func cmdBugs(args []string, w io.Writer) error {
 		width = max(width, len(b.Name))
 	}
 	for _, b := range bugs {
-		fmt.Fprintf(w, "%-*s  %s (caught by %s)\n", width, b.Name, b.Plants, b.Caught)
+		fmt.Fprintf(w, "%-*s  %s (caught by %s)\n", width, b.Name, b.Plants, joinChecks(b.Caught))
 	}
 	return nil
 }

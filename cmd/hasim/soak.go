@@ -13,7 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -794,6 +794,15 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 	return in.Err()
 }
 
+// joinChecks lists check names, comma-separated.
+func joinChecks(cs []harness.CheckName) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = string(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // minMemoryMB is the least heap limit a run may be given: a simulation's
 // own working set is tens of megabytes, so below it every seed would fail
 // as out of memory.
@@ -833,16 +842,16 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 	}
 	r := soakResult{Seed: seed, Class: "ok", Settings: c.Settings, Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
 		SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events, Marks: res.Marks}
-	var violated []string
+	var violated []harness.CheckName
 	for _, v := range res.Verdicts {
-		r.Checks[v.Check] = scenarios.Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
+		r.Checks[string(v.Check)] = scenarios.Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
 		if v.Fails() {
 			violated = append(violated, v.Check)
 		} else if v.Status == harness.Violated && v.Outside != "" {
 			r.Class = classOutside
 		}
 	}
-	sort.Strings(violated)
+	slices.Sort(violated)
 	if len(violated) == 0 {
 		*passed++
 		if cfg.VerifyEvery > 0 && *passed%cfg.VerifyEvery == 0 {
@@ -866,7 +875,7 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 		return r, nil, nil
 	}
 	r.Class = scenarios.ClassViolation
-	r.Detail = strings.Join(violated, ", ") + " violated"
+	r.Detail = joinChecks(violated) + " violated"
 	f, err := scenarios.NewFailure(sc, seed, d, sched, res, "soak")
 	if err != nil {
 		return soakResult{}, nil, err

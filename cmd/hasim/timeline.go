@@ -228,12 +228,12 @@ func timelineHTML(title string, end time.Duration, spans []harness.Span, verdict
 	ids := map[string]bool{}
 	kinds := map[string]bool{}
 	for _, v := range verdicts {
-		full := string(v.Status) + "  " + v.Check + ": " + v.Detail
-		pv := timelinePageVerdict{ID: timelineID(v.Check, ids), Status: string(v.Status), Check: v.Check, Short: full, Full: full}
+		full := string(v.Status) + "  " + string(v.Check) + ": " + v.Detail
+		pv := timelinePageVerdict{ID: timelineID(string(v.Check), ids), Status: string(v.Status), Check: string(v.Check), Short: full, Full: full}
 		if len(pv.Short) > 160 {
 			pv.Short = pv.Short[:160] + "…"
 		}
-		tv := timelineVerdict{Check: v.Check, Status: string(v.Status), Detail: v.Detail}
+		tv := timelineVerdict{Check: string(v.Check), Status: string(v.Status), Detail: v.Detail}
 		if v.Status == harness.Violated {
 			pv.Kind = "fails"
 			switch {
@@ -242,7 +242,7 @@ func timelineHTML(title string, end time.Duration, spans []harness.Span, verdict
 			case v.Outside != "":
 				pv.Kind, pv.Note = "excused", "outside its envelope: "+v.Outside
 			}
-			m := timelineMark{Check: v.Check, ID: pv.ID, Kind: pv.Kind, Title: pv.Short, at: v.At}
+			m := timelineMark{Check: string(v.Check), ID: pv.ID, Kind: pv.Kind, Title: pv.Short, at: v.At}
 			if v.At > 0 {
 				tv.At = v.At.Seconds()
 				pv.At = v.At.String()

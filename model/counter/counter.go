@@ -39,7 +39,7 @@ func init() {
 		Name:      BugLazyFsync,
 		Scenarios: []string{"counter"},
 		Plants:    "counter replicas acknowledge an increment once written and fsync only every 2s",
-		Caught:    "acked-durable",
+		Caught:    []harness.CheckName{model.CheckAckedDurable},
 	})
 }
 
@@ -179,8 +179,8 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 
 // Check implements harness.Scenario.
 func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
-	durable := harness.Verdict{Check: "acked-durable"}
-	conv := harness.Verdict{Check: "converged"}
+	durable := harness.Verdict{Check: model.CheckAckedDurable}
+	conv := harness.Verdict{Check: model.CheckConverged}
 	quiet := s.Now() - max(s.LastFaultEnd(), s.Duration()-sc.Cfg.Settle)
 	if quiet < sc.Cfg.Settle {
 		msg := fmt.Sprintf("the last fault ended at %s, %s before the end; judging needs %s of quiet", s.LastFaultEnd(), s.Now()-s.LastFaultEnd(), sc.Cfg.Settle)

@@ -18,7 +18,7 @@ func run(t *testing.T, cfg Config, seed uint64, sched harness.Schedule, d time.D
 	return res
 }
 
-func verdict(t *testing.T, res harness.Result, check string) harness.Verdict {
+func verdict(t *testing.T, res harness.Result, check harness.CheckName) harness.Verdict {
 	t.Helper()
 	for _, v := range res.Verdicts {
 		if v.Check == check {

@@ -38,9 +38,9 @@ const (
 )
 
 func init() {
-	model.Register(model.Bug{Name: BugRenewTimeClock, Scenarios: []string{"election", "cluster"}, Caught: "single-active",
+	model.Register(model.Bug{Name: BugRenewTimeClock, Scenarios: []string{"election", "cluster"}, Caught: []harness.CheckName{model.CheckSingleActive},
 		Plants: "candidates judge expiry by the record's renewTime against their own wall clock"})
-	model.Register(model.Bug{Name: BugNoRenewDeadline, Scenarios: []string{"election", "cluster"}, Caught: "single-active",
+	model.Register(model.Bug{Name: BugNoRenewDeadline, Scenarios: []string{"election", "cluster"}, Caught: []harness.CheckName{model.CheckSingleActive},
 		Plants: "a leader whose renewals fail keeps acting instead of stopping at the renew deadline"})
 }
 

@@ -82,7 +82,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		}
 	})
 	sc.sim = s
-	sc.single = checkers.NewSingleActive("single-active")
+	sc.single = checkers.NewSingleActive(model.CheckSingleActive)
 	sc.procs, sc.leaders = nil, nil
 	for i, h := range store.MemberHosts(sc.store.Cfg) {
 		member := sc.store.Members()[i]

@@ -16,9 +16,9 @@ const (
 )
 
 func init() {
-	model.Register(model.Bug{Name: BugHealthzNoEtcd, Scenarios: []string{"cluster"}, Caught: "api-available",
+	model.Register(model.Bug{Name: BugHealthzNoEtcd, Scenarios: []string{"cluster"}, Caught: []harness.CheckName{model.CheckAPIAvailable},
 		Plants: "/healthz answers ok without checking etcd, so the load balancer keeps an API server that cannot reach quorum"})
-	model.Register(model.Bug{Name: BugCacheReads, Scenarios: []string{"cluster"}, Caught: "no-time-travel/quorum, api-linearizable",
+	model.Register(model.Bug{Name: BugCacheReads, Scenarios: []string{"cluster"}, Caught: []harness.CheckName{model.CheckNoTimeTravel.Of("quorum"), model.CheckAPILinearizable},
 		Plants: "GETs without a resourceVersion are served from the watch cache instead of a quorum read"})
 }
 

@@ -24,8 +24,8 @@ func runCluster(t *testing.T, cfg Config, seed uint64, sched string, d time.Dura
 	return sc, res
 }
 
-func verdicts(res harness.Result) map[string]harness.Verdict {
-	out := map[string]harness.Verdict{}
+func verdicts(res harness.Result) map[harness.CheckName]harness.Verdict {
+	out := map[harness.CheckName]harness.Verdict{}
 	for _, v := range res.Verdicts {
 		out[v.Check] = v
 	}
@@ -34,7 +34,7 @@ func verdicts(res harness.Result) map[string]harness.Verdict {
 
 // allOK fails the test on any verdict that is not ok, except the named
 // ones (which may be unknown).
-func allOK(t *testing.T, what string, res harness.Result, mayBeUnknown ...string) {
+func allOK(t *testing.T, what string, res harness.Result, mayBeUnknown ...harness.CheckName) {
 	t.Helper()
 	for _, v := range res.Verdicts {
 		if v.Status == harness.OK {
@@ -47,7 +47,7 @@ func allOK(t *testing.T, what string, res harness.Result, mayBeUnknown ...string
 	}
 }
 
-func contains(list []string, s string) bool {
+func contains[T comparable](list []T, s T) bool {
 	for _, x := range list {
 		if x == s {
 			return true
@@ -81,7 +81,7 @@ func TestOneMasterDies(t *testing.T) {
 		sc, res := runCluster(t, Config{ScaleEvery: 40 * time.Second}, seed,
 			"at 60s crash @active-cm\nat 60s kill @active-scheduler", 5*time.Minute)
 		v := verdicts(res)
-		for _, c := range []string{"raft-safety", "single-active/kube-controller-manager", "single-active/kube-scheduler",
+		for _, c := range []harness.CheckName{"raft-safety", "single-active/kube-controller-manager", "single-active/kube-scheduler",
 			"api-linearizable", "no-time-travel/quorum", "workload-continuity", "no-surplus-pods", "api-available"} {
 			if v[c].Status != harness.OK {
 				t.Errorf("seed %d: %s %s: %s", seed, c, v[c].Status, v[c].Detail)
@@ -177,8 +177,9 @@ func TestNothingScheduledWhileMastersDown(t *testing.T) {
 // schedule that exposes it, and the same run without the bug is clean.
 func TestControlPlaneBugsCaught(t *testing.T) {
 	cases := []struct {
-		bug, sched, check string
-		cfg               Config
+		bug, sched string
+		check      harness.CheckName
+		cfg        Config
 	}{
 		{BugLBNoHealthCheck, "at 60s crash m1", "api-available", Config{}},
 		{BugHealthzNoEtcd, "at 60s partition {m1} | {m2 m3} for 2m", "api-available", Config{}},

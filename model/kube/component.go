@@ -79,7 +79,9 @@ func (e Elected) Role() string { return "active-" + e.Name }
 
 // SingleActiveCheck is the name of the check that at most one replica
 // acts at any instant.
-func (e Elected) SingleActiveCheck() string { return "single-active/" + e.LeaseName() }
+func (e Elected) SingleActiveCheck() harness.CheckName {
+	return model.CheckSingleActive.Of(e.LeaseName())
+}
 
 // Lane is the timeline lane of the component's tenures.
 func (e Elected) Lane() string { return "active " + e.LeaseName() }

@@ -14,7 +14,7 @@ import (
 const BugActBeforeSync = "controller-act-before-sync"
 
 func init() {
-	model.Register(model.Bug{Name: BugActBeforeSync, Scenarios: []string{"cluster"}, Caught: "no-surplus-pods",
+	model.Register(model.Bug{Name: BugActBeforeSync, Scenarios: []string{"cluster"}, Caught: []harness.CheckName{model.CheckNoSurplusPods},
 		Plants: "a new controller-manager leader syncs ReplicaSets before its pod cache is filled, and creates pods that already exist"})
 }
 

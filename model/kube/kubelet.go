@@ -11,7 +11,7 @@ import (
 const BugStopOnAPILoss = "kubelet-stop-on-api-loss"
 
 func init() {
-	model.Register(model.Bug{Name: BugStopOnAPILoss, Scenarios: []string{"cluster"}, Caught: "workload-continuity",
+	model.Register(model.Bug{Name: BugStopOnAPILoss, Scenarios: []string{"cluster"}, Caught: []harness.CheckName{model.CheckWorkloadContinuity},
 		Plants: "a kubelet that cannot renew its node lease for 60s stops every pod it runs"})
 }
 

@@ -28,7 +28,7 @@ import (
 const BugLBNoHealthCheck = "lb-no-health-check"
 
 func init() {
-	model.Register(model.Bug{Name: BugLBNoHealthCheck, Scenarios: []string{"cluster"}, Caught: "api-available",
+	model.Register(model.Bug{Name: BugLBNoHealthCheck, Scenarios: []string{"cluster"}, Caught: []harness.CheckName{model.CheckAPIAvailable},
 		Plants: "the load balancer sends no health checks and keeps every backend in rotation"})
 }
 

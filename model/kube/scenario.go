@@ -321,22 +321,22 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.issuedAt = map[issueKey]issue{}
 	sc.creators, sc.seenPods, sc.decisions = map[string]creation{}, map[string]seenPod{}, map[string]decision{}
 	sc.unknownKV = map[string]int{}
-	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{KeyTally: checkers.KeyTally{Check: "api-linearizable"}}
+	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{KeyTally: checkers.KeyTally{Check: model.CheckAPILinearizable}}
 	sc.spans, sc.apiservers, sc.apiRuns = nil, nil, nil
 	sc.lastOK, sc.downSince = -1, -1
-	sc.deposed = checkers.NewDeposedWrites("deposed-writes")
-	sc.continuity = checkers.NewContinuity("workload-continuity")
-	sc.travel = checkers.NewNoTimeTravel("no-time-travel")
+	sc.deposed = checkers.NewDeposedWrites(model.CheckDeposedWrites)
+	sc.continuity = checkers.NewContinuity(model.CheckWorkloadContinuity)
+	sc.travel = checkers.NewNoTimeTravel(model.CheckNoTimeTravel)
 	grace := AvailabilityGrace
 	if c.Topology == store.External {
 		// An API server keeps sending to a dead external member until
 		// its etcd client's keepalive gives up on it.
 		grace += store.KeepaliveDead
 	}
-	sc.avail = checkers.NewAvailability("api-available", grace)
+	sc.avail = checkers.NewAvailability(model.CheckAPIAvailable, grace)
 	sc.avail.Resolution = 100 * time.Millisecond
-	sc.surplus = checkers.NewSurplus("no-surplus-pods", time.Minute)
-	sc.live = checkers.NewLiveness("recovers-after-heal")
+	sc.surplus = checkers.NewSurplus(model.CheckNoSurplusPods, time.Minute)
+	sc.live = checkers.NewLiveness(model.CheckRecoversAfterHeal)
 	sc.live.Budget(RecoveryBudget(c.Timings))
 	sc.live.Condition(condLeader)
 	sc.live.Condition(condAPI)

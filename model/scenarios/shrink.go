@@ -16,7 +16,7 @@ import (
 // fresh scenario for each try. It stops after maxRuns runs (0: no bound)
 // with the smallest schedule found so far. It returns that schedule and the
 // number of runs it took.
-func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched harness.Schedule, want []string, maxRuns int) (harness.Schedule, int, error) {
+func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched harness.Schedule, want []harness.CheckName, maxRuns int) (harness.Schedule, int, error) {
 	runs := 0
 	fails := func(s harness.Schedule) (bool, error) {
 		if maxRuns > 0 && runs >= maxRuns {

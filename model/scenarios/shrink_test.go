@@ -38,7 +38,7 @@ func TestShrinkFindsTheFaultsThatMatter(t *testing.T) {
 	if err != nil || !res.Failed() {
 		t.Fatalf("the noisy schedule does not fail: %v %+v", err, res.Verdicts)
 	}
-	small, runs, err := Shrink(build, 1, d, sched, []string{"acked-durable"}, 0)
+	small, runs, err := Shrink(build, 1, d, sched, []harness.CheckName{"acked-durable"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestShrinkStopsAtItsBudget(t *testing.T) {
 		return New("counter", Options{Bugs: model.MustBugs(counter.BugLazyFsync)})
 	}
 	sched, _ := harness.ParseSchedule("at 1s clock n2 jump +1s\nat 2s clock n2 jump +1s\nat 11.9s crash n1 for 3s\nat 20s clock n2 jump +1s\n")
-	small, runs, err := Shrink(build, 1, 40*time.Second, sched, []string{"acked-durable"}, 3)
+	small, runs, err := Shrink(build, 1, 40*time.Second, sched, []harness.CheckName{"acked-durable"}, 3)
 	if err != nil || runs != 3 || len(small) > len(sched) {
 		t.Fatalf("runs %d, err %v, shrunk to:\n%s", runs, err, small)
 	}

@@ -88,13 +88,13 @@ func (v Verdict) Fails() bool { return v.Verdict == harness.Violated && v.Outsid
 // (spec, seed, duration, schedule) and what the run gave (trace hash,
 // verdicts), so that the replay can check it got the same.
 type Failure struct {
-	Version   int                `json:"hasim_failure"`
-	Spec      Spec               `json:"spec"`
-	Seed      uint64             `json:"seed"`
-	Duration  string             `json:"duration"`
-	Schedule  string             `json:"schedule"`
-	TraceHash string             `json:"trace_hash"`
-	Verdicts  map[string]Verdict `json:"verdicts"`
+	Version   int                           `json:"hasim_failure"`
+	Spec      Spec                          `json:"spec"`
+	Seed      uint64                        `json:"seed"`
+	Duration  string                        `json:"duration"`
+	Schedule  string                        `json:"schedule"`
+	TraceHash string                        `json:"trace_hash"`
+	Verdicts  map[harness.CheckName]Verdict `json:"verdicts"`
 	// Found says where the failure came from (a property, a soak, a
 	// run), for people; replays ignore it.
 	Found string `json:"found,omitempty"`
@@ -121,7 +121,7 @@ func NewFailure(sc Scenario, seed uint64, d time.Duration, sched harness.Schedul
 		return Failure{}, err
 	}
 	f := Failure{Version: FailureVersion, Spec: spec, Seed: seed, Duration: d.String(), Schedule: sched.String(),
-		TraceHash: res.TraceHash, Verdicts: map[string]Verdict{}, Found: found}
+		TraceHash: res.TraceHash, Verdicts: map[harness.CheckName]Verdict{}, Found: found}
 	for _, v := range res.Verdicts {
 		f.Verdicts[v.Check] = Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
 	}

@@ -41,13 +41,13 @@ const (
 )
 
 func init() {
-	model.Register(model.Bug{Name: BugAckBeforeCommit, Scenarios: []string{"store", "election", "cluster"}, Caught: "acked-durable, linearizability",
+	model.Register(model.Bug{Name: BugAckBeforeCommit, Scenarios: []string{"store", "election", "cluster"}, Caught: []harness.CheckName{model.CheckAckedDurable, model.CheckLinearizability},
 		Plants: "a member answers a write once the entry is in its own log, before it commits"})
-	model.Register(model.Bug{Name: BugStaleRead, Scenarios: []string{"store", "election", "cluster"}, Caught: "linearizability",
+	model.Register(model.Bug{Name: BugStaleRead, Scenarios: []string{"store", "election", "cluster"}, Caught: []harness.CheckName{model.CheckLinearizability},
 		Plants: "linearizable reads are served from the member's local state, without ReadIndex"})
-	model.Register(model.Bug{Name: BugSendBeforeSync, Scenarios: []string{"store", "election", "cluster"}, Caught: "raft-safety",
+	model.Register(model.Bug{Name: BugSendBeforeSync, Scenarios: []string{"store", "election", "cluster"}, Caught: []harness.CheckName{model.CheckRaftSafety},
 		Plants: "a Ready's messages (votes, append acks) go out before its disk writes are synced"})
-	model.Register(model.Bug{Name: BugNoFsync, Scenarios: []string{"store", "election", "cluster"}, Caught: "raft-safety",
+	model.Register(model.Bug{Name: BugNoFsync, Scenarios: []string{"store", "election", "cluster"}, Caught: []harness.CheckName{model.CheckRaftSafety},
 		Plants: "members never fsync: raft state and log live in the page cache and die with the host"})
 }
 

@@ -212,7 +212,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	s.AddRole("raft-leader", sc.Leader)
 	s.At(s.Duration()-c.Settle/2, func() { sc.stopped = true; s.Notef("workload stops") })
 	s.At(s.Duration()-c.Settle/4, func() { sc.verify = true })
-	sc.liveness = checkers.NewLiveness("recovers-after-heal")
+	sc.liveness = checkers.NewLiveness(model.CheckRecoversAfterHeal)
 	sc.liveness.Budget(RecoveryBudget)
 	for _, c := range []string{condLeader, condWrite, condRead} {
 		sc.liveness.Condition(c)

@@ -10,6 +10,7 @@ import (
 
 	"hasim/checkers"
 	"hasim/harness"
+	"hasim/model"
 )
 
 // Long runs keep flat memory: the workload and the prober move to fresh
@@ -67,7 +68,7 @@ type window struct {
 
 func (w *window) init() {
 	w.open, w.final, w.revs, w.inFlight = map[string]*keyCalls{}, map[string]finalState{}, map[int]int64{}, map[int]string{}
-	w.lin, w.dur = checkers.KeyTally{Check: "linearizability"}, checkers.KeyTally{Check: "acked-durable"}
+	w.lin, w.dur = checkers.KeyTally{Check: model.CheckLinearizability}, checkers.KeyTally{Check: model.CheckAckedDurable}
 	w.revBad, w.html, w.anyKVOp, w.revBackwards = nil, "", false, 0
 	w.durAt, w.revAt = 0, 0
 }
