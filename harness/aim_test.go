@@ -201,8 +201,8 @@ func genOpts(d time.Duration) GenOptions {
 	for _, h := range hosts {
 		procs = append(procs, h+"/p")
 	}
-	return GenOptions{Duration: d, Settle: 10 * time.Second, Hosts: hosts, Procs: procs, Roles: []string{"leader"},
-		Cues: []CueSpec{{Name: "tick", Late: 50 * time.Millisecond}, {Name: "deadline", Early: -2 * time.Second, Late: time.Second, Ahead: 10 * time.Second, Roles: []string{"leader"}}}}
+	return GenOptions{Duration: d, Settle: 10 * time.Second, Hosts: hosts, Procs: procs, Roles: []Role{"leader"},
+		Cues: []CueSpec{{Name: "tick", Late: 50 * time.Millisecond}, {Name: "deadline", Early: -2 * time.Second, Late: time.Second, Ahead: 10 * time.Second, Roles: []Role{"leader"}}}}
 }
 
 func genTopo(o GenOptions) Topology { return genTopology{o} }

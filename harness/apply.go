@@ -155,7 +155,7 @@ func (s *Sim) fire(ref uint32) {
 			if _, done := rec.Resolved[t.Name]; done {
 				continue
 			}
-			if t.Name == CuedRole {
+			if t.Name == string(CuedRole) {
 				rec.Resolved[t.Name] = s.procs[f.cued].name
 				continue
 			}

@@ -16,8 +16,13 @@ type Target struct {
 // HostT returns a target naming a host or a process.
 func HostT(name string) Target { return Target{Name: name} }
 
+// Role names a role-relative target: what a scenario registers (AddRole)
+// and its components' cues aim at, written "@name" in schedules. The
+// scenarios name theirs as constants (store.RoleLeader, ...).
+type Role string
+
 // RoleT returns a role-relative target.
-func RoleT(role string) Target { return Target{Name: role, Role: true} }
+func RoleT(role Role) Target { return Target{Name: string(role), Role: true} }
 
 // String prints the target as it is written in schedules.
 func (t Target) String() string {

@@ -96,7 +96,7 @@ type CueSpec struct {
 	Name        string
 	Early, Late time.Duration
 	Ahead       time.Duration
-	Roles       []string
+	Roles       []Role
 	Weight      int
 }
 
@@ -108,7 +108,7 @@ type GenOptions struct {
 	// Hosts may be crashed, paused, isolated, skewed; Procs may be killed.
 	Hosts, Procs []string
 	// Roles may stand in for hosts and processes.
-	Roles []string
+	Roles []Role
 	// Kinds the scenario can take; empty means AllKinds. Each run enables
 	// a random subset of them (swarm testing: some runs hammer one kind,
 	// others mix them), unless AllEnabled.
@@ -239,7 +239,7 @@ func logMillis(s Source, label string, lo, hi time.Duration) time.Duration {
 	return millis(s, label+"_ms", from, min(2*from, hi))
 }
 
-func pick(s Source, label string, list []string) string {
+func pick[T any](s Source, label string, list []T) T {
 	return list[s.Int(label, 0, int64(len(list)-1))]
 }
 
@@ -580,12 +580,23 @@ func (g *gen) keep(drawn []Entry) Schedule {
 	return out
 }
 
+// Topology is what schedules for these options are validated against: the
+// hosts, processes and roles faults may name, and the cues entries may be
+// aimed at.
+func (o GenOptions) Topology() Topology { return genTopology{o} }
+
 // genTopology is what generated schedules are validated against.
 type genTopology struct{ o GenOptions }
 
 func (t genTopology) Hosts() []string { return t.o.Hosts }
 func (t genTopology) Procs() []string { return t.o.Procs }
-func (t genTopology) Roles() []string { return t.o.Roles }
+func (t genTopology) Roles() []string {
+	out := make([]string, len(t.o.Roles))
+	for i, r := range t.o.Roles {
+		out[i] = string(r)
+	}
+	return out
+}
 func (t genTopology) Cues() []string {
 	out := make([]string, len(t.o.Cues))
 	for i, c := range t.o.Cues {

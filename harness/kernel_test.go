@@ -1189,7 +1189,7 @@ func TestGeneratedSchedulesRun(t *testing.T) {
 		procs = append(procs, n+"/p")
 	}
 	const dur = 30 * time.Second
-	opts := GenOptions{Duration: dur, Settle: 5 * time.Second, Hosts: names, Procs: procs, Roles: []string{"leader"}}
+	opts := GenOptions{Duration: dur, Settle: 5 * time.Second, Hosts: names, Procs: procs, Roles: []Role{"leader"}}
 	for seed := uint64(1); seed <= 40; seed++ {
 		sched := GenerateSchedule(NewRand(seed, "faults"), opts)
 		log := &scriptLog{}

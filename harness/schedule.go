@@ -29,7 +29,7 @@ type Entry struct {
 
 // CuedRole is the role an aimed entry's faults use for the process that
 // gave its cue: "pause @cued".
-const CuedRole = "cued"
+const CuedRole Role = "cued"
 
 // Aimed reports whether the entry waits for a cue.
 func (e Entry) Aimed() bool { return e.On != "" }
@@ -274,7 +274,7 @@ func (p *parser) target(field string) (Target, error) {
 		if err := validName(role); err != nil {
 			return Target{}, p.errf(field, "role %v", err)
 		}
-		return RoleT(role), nil
+		return RoleT(Role(role)), nil
 	}
 	for _, part := range strings.Split(tok, "/") {
 		if err := validName(part); err != nil {

@@ -16,7 +16,7 @@ import (
 var (
 	genHosts = []string{"m1", "m2", "etcd-3", "n_4", "lb.1"}
 	genProcs = []string{"m1/etcd", "etcd-3/api-server", "lb.1/haproxy", "n_4/x.y"}
-	genRoles = []string{"raft-leader", "cm", "a.b_c-d"}
+	genRoles = []Role{"raft-leader", "cm", "a.b_c-d"}
 )
 
 // drawName draws any valid name. "for" and "hold" are left out: the parser
@@ -39,7 +39,7 @@ func drawTarget(t *rapid.T, label string) Target {
 	n := drawName(t, label)
 	switch rapid.IntRange(0, 2).Draw(t, label+"/form") {
 	case 0:
-		return RoleT(n)
+		return RoleT(Role(n))
 	case 1:
 		return HostT(n + "/" + drawName(t, label+"/proc"))
 	}
@@ -272,10 +272,10 @@ func TestGeneratedSchedulesRoundTripAndValidate(t *testing.T) {
 		o := GenOptions{Duration: 2 * time.Minute, Settle: 10 * time.Second, Hosts: hostsN, Procs: procs}
 		switch seed % 4 {
 		case 1:
-			o.Roles = []string{"raft-leader", "cm-leader"}
+			o.Roles = []Role{"raft-leader", "cm-leader"}
 		case 2:
 			o.Entries = 25
-			o.Roles = []string{"raft-leader"}
+			o.Roles = []Role{"raft-leader"}
 		case 3:
 			o.Hosts = hostsN[:3]
 			o.Procs = procs[:6]

@@ -317,14 +317,14 @@ func (s *Sim) AddProcess(hostName, local string, t Transport, spawn Spawn) ProcI
 // "@name" and resolve calls it when the fault fires. resolve returns the
 // process holding the role (host faults act on its host), or false when no
 // process holds it then (the fault is skipped and the trace says so).
-func (s *Sim) AddRole(name string, resolve func() (ProcID, bool)) {
-	if err := validName(name); err != nil {
+func (s *Sim) AddRole(name Role, resolve func() (ProcID, bool)) {
+	if err := validName(string(name)); err != nil {
 		panic(fmt.Sprintf("hasim: role name: %v", err))
 	}
 	if name == CuedRole {
 		panic("hasim: role name @" + CuedRole + " is the kernel's (the process that gave an aimed entry's cue)")
 	}
-	s.roles[name] = resolve
+	s.roles[string(name)] = resolve
 }
 
 // AddCue declares a cue that the scenario's components give (Ctx.Cue), so

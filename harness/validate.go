@@ -123,7 +123,7 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 			}
 			for _, t := range f.targets() {
 				switch {
-				case t.Role && t.Name == CuedRole:
+				case t.Role && t.Name == string(CuedRole):
 					if !e.Aimed() {
 						return fail(name, "@%s names the process that gave an aimed entry's cue; this entry has no cue (\"on CUE\")", CuedRole)
 					}

@@ -13,6 +13,7 @@ import (
 	"hasim/model"
 	"hasim/model/election"
 	"hasim/model/kube"
+	"hasim/model/store"
 )
 
 // The cluster's checks, by the names their verdicts carry (raft-safety and
@@ -35,7 +36,7 @@ const (
 )
 
 // ClusterRoles are the role-relative targets of cluster schedules.
-var ClusterRoles = []string{"raft-leader", "active-cm", "active-scheduler"}
+var ClusterRoles = []harness.Role{store.RoleLeader, kube.ControllerManagerComponent.Role(), kube.SchedulerComponent.Role()}
 
 // ClusterCase is one generated run of the cluster scenario.
 type ClusterCase struct {
@@ -75,14 +76,9 @@ type ClusterDraw func(t *rapid.T, bugs model.Bugs) ClusterCase
 
 // clusterTopology is what cluster schedules are validated against: the
 // hosts, processes and roles faults may name.
-func clusterTopology(cfg kube.Config, d time.Duration) (harness.GenOptions, topology) {
-	sc := &kube.Scenario{Cfg: cfg}
-	o := sc.GenOptions(d)
-	t := topology{hosts: o.Hosts, procs: o.Procs, roles: o.Roles}
-	for _, c := range o.Cues {
-		t.cues = append(t.cues, c.Name)
-	}
-	return o, t
+func clusterTopology(cfg kube.Config, d time.Duration) (harness.GenOptions, harness.Topology) {
+	o := (&kube.Scenario{Cfg: cfg}).GenOptions(d)
+	return o, o.Topology()
 }
 
 // ClusterSeeds is how many root seeds cluster cases draw from. Few
@@ -296,7 +292,7 @@ func DrawClusterRecoveryCase(t *rapid.T, bugs model.Bugs) ClusterCase {
 
 // mergeValid puts entries in time order and keeps those that fit the
 // topology and the ones kept before them (as DrawSchedule does).
-func mergeValid(topo topology, d time.Duration, entries ...harness.Entry) harness.Schedule {
+func mergeValid(topo harness.Topology, d time.Duration, entries ...harness.Entry) harness.Schedule {
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].At < entries[j].At })
 	var out harness.Schedule
 	for _, e := range entries {
@@ -464,13 +460,13 @@ func DrawLongFaultCase(kinds ...string) ClusterDraw {
 					Latency: drawMillis(t, "disk_ms", 100*time.Millisecond, time.Second)}}
 			case LongKillActiveCM:
 				e.For = drawSeconds(t, "for_s", 5*time.Second, time.Minute)
-				e.Faults = []harness.Fault{harness.Kill{Proc: harness.RoleT("active-cm")}}
+				e.Faults = []harness.Fault{harness.Kill{Proc: harness.RoleT(kube.ControllerManagerComponent.Role())}}
 			case LongCrashActiveCM:
 				e.For = drawSeconds(t, "for_s", 5*time.Second, time.Minute)
-				e.Faults = []harness.Fault{harness.Crash{Host: harness.RoleT("active-cm")}}
+				e.Faults = []harness.Fault{harness.Crash{Host: harness.RoleT(kube.ControllerManagerComponent.Role())}}
 			case LongCutActiveCM:
 				e.For = drawSeconds(t, "for_s", 20*time.Second, time.Minute)
-				e.Faults = []harness.Fault{harness.Partition{A: []harness.Target{harness.RoleT("active-cm")}, B: mastersT,
+				e.Faults = []harness.Fault{harness.Partition{A: []harness.Target{harness.RoleT(kube.ControllerManagerComponent.Role())}, B: mastersT,
 					Hold: rapid.Bool().Draw(t, "hold")}}
 			case LongMastersDown:
 				e.For = drawSeconds(t, "for_s", 65*time.Second, 4*time.Minute)

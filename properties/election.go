@@ -9,6 +9,7 @@ import (
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/election"
+	"hasim/model/store"
 )
 
 // ElectionCase is one generated run of the election scenario.
@@ -46,7 +47,7 @@ func DrawElectionCase(t *rapid.T, bugs model.Bugs) ElectionCase {
 	cfg := election.Config{Masters: rapid.SampledFrom([]int{3, 5}).Draw(t, "masters"), Bugs: bugs}
 	seed := rapid.Uint64().Draw(t, "seed")
 	sc := &election.Scenario{Cfg: cfg}
-	sched := DrawSchedule(t, sc.GenOptions(ElectionDuration), []string{"raft-leader", "active-cm"})
+	sched := DrawSchedule(t, sc.GenOptions(ElectionDuration), []harness.Role{store.RoleLeader, election.RoleActive})
 	for i := range sched {
 		for j, f := range sched[i].Faults {
 			switch f := f.(type) {

@@ -55,7 +55,7 @@ func DrawStoreCase(t *rapid.T, bugs model.Bugs) StoreCase {
 	seed := rapid.Uint64().Draw(t, "seed")
 	sc := &store.Scenario{Cfg: cfg}
 	opts := sc.GenOptions(StoreDuration)
-	sched := DrawSchedule(t, opts, []string{"raft-leader"})
+	sched := DrawSchedule(t, opts, []harness.Role{store.RoleLeader})
 	return StoreCase{Cfg: cfg, Seed: seed, Duration: StoreDuration, Schedule: sched}
 }
 
@@ -69,7 +69,7 @@ func DrawStoreCase(t *rapid.T, bugs model.Bugs) StoreCase {
 // draws. Entries that would not apply when they fire are dropped, in time
 // order, so every schedule drawn is valid and shrinking keeps it valid.
 // roles, if given, replace the options' roles.
-func DrawSchedule(t *rapid.T, o harness.GenOptions, roles []string) harness.Schedule {
+func DrawSchedule(t *rapid.T, o harness.GenOptions, roles []harness.Role) harness.Schedule {
 	if roles != nil {
 		o.Roles = roles
 	}
@@ -94,14 +94,6 @@ func (s rapidSource) Repeat(label string, lo, hi int, _ int64, item func(harness
 		return struct{}{}
 	}), lo, hi).Draw(s.t, label)
 }
-
-// topology is what a drawn schedule is validated against.
-type topology struct{ hosts, procs, roles, cues []string }
-
-func (t topology) Hosts() []string { return t.hosts }
-func (t topology) Procs() []string { return t.procs }
-func (t topology) Roles() []string { return t.roles }
-func (t topology) Cues() []string  { return t.cues }
 
 // Faults counts the faults of a schedule (a composite entry counts each).
 func Faults(s harness.Schedule) int {

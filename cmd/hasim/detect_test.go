@@ -58,7 +58,9 @@ type detection struct {
 // of the families, "single-active" for "single-active/…").
 func caught(res harness.Result, checks []harness.CheckName) bool {
 	for _, v := range res.Verdicts {
-		if v.Fails() && slices.ContainsFunc(checks, func(c harness.CheckName) bool { return v.Check == c || strings.HasPrefix(string(v.Check), string(c)+"/") }) {
+		if v.Fails() && slices.ContainsFunc(checks, func(c harness.CheckName) bool {
+			return v.Check == c || strings.HasPrefix(string(v.Check), string(c)+"/")
+		}) {
 			return true
 		}
 	}

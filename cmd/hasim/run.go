@@ -610,17 +610,5 @@ func cmdScenarios(args []string, w io.Writer) error {
 // before a run: the hosts, processes and roles its generation options name,
 // and its cues.
 func topologyOf(sc scenarios.Scenario, d time.Duration) harness.Topology {
-	o := sc.GenOptions(d)
-	t := staticTopology{hosts: o.Hosts, procs: o.Procs, roles: o.Roles}
-	for _, c := range o.Cues {
-		t.cues = append(t.cues, c.Name)
-	}
-	return t
+	return sc.GenOptions(d).Topology()
 }
-
-type staticTopology struct{ hosts, procs, roles, cues []string }
-
-func (t staticTopology) Hosts() []string { return t.hosts }
-func (t staticTopology) Procs() []string { return t.procs }
-func (t staticTopology) Roles() []string { return t.roles }
-func (t staticTopology) Cues() []string  { return t.cues }

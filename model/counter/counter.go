@@ -138,7 +138,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		}))
 	}
 	s.AddProcess("client", "load", harness.Datagrams, func() harness.Process { return &client{sc: sc, out: map[uint64]harness.TimerID{}} })
-	s.AddRole("busiest", sc.busiest)
+	s.AddRole(RoleBusiest, sc.busiest)
 	// The workload stops a quiet period before the end, so that the checks
 	// judge a cluster that had the time to converge.
 	sc.stopped = false
@@ -174,8 +174,11 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	for _, h := range hosts {
 		procs = append(procs, h+"/counter")
 	}
-	return harness.GenOptions{Duration: duration, Settle: 2 * c.Settle, Hosts: hosts, Procs: procs, Roles: []string{"busiest"}}
+	return harness.GenOptions{Duration: duration, Settle: 2 * c.Settle, Hosts: hosts, Procs: procs, Roles: []harness.Role{RoleBusiest}}
 }
+
+// RoleBusiest is the replica that has served the most increments.
+const RoleBusiest harness.Role = "busiest"
 
 // Check implements harness.Scenario.
 func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {

@@ -206,7 +206,7 @@ const NearDeadline = 2 * time.Second
 // faults fit: around a candidate's takeover (striking the candidate or
 // the leader, roles), around a failing leader's renew deadline, and in a
 // takeover write.
-func Cues(t Timings, roles ...string) []harness.CueSpec {
+func Cues(t Timings, roles ...harness.Role) []harness.CueSpec {
 	return []harness.CueSpec{
 		{Name: CueLeaseExpiring, Early: -3 * time.Second, Late: time.Second, Ahead: t.LeaseDuration, Roles: roles},
 		{Name: CueRenewFailing, Early: -2 * time.Second, Late: time.Second, Ahead: t.RenewDeadline, Roles: roles},

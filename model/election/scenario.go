@@ -93,7 +93,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		})
 		sc.procs = append(sc.procs, p)
 	}
-	s.AddRole("active-cm", sc.active)
+	s.AddRole(RoleActive, sc.active)
 	s.At(0, func() { sc.watch(s) })
 	return nil
 }
@@ -133,9 +133,13 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	for _, h := range hosts {
 		procs = append(procs, h+"/"+store.MemberProc, h+"/cm")
 	}
-	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs, Roles: []string{"raft-leader", "active-cm"},
-		Cues: append(store.Cues("raft-leader"), Cues(c.Timings, "active-cm")...)}
+	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs, Roles: []harness.Role{store.RoleLeader, RoleActive},
+		Cues: append(store.Cues(store.RoleLeader), Cues(c.Timings, RoleActive)...)}
 }
+
+// RoleActive is the controller that acts (the election scenario's
+// controllers run as <host>/cm).
+const RoleActive harness.Role = "active-cm"
 
 // Check implements harness.Scenario: at most one controller acting at any
 // true instant (claimed inside election.Safe: a violation outside it is

@@ -75,7 +75,7 @@ func (e Elected) lease() string {
 
 // Role is the role schedules strike the active replica with (without the
 // "@").
-func (e Elected) Role() string { return "active-" + e.Name }
+func (e Elected) Role() harness.Role { return harness.Role("active-" + e.Name) }
 
 // SingleActiveCheck is the name of the check that at most one replica
 // acts at any instant.

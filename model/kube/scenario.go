@@ -1018,14 +1018,15 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	if c.Topology == store.External {
 		hosts = append(hosts, Masters(c)...)
 	}
-	var procs, roles []string
+	var procs []string
+	var roles []harness.Role
 	for _, h := range Masters(c) {
 		procs = append(procs, h+"/apiserver")
 		for _, e := range c.components() {
 			procs = append(procs, h+"/"+e.Name)
 		}
 	}
-	roles = append(roles, "raft-leader")
+	roles = append(roles, store.RoleLeader)
 	for _, e := range c.components() {
 		roles = append(roles, e.Role())
 	}
@@ -1050,12 +1051,12 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 func (sc *Scenario) cues() []harness.CueSpec {
 	c := sc.Cfg
 	c.fill()
-	var roles []string
+	var roles []harness.Role
 	for _, e := range c.components() {
 		roles = append(roles, e.Role())
 	}
-	out := append(store.Cues("raft-leader"), election.Cues(c.Timings, roles...)...)
-	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []string{"raft-leader"}, Weight: 2})
+	out := append(store.Cues(store.RoleLeader), election.Cues(c.Timings, roles...)...)
+	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []harness.Role{store.RoleLeader}, Weight: 2})
 }
 
 // Check implements harness.Scenario.

@@ -259,7 +259,7 @@ const ElectionDueAfter = 600 * time.Millisecond
 
 // Cues lists the cues members give, with where aimed faults fit: a read
 // or a write in flight, votes racing, an election timeout about to fire.
-func Cues(roles ...string) []harness.CueSpec {
+func Cues(roles ...harness.Role) []harness.CueSpec {
 	return []harness.CueSpec{
 		{Name: CueReadIndex, Late: 20 * time.Millisecond, Roles: roles},
 		{Name: CueWriteProposed, Late: 20 * time.Millisecond, Roles: roles},

@@ -209,7 +209,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 				client: Client{Endpoints: Rotate(peers, id-1), Timeout: c.ClientTimeout, ID: id, History: sc.history}}
 		})
 	}
-	s.AddRole("raft-leader", sc.Leader)
+	s.AddRole(RoleLeader, sc.Leader)
 	s.At(s.Duration()-c.Settle/2, func() { sc.stopped = true; s.Notef("workload stops") })
 	s.At(s.Duration()-c.Settle/4, func() { sc.verify = true })
 	sc.liveness = checkers.NewLiveness(model.CheckRecoversAfterHeal)
@@ -227,6 +227,9 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	}
 	return nil
 }
+
+// RoleLeader is the raft leader: the member that leads when a fault fires.
+const RoleLeader harness.Role = "raft-leader"
 
 // Rotate returns p starting at its k-th element (each client or API server
 // starts its round robin at a different member).
@@ -263,8 +266,8 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	for _, h := range hosts {
 		procs = append(procs, h+"/"+MemberProc)
 	}
-	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs, Roles: []string{"raft-leader"},
-		Cues: Cues("raft-leader")}
+	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs, Roles: []harness.Role{RoleLeader},
+		Cues: Cues(RoleLeader)}
 }
 
 // Check implements harness.Scenario.
