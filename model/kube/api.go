@@ -85,6 +85,20 @@ type Object struct {
 	Capacity int
 	// ConfigMaps: the data.
 	Data string
+
+	// Generic objects (a registered Resource; see generic.go): their
+	// group/version, metadata, and spec and status as JSON objects.
+	APIVersion string
+	UID        string
+	Labels     map[string]string
+	OwnerRefs  []OwnerRef
+	Finalizers []string
+	// DeletionTimestamp is when deletion began, on the API server's
+	// clock (0: not being deleted).
+	DeletionTimestamp time.Duration
+	// Generation counts the changes of the spec (1 at creation).
+	Generation   int64
+	Spec, Status string
 }
 
 // encode renders the object's content (not its kind, name or RV, which the
@@ -120,7 +134,11 @@ func (o *Object) encode() string {
 	num("renew", int64(o.RenewTime))
 	num("transitions", int64(o.Transitions))
 	num("capacity", int64(o.Capacity))
-	if o.Data != "" {
+	switch {
+	case o.generic():
+		// Last: a JSON document that holds the data too.
+		field("json", o.encodeGeneric())
+	case o.Data != "":
 		field("data", o.Data)
 	}
 	return string(b)
@@ -135,6 +153,12 @@ func decodeObject(key, value string, rv int64) (Object, bool) {
 	o := Object{Kind: k, Name: name, RV: rv}
 	for value != "" {
 		var f string
+		if rest, ok := strings.CutPrefix(value, "json="); ok {
+			if !o.decodeGeneric(rest) {
+				return Object{}, false
+			}
+			break
+		}
 		if strings.HasPrefix(value, "data=") {
 			f, value = value, ""
 		} else {
@@ -195,12 +219,16 @@ const (
 	Delete Verb = "delete"
 	// Bind is POST pods/<name>/binding: sets the pod's node if it has none.
 	Bind Verb = "bind"
+	// Patch is a JSON merge patch of a generic object (or of its status).
+	Patch Verb = "patch"
 	// Healthz is GET /healthz (also /readyz: the model answers both alike).
 	Healthz Verb = "healthz"
 )
 
 // Write reports whether the verb changes state.
-func (v Verb) Write() bool { return v == Create || v == Update || v == Delete || v == Bind }
+func (v Verb) Write() bool {
+	return v == Create || v == Update || v == Delete || v == Bind || v == Patch
+}
 
 // RVCache is the resourceVersion "0" of a GET, LIST or WATCH: any
 // version will do, served from the API server's watch cache.
@@ -222,6 +250,13 @@ type Request struct {
 	// Obj is the body of a create or update; Node the target of a bind.
 	Obj  Object
 	Node string
+	// Subresource "status" makes an UPDATE or PATCH of a generic object
+	// change its status only.
+	Subresource string
+	// Selector is a LIST's label selector (see ParseSelector).
+	Selector string
+	// PatchBody is a PATCH's JSON merge patch.
+	PatchBody string
 	// Agent names the caller (its identity, as a user agent does): the
 	// trace and the deposed-writer check use it.
 	Agent string
@@ -255,6 +290,18 @@ func (r Request) String() string {
 		b.WriteString(" node=")
 		b.WriteString(r.Node)
 	}
+	if r.Subresource != "" {
+		b.WriteString(" subresource=")
+		b.WriteString(r.Subresource)
+	}
+	if r.Selector != "" {
+		b.WriteString(" selector=")
+		b.WriteString(strconv.Quote(r.Selector))
+	}
+	if r.PatchBody != "" {
+		b.WriteString(" patch=")
+		b.WriteString(r.PatchBody)
+	}
 	if r.Agent != "" {
 		b.WriteString(" by=")
 		b.WriteString(r.Agent)
@@ -266,6 +313,7 @@ func (r Request) String() string {
 const (
 	StatusOK            = 200
 	StatusCreated       = 201
+	StatusBadRequest    = 400 // invalid, or unsupported by hasim (the reason says which)
 	StatusNotFound      = 404
 	StatusConflict      = 409 // AlreadyExists on create, Conflict on update/bind
 	StatusGone          = 410 // watch: the resourceVersion is too old

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -47,6 +48,9 @@ type APIServerConfig struct {
 	// the revision it saw one interval earlier [5m].
 	CompactInterval time.Duration
 	Bugs            model.Bugs
+	// Resources are the generic resources the server serves (see
+	// generic.go), besides the built-in kinds.
+	Resources []Resource
 	// Wrote, if set, is called when a write succeeded (before the answer
 	// leaves): the scenario learns what landed, and when.
 	Wrote func(ctx *harness.Ctx, req Request, obj Object)
@@ -99,6 +103,8 @@ type APIServer struct {
 	healthWait []pendingReply
 
 	compactRev int64 // the revision to compact at the next round
+
+	generic map[Kind]string // generic resource → its apiVersion
 }
 
 type peerConn struct {
@@ -129,7 +135,10 @@ type watcher struct {
 // NewAPIServer returns an API server process.
 func NewAPIServer(cfg APIServerConfig) *APIServer {
 	cfg.fill()
-	a := &APIServer{cfg: cfg, conns: map[peerConn]bool{}, progressAt: -1}
+	a := &APIServer{cfg: cfg, conns: map[peerConn]bool{}, progressAt: -1, generic: map[Kind]string{}}
+	for _, r := range cfg.Resources {
+		a.generic[r.Kind] = r.APIVersion
+	}
 	a.kv = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.RequestTimeout}
 	a.health = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.HealthTimeout}
 	a.cache.init(cfg.WatchCacheSize)
@@ -273,6 +282,26 @@ func errorResponse(code store.Code) Response {
 // serve answers one API request.
 func (a *APIServer) serve(ctx *harness.Ctx, p pendingReply) {
 	req := p.req
+	if req.Selector != "" {
+		if _, err := ParseSelector(req.Selector); err != nil || req.Verb != List {
+			reason := "unsupported by hasim: a label selector on " + string(req.Verb) + " (LIST only)"
+			if err != nil {
+				reason = err.Error()
+			}
+			a.reply(ctx, p, Response{Code: StatusBadRequest, Reason: reason})
+			return
+		}
+	}
+	_, generic := a.generic[req.Kind]
+	if !generic && (req.Verb == Patch || req.Subresource != "") {
+		a.reply(ctx, p, Response{Code: StatusBadRequest,
+			Reason: "unsupported by hasim: " + string(req.Verb) + " of " + string(req.Kind) + " (PATCH and the status subresource serve registered resources only)"})
+		return
+	}
+	if generic && (req.Verb == Create || req.Verb == Update || req.Verb == Delete || req.Verb == Patch) {
+		a.writeGeneric(ctx, p, 0)
+		return
+	}
 	switch req.Verb {
 	case Get:
 		if req.RV == RVCache || req.RV == "" && a.cfg.Bugs.Has(BugCacheReads) && a.cache.ready {
@@ -304,7 +333,7 @@ func (a *APIServer) serve(ctx *harness.Ctx, p pendingReply) {
 				a.reply(ctx, p, Response{Code: StatusTooMany, Reason: "watch cache not ready"})
 				return
 			}
-			a.reply(ctx, p, Response{Code: StatusOK, Items: a.cache.list(req.Kind), RV: a.cache.rev})
+			a.replyList(ctx, p, a.cache.list(req.Kind), a.cache.rev)
 			return
 		}
 		a.consistentList(ctx, p)
@@ -317,6 +346,151 @@ func (a *APIServer) serve(ctx *harness.Ctx, p pendingReply) {
 	default:
 		a.reply(ctx, p, Response{Code: 400, Reason: "unknown verb " + string(req.Verb)})
 	}
+}
+
+// replyList answers a LIST with the items its label selector matches.
+func (a *APIServer) replyList(ctx *harness.Ctx, p pendingReply, items []Object, rev int64) {
+	if p.req.Selector != "" {
+		sel, _ := ParseSelector(p.req.Selector) // checked by serve
+		kept := items[:0:0]
+		for _, o := range items {
+			if sel.Matches(o.Labels) {
+				kept = append(kept, o)
+			}
+		}
+		items = kept
+	}
+	a.reply(ctx, p, Response{Code: StatusOK, Items: items, RV: rev})
+}
+
+// writeGeneric runs a write to a generic object as kube-apiserver's
+// GuaranteedUpdate does: read the object, compute the new one, and write
+// it conditional on the read's revision, re-reading on a conflict (up to
+// five times). A resourceVersion precondition in the request is checked
+// against what was read.
+func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) {
+	req := p.req
+	bad := func(reason string) { a.reply(ctx, p, Response{Code: StatusBadRequest, Reason: reason}) }
+	a.get(ctx, req.Kind, req.Name, func(cur Object, found bool, r store.Response) {
+		if r.Err != store.CodeOK {
+			a.reply(ctx, p, errorResponse(r.Err))
+			return
+		}
+		key := Key(req.Kind, req.Name)
+		cmp := store.Compare{Key: key, Target: store.TargetMod, Result: store.Equal, Num: cur.RV}
+		next, del := cur, false
+		switch {
+		case req.Verb == Create:
+			if found {
+				a.reply(ctx, p, Response{Code: StatusConflict, Obj: cur, Reason: "already exists"})
+				return
+			}
+			if v := a.generic[req.Kind]; req.Obj.APIVersion != "" && req.Obj.APIVersion != v {
+				bad(fmt.Sprintf("apiVersion %q: %s are served as %q", req.Obj.APIVersion, req.Kind, v))
+				return
+			}
+			spec, err := canonicalJSON("spec", req.Obj.Spec)
+			if err != nil {
+				bad(err.Error())
+				return
+			}
+			next = req.Obj
+			next.APIVersion, next.Spec = a.generic[req.Kind], spec
+			next.UID, next.Generation, next.Status, next.DeletionTimestamp = newUID(ctx), 1, "", 0
+			cmp.Num = 0
+		case !found:
+			a.reply(ctx, p, Response{Code: StatusNotFound, RV: r.Result.Revision})
+			return
+		case req.Obj.RV > 0 && req.Obj.RV != cur.RV:
+			a.reply(ctx, p, Response{Code: StatusConflict, Obj: cur, Reason: "the object has been modified"})
+			return
+		case req.Verb == Delete:
+			if len(cur.Finalizers) == 0 {
+				del = true
+				break
+			}
+			if cur.Deleting() {
+				a.reply(ctx, p, Response{Code: StatusOK, Obj: cur})
+				return
+			}
+			next.DeletionTimestamp = max(ctx.Now(), 1)
+		default: // Update, Patch
+			body := req.Obj
+			if req.Verb == Patch {
+				var err error
+				if body, err = mergePatch(cur, req.PatchBody); err != nil {
+					bad(err.Error())
+					return
+				}
+			}
+			spec, err := canonicalJSON("spec", body.Spec)
+			if err != nil {
+				bad(err.Error())
+				return
+			}
+			status, err := canonicalJSON("status", body.Status)
+			if err != nil {
+				bad(err.Error())
+				return
+			}
+			switch req.Subresource {
+			case "status":
+				next.Status = status
+			case "":
+				next = body
+				next.Spec, next.Status = spec, cur.Status
+				next.APIVersion, next.UID, next.DeletionTimestamp, next.Generation = cur.APIVersion, cur.UID, cur.DeletionTimestamp, cur.Generation
+				if spec != cur.Spec {
+					next.Generation++
+				}
+				// The update that removes a deleting object's last
+				// finalizer deletes it.
+				del = cur.Deleting() && len(next.Finalizers) == 0
+			default:
+				bad("unsupported by hasim: subresource " + strconv.Quote(req.Subresource))
+				return
+			}
+		}
+		next.Kind, next.Name = req.Kind, req.Name
+		op := store.Op{Kind: store.OpPut, Key: key, Value: next.encode()}
+		if del {
+			op = store.Op{Kind: store.OpDelete, Key: key}
+		}
+		a.kv.Do(ctx, store.Txn{Compares: []store.Compare{cmp}, Success: []store.Op{op}}, false, func(w store.Response) {
+			switch {
+			case w.Err != store.CodeOK:
+				a.reply(ctx, p, errorResponse(w.Err))
+			case !w.Result.Succeeded && attempt < 5:
+				a.writeGeneric(ctx, p, attempt+1)
+			case !w.Result.Succeeded:
+				a.reply(ctx, p, Response{Code: StatusConflict, Reason: "too many conflicts"})
+			default:
+				next.RV = w.Result.Revision
+				if a.cfg.Wrote != nil {
+					a.cfg.Wrote(ctx, req, next)
+				}
+				code := StatusOK
+				if req.Verb == Create {
+					code = StatusCreated
+				}
+				a.reply(ctx, p, Response{Code: code, Obj: next})
+			}
+		})
+	})
+}
+
+// newUID draws an object's uid (from the server's random stream: the
+// same in every run of a seed).
+func newUID(ctx *harness.Ctx) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, 36)
+	for i := range 32 {
+		if i == 8 || i == 12 || i == 16 || i == 20 {
+			b = append(b, '-')
+		}
+		b = append(b, hex[ctx.Rand().Int64n(16)])
+	}
+	return string(b)
 }
 
 // get reads one object from etcd (a linearizable range).
@@ -345,7 +519,7 @@ func (a *APIServer) consistentList(ctx *harness.Ctx, p pendingReply) {
 		}
 		target := r.Result.Revision
 		if a.cache.ready && a.cache.rev >= target {
-			a.reply(ctx, p, Response{Code: StatusOK, Items: a.cache.list(p.req.Kind), RV: a.cache.rev})
+			a.replyList(ctx, p, a.cache.list(p.req.Kind), a.cache.rev)
 			return
 		}
 		pl := &pendingList{pendingReply: p, target: target}
@@ -370,7 +544,7 @@ func (a *APIServer) listFromEtcd(ctx *harness.Ctx, p pendingReply) {
 				items = append(items, o)
 			}
 		}
-		a.reply(ctx, p, Response{Code: StatusOK, Items: items, RV: r.Result.Revision})
+		a.replyList(ctx, p, items, r.Result.Revision)
 	})
 }
 
@@ -381,7 +555,7 @@ func (a *APIServer) serveWaitingLists(ctx *harness.Ctx) {
 		if !pl.done && a.cache.ready && a.cache.rev >= pl.target {
 			pl.done = true
 			ctx.Cancel(pl.timer)
-			a.reply(ctx, pl.pendingReply, Response{Code: StatusOK, Items: a.cache.list(pl.req.Kind), RV: a.cache.rev})
+			a.replyList(ctx, pl.pendingReply, a.cache.list(pl.req.Kind), a.cache.rev)
 		}
 	}
 	a.pruneLists()

@@ -50,6 +50,10 @@ type Config struct {
 	// controller-manager and scheduler: a replica of each on every master
 	// (see Elected).
 	Components []Elected
+	// Resources are generic resources the API serves besides the built-in
+	// kinds, such as the custom resources of the components (see
+	// generic.go).
+	Resources []Resource
 }
 
 // components are the cluster's elected components: the built-in ones,
@@ -101,6 +105,22 @@ func (c *Config) validate() error {
 		return fmt.Errorf("replicas: %d (max %d) out of range", c.Replicas, c.MaxReplicas)
 	case c.Replicas > c.Workers*c.Capacity || c.MaxReplicas > c.Workers*c.Capacity:
 		return fmt.Errorf("replicas: %d (max %d) do not fit on %d workers of %d pods", c.Replicas, c.MaxReplicas, c.Workers, c.Capacity)
+	}
+	kinds := map[Kind]bool{}
+	for _, k := range Kinds {
+		kinds[k] = true
+	}
+	for i, r := range c.Resources {
+		field := fmt.Sprintf("resources[%d]", i)
+		switch group, version, ok := strings.Cut(r.APIVersion, "/"); {
+		case harness.ValidName(string(r.Kind)) != nil:
+			return fmt.Errorf("%s.kind: %v", field, harness.ValidName(string(r.Kind)))
+		case kinds[r.Kind]:
+			return fmt.Errorf("%s.kind: %q is served already", field, r.Kind)
+		case !ok || group == "" || version == "" || strings.Contains(version, "/"):
+			return fmt.Errorf("%s.apiVersion: %q is not group/version", field, r.APIVersion)
+		}
+		kinds[r.Kind] = true
 	}
 	names, leases := map[string]bool{}, map[string]bool{}
 	for i, e := range c.components() {
@@ -363,7 +383,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		} else {
 			etcd = store.Rotate(members, i)
 		}
-		cfg := APIServerConfig{Name: h + "/apiserver", Etcd: etcd, Bugs: c.Bugs, Wrote: sc.wrote}
+		cfg := APIServerConfig{Name: h + "/apiserver", Etcd: etcd, Bugs: c.Bugs, Resources: c.Resources, Wrote: sc.wrote}
 		sc.apiservers = append(sc.apiservers, s.AddProcess(h, "apiserver", harness.Connection, func() harness.Process { return NewAPIServer(cfg) }))
 	}
 	for i, h := range sc.masters {

@@ -1,0 +1,284 @@
+package kube
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"hasim/harness"
+)
+
+var widgets = Resource{Kind: "widgets", APIVersion: "example.com/v1"}
+
+// apiStep is one call of a scripted API session and what its answer must
+// be; check returns a complaint, or "".
+type apiStep struct {
+	what  string
+	req   func() Request
+	check func(Response) string
+}
+
+// scripted is an elected component whose leader runs a list of API calls
+// in order, once, and records what went wrong.
+type scripted struct {
+	steps  []apiStep
+	failed *[]string
+	done   *bool
+	ran    *int // steps answered
+}
+
+func (s *scripted) Start(*harness.Ctx, *Replica)                      {}
+func (s *scripted) Handle(*harness.Ctx, *Replica, harness.Input) bool { return false }
+func (s *scripted) Lead(ctx *harness.Ctx, r *Replica) {
+	if !*s.done {
+		*s.done = true
+		s.run(ctx, r, 0)
+	}
+}
+
+func (s *scripted) run(ctx *harness.Ctx, r *Replica, i int) {
+	if i == len(s.steps) {
+		return
+	}
+	st := s.steps[i]
+	r.Client().Do(ctx, st.req(), 30*time.Second, func(resp Response) {
+		*s.ran = i + 1
+		if msg := st.check(resp); msg != "" {
+			*s.failed = append(*s.failed, fmt.Sprintf("step %d (%s): %s; got code %d %q %v", i+1, st.what, msg, resp.Code, resp.Reason, resp.Obj))
+		}
+		s.run(ctx, r, i+1)
+	})
+}
+
+// runScript runs steps in a quiet cluster serving widgets, and returns the
+// complaints.
+func runScript(t *testing.T, steps []apiStep) []string {
+	t.Helper()
+	var failed []string
+	done, ran := false, 0
+	comp := Elected{Name: "script", New: func() Controller { return &scripted{steps: steps, failed: &failed, done: &done, ran: &ran} }}
+	_, res := runCluster(t, Config{Resources: []Resource{widgets}, Components: []Elected{comp}}, 1, "", time.Minute)
+	if !done || ran != len(steps) {
+		t.Fatalf("%d of %d steps answered", ran, len(steps))
+	}
+	allOK(t, "generic objects", res, "recovers-after-heal")
+	return failed
+}
+
+func code(want int) func(Response) string {
+	return func(r Response) string {
+		if r.Code != want {
+			return fmt.Sprintf("want code %d", want)
+		}
+		return ""
+	}
+}
+
+func names(items []Object) []string {
+	var out []string
+	for _, o := range items {
+		out = append(out, o.Name)
+	}
+	return out
+}
+
+// The API serves a registered resource as kube-apiserver serves a custom
+// resource with the status subresource.
+func TestGenericObjectsLifecycle(t *testing.T) {
+	var uid string
+	var rv int64
+	get := func(name string) func() Request {
+		return func() Request { return Request{Verb: Get, Kind: widgets.Kind, Name: name} }
+	}
+	list := func(sel string) func() Request {
+		return func() Request { return Request{Verb: List, Kind: widgets.Kind, Selector: sel} }
+	}
+	listIs := func(want ...string) func(Response) string {
+		return func(r Response) string {
+			if r.Code != StatusOK || !reflect.DeepEqual(names(r.Items), want) {
+				return fmt.Sprintf("want items %v, got %v", want, names(r.Items))
+			}
+			return ""
+		}
+	}
+	steps := []apiStep{
+		{"create w1 with a status", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w1", Obj: Object{
+				Labels: map[string]string{"app": "web"}, Finalizers: []string{"example.com/cleanup"},
+				Spec: `{"size": 3}`, Status: `{"ready": 1}`}}
+		}, func(r Response) string {
+			uid, rv = r.Obj.UID, r.Obj.RV
+			switch {
+			case r.Code != StatusCreated:
+				return "want 201"
+			case len(r.Obj.UID) != 36 || r.Obj.Generation != 1 || r.Obj.APIVersion != widgets.APIVersion:
+				return "want a uid, generation 1 and the resource's apiVersion"
+			case r.Obj.Status != "" || r.Obj.Spec != `{"size":3}`:
+				return "want the status dropped and the spec kept (compacted)"
+			}
+			return ""
+		}},
+		{"create w2", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w2", Obj: Object{Labels: map[string]string{"app": "db"}, Spec: `{}`}}
+		}, code(StatusCreated)},
+		{"create w1 again", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w1", Obj: Object{Spec: `{}`}}
+		}, code(StatusConflict)},
+		{"create with a spec that is not JSON", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w3", Obj: Object{Spec: `{size: 3`}}
+		}, code(StatusBadRequest)},
+		{"create with another apiVersion", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w3", Obj: Object{APIVersion: "example.com/v2"}}
+		}, code(StatusBadRequest)},
+		{"list app=web", list("app=web"), listIs("default/w1")},
+		{"list app in (web, db)", list("app in (web, db)"), listIs("default/w1", "default/w2")},
+		{"list app!=web", list("app!=web"), listIs("default/w2")},
+		{"list !app", list("!app"), listIs()},
+		{"list app,tier", list("app,tier"), listIs()},
+		{"list with a bad selector", list("app in web"), code(StatusBadRequest)},
+		{"list from the cache with a selector", func() Request {
+			return Request{Verb: List, Kind: widgets.Kind, RV: RVCache, Selector: "app=db"}
+		}, func(r Response) string {
+			if r.Code == StatusTooMany {
+				return "" // the cache may not be ready yet
+			}
+			return listIs("default/w2")(r)
+		}},
+		{"update w1's spec and status", func() Request {
+			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Obj: Object{RV: rv, Labels: map[string]string{"app": "web"},
+				Finalizers: []string{"example.com/cleanup"}, Spec: `{"size":4}`, Status: `{"ready":9}`}}
+		}, func(r Response) string {
+			rv = r.Obj.RV
+			if r.Code != StatusOK || r.Obj.Generation != 2 || r.Obj.Status != "" || r.Obj.UID != uid {
+				return "want 200, generation 2, the status untouched and the uid kept"
+			}
+			return ""
+		}},
+		{"update with a stale resourceVersion", func() Request {
+			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Obj: Object{RV: rv - 1, Spec: `{}`}}
+		}, code(StatusConflict)},
+		{"update the status subresource", func() Request {
+			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Subresource: "status", Obj: Object{RV: rv, Spec: `{"size":99}`, Status: `{"ready":2}`}}
+		}, func(r Response) string {
+			if r.Code != StatusOK || r.Obj.Status != `{"ready":2}` || r.Obj.Spec != `{"size":4}` || r.Obj.Generation != 2 {
+				return "want the status changed, the spec and generation not"
+			}
+			return ""
+		}},
+		{"merge-patch the spec and a label", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", PatchBody: `{"spec":{"size":5,"color":"red"},"metadata":{"labels":{"tier":"front"}},"status":{"ready":7}}`}
+		}, func(r Response) string {
+			if r.Code != StatusOK || r.Obj.Spec != `{"color":"red","size":5}` || r.Obj.Generation != 3 || r.Obj.Status != `{"ready":2}` ||
+				!reflect.DeepEqual(r.Obj.Labels, map[string]string{"app": "web", "tier": "front"}) {
+				return "want spec size 5 and color red, generation 3, labels app and tier, the status untouched"
+			}
+			return ""
+		}},
+		{"merge-patch removes a key with null", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", PatchBody: `{"spec":{"color":null}}`}
+		}, func(r Response) string {
+			if r.Code != StatusOK || r.Obj.Spec != `{"size":5}` {
+				return "want color removed"
+			}
+			return ""
+		}},
+		{"merge-patch the status", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", Subresource: "status", PatchBody: `{"status":{"ready":3}}`}
+		}, func(r Response) string {
+			if r.Code != StatusOK || r.Obj.Status != `{"ready":3}` || r.Obj.Generation != 4 {
+				return "want the status patched, the generation unchanged"
+			}
+			return ""
+		}},
+		{"a patch that is not JSON", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", PatchBody: `{`}
+		}, code(StatusBadRequest)},
+		{"delete w1, which has a finalizer", func() Request { return Request{Verb: Delete, Kind: widgets.Kind, Name: "default/w1"} }, func(r Response) string {
+			if r.Code != StatusOK || !r.Obj.Deleting() {
+				return "want 200 and a deletionTimestamp"
+			}
+			return ""
+		}},
+		{"w1 still exists while its finalizer holds", get("default/w1"), func(r Response) string {
+			if r.Code != StatusOK || !r.Obj.Deleting() || len(r.Obj.Finalizers) != 1 {
+				return "want it there, deleting"
+			}
+			rv = r.Obj.RV
+			return ""
+		}},
+		{"remove the last finalizer", func() Request {
+			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Obj: Object{RV: rv, Labels: map[string]string{"app": "web"}, Spec: `{"size":5}`}}
+		}, code(StatusOK)},
+		{"w1 is gone", get("default/w1"), code(StatusNotFound)},
+		{"delete w2, which has no finalizer", func() Request { return Request{Verb: Delete, Kind: widgets.Kind, Name: "default/w2"} }, code(StatusOK)},
+		{"w2 is gone", get("default/w2"), code(StatusNotFound)},
+		{"patch a built-in kind", func() Request {
+			return Request{Verb: Patch, Kind: ConfigMaps, Name: "default/k0", PatchBody: `{}`}
+		}, func(r Response) string {
+			if r.Code != StatusBadRequest || !strings.Contains(r.Reason, "unsupported by hasim") {
+				return "want 400 unsupported by hasim"
+			}
+			return ""
+		}},
+	}
+	for _, f := range runScript(t, steps) {
+		t.Error(f)
+	}
+}
+
+func TestSelectors(t *testing.T) {
+	labels := map[string]string{"app": "web", "tier": "front"}
+	for sel, want := range map[string]bool{
+		"": true, "app=web": true, "app==web": true, "app=db": false, "app!=db": true, "app!=web": false,
+		"app": true, "!app": false, "!zone": true, "app in (web, db)": true, "app notin (web)": false,
+		"zone notin (a)": true, "app=web,tier=front": true, "app=web, tier in (back)": false,
+		"tier in (front),app": true,
+	} {
+		s, err := ParseSelector(sel)
+		if err != nil {
+			t.Errorf("%q: %v", sel, err)
+			continue
+		}
+		if got := s.Matches(labels); got != want {
+			t.Errorf("%q matches %v: %v, want %v", sel, labels, got, want)
+		}
+	}
+	for _, bad := range []string{"app in web", "app in (web", "=web", "a b", "app=web,", "(x)"} {
+		if _, err := ParseSelector(bad); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}
+
+func TestGenericObjectsRoundTripInTheStore(t *testing.T) {
+	o := Object{Kind: "widgets", Name: "default/w1", APIVersion: "example.com/v1", UID: "u1", Labels: map[string]string{"b": "2", "a": "1;x"},
+		OwnerRefs:  []OwnerRef{{APIVersion: "example.com/v1", Kind: "gadgets", Name: "g1", UID: "u0", Controller: true}},
+		Finalizers: []string{"f"}, DeletionTimestamp: 5, Generation: 3, Spec: `{"s":";data=x"}`, Status: `{"n":1}`, Data: "d;e"}
+	enc := o.encode()
+	got, ok := decodeObject(Key(o.Kind, o.Name), enc, 0)
+	if !ok || !reflect.DeepEqual(got, o) {
+		t.Fatalf("%s\ndecoded to %+v (%v)\nwant %+v", enc, got, ok, o)
+	}
+	if enc != got.encode() {
+		t.Fatal("encoding is not canonical")
+	}
+}
+
+func TestResourceValidation(t *testing.T) {
+	for _, c := range []struct {
+		res  []Resource
+		want string
+	}{
+		{[]Resource{{Kind: "Widgets", APIVersion: "a/v1"}}, "resources[0].kind"},
+		{[]Resource{{Kind: "pods", APIVersion: "a/v1"}}, `resources[0].kind: "pods" is served already`},
+		{[]Resource{widgets, widgets}, `resources[1].kind: "widgets" is served already`},
+		{[]Resource{{Kind: "widgets", APIVersion: "v1"}}, `resources[0].apiVersion: "v1" is not group/version`},
+	} {
+		err := (&Scenario{Cfg: Config{Resources: c.res}}).Build(harness.NewSim(1, harness.TraceOptions{}))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error naming %q", c.res, err, c.want)
+		}
+	}
+}
