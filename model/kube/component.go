@@ -139,6 +139,7 @@ type Replica struct {
 	server  harness.ProcID
 	timings election.Timings
 	bugs    model.Bugs
+	res     []Resource
 
 	ctl     Controller
 	client  Client
@@ -208,6 +209,9 @@ func (r *Replica) Leading() bool { return r.elector.Leading() }
 // Identity is the replica's identity in the lease: its process and
 // incarnation ("m1-cm-2").
 func (r *Replica) Identity() string { return r.elector.Identity }
+
+// Resources are the generic resources the cluster serves.
+func (r *Replica) Resources() []Resource { return r.res }
 
 // Bugs are the bug switches turned on in the cluster.
 func (r *Replica) Bugs() model.Bugs { return r.bugs }

@@ -25,11 +25,40 @@ const (
 )
 
 // ControllerManagerComponent is kube-controller-manager, running the
-// ReplicaSet controller. Its informers start only once it leads (as
-// kube-controller-manager builds its controllers in the leader callback);
-// a stopped one simply dies (it does not release its lease).
+// ReplicaSet controller and the garbage collector. Its informers start
+// only once it leads (as kube-controller-manager builds its controllers in
+// the leader callback); a stopped one simply dies (it does not release its
+// lease).
 var ControllerManagerComponent = Elected{Name: "cm", Lease: LeaseControllerManager,
-	New: func() Controller { return &replicaSetController{} }}
+	New: func() Controller { return &controllerManager{} }}
+
+// controllerManager runs kube-controller-manager's controllers.
+type controllerManager struct {
+	rs replicaSetController
+	gc garbageCollector
+}
+
+// Start implements Controller.
+func (c *controllerManager) Start(ctx *harness.Ctx, r *Replica) {
+	c.rs.Start(ctx, r)
+	c.gc.start(r)
+}
+
+// Lead implements Controller.
+func (c *controllerManager) Lead(ctx *harness.Ctx, r *Replica) {
+	c.rs.Lead(ctx, r)
+	c.gc.lead(ctx, r)
+}
+
+// Handle implements Controller.
+func (c *controllerManager) Handle(ctx *harness.Ctx, r *Replica, in harness.Input) bool {
+	return c.rs.Handle(ctx, r, in) || c.gc.handle(ctx, r, in)
+}
+
+// States reports the informers' states.
+func (c *controllerManager) States(now time.Duration, dst []string) []string {
+	return c.gc.states(c.rs.States(now, dst))
+}
 
 // SchedulerComponent is kube-scheduler: its informers stay warm while it
 // stands by; while it leads it binds pending pods to the node with the

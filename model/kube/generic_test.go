@@ -282,3 +282,58 @@ func TestResourceValidation(t *testing.T) {
 		}
 	}
 }
+
+var gadgets = Resource{Kind: "gadgets", APIVersion: "example.com/v1"}
+
+// The controller-manager's garbage collector deletes the dependents whose
+// owners are all gone (deleted, or replaced by a new object of the same
+// name), and keeps the rest, through a failover of the controller-manager.
+func TestGarbageCollector(t *testing.T) {
+	for _, sched := range []string{"", "at 2s kill @active-cm for 20s"} {
+		uids := map[string]string{}
+		create := func(k Kind, name string, owners ...OwnerRef) apiStep {
+			return apiStep{"create " + name, func() Request {
+				var refs []OwnerRef
+				for _, o := range owners {
+					if o.UID == "" {
+						o.UID = uids[o.Name]
+					}
+					refs = append(refs, o)
+				}
+				return Request{Verb: Create, Kind: k, Name: "default/" + name, Obj: Object{OwnerRefs: refs, Spec: `{}`}}
+			}, func(r Response) string {
+				uids[name] = r.Obj.UID
+				return code(StatusCreated)(r)
+			}}
+		}
+		owner := func(name string) OwnerRef {
+			return OwnerRef{APIVersion: gadgets.APIVersion, Kind: gadgets.Kind, Name: name}
+		}
+		steps := []apiStep{
+			create(gadgets.Kind, "g1"),
+			create(gadgets.Kind, "g3"),
+			create(widgets.Kind, "w1", owner("g1")),
+			create(widgets.Kind, "w2", OwnerRef{APIVersion: gadgets.APIVersion, Kind: gadgets.Kind, Name: "g2", UID: "never-existed"}),
+			create(widgets.Kind, "w3", OwnerRef{APIVersion: gadgets.APIVersion, Kind: gadgets.Kind, Name: "g3", UID: "a-former-g3"}),
+			create(widgets.Kind, "w4", owner("g3")),
+			create(widgets.Kind, "w5", OwnerRef{APIVersion: "v1", Kind: Pods, Name: "p1", UID: "x"}),
+			create(widgets.Kind, "w6", owner("g1"), owner("g3")),
+			{"delete g1", func() Request { return Request{Verb: Delete, Kind: gadgets.Kind, Name: "default/g1"} }, code(StatusOK)},
+		}
+		var failed []string
+		done, ran := false, 0
+		comp := Elected{Name: "script", New: func() Controller { return &scripted{steps: steps, failed: &failed, done: &done, ran: &ran} }}
+		sc, res := runCluster(t, Config{Resources: []Resource{gadgets, widgets}, Components: []Elected{comp}}, 1, sched, 2*time.Minute)
+		if ran != len(steps) {
+			t.Fatalf("%q: %d of %d steps answered", sched, ran, len(steps))
+		}
+		for _, f := range failed {
+			t.Errorf("%q: %s", sched, f)
+		}
+		allOK(t, sched, res)
+		truth := sc.truthNow(res.Sim)
+		if got, want := names(truth.List(widgets.Kind)), []string{"default/w4", "default/w5", "default/w6"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: widgets left %v, want %v", sched, got, want)
+		}
+	}
+}

@@ -390,7 +390,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		for _, e := range sc.comps {
 			var p harness.ProcID
 			p = s.AddProcess(h, e.Name, harness.Connection, func() harness.Process {
-				return &Replica{comp: e, hooks: sc, proc: p, server: sc.apiservers[i], timings: c.Timings, bugs: c.Bugs}
+				return &Replica{comp: e, hooks: sc, proc: p, server: sc.apiservers[i], timings: c.Timings, bugs: c.Bugs, res: c.Resources}
 			})
 			s.OnStop(p, func(st harness.Stopped) { sc.replicaStopped(e.lease(), st) })
 		}
