@@ -1,8 +1,6 @@
 package store
 
 import (
-	"hasim/checkers"
-
 	"fmt"
 	"strings"
 	"time"
@@ -104,84 +102,4 @@ func (h *History) end(i int, resp Response, known bool) {
 	if h.OnEnd != nil {
 		h.OnEnd(i, op)
 	}
-}
-
-// KVOps turns the calls that act on a single key (the workload's put, get,
-// delete and compare-and-swap shapes) into the checkers' language. Calls of
-// other shapes (multi-key transactions, ranges, compactions) are left out;
-// the second result counts them.
-func (h *History) KVOps() ([]checkers.KVOp, int) {
-	var out []checkers.KVOp
-	skipped := 0
-	for _, c := range h.Calls {
-		if c.End == -2 {
-			continue // forgotten
-		}
-		op, ok := kvOp(c)
-		if !ok {
-			skipped++
-			continue
-		}
-		out = append(out, op)
-	}
-	return out, skipped
-}
-
-// KVOp turns one call into the checkers' language (see KVOps).
-func KVOp(c Call) (checkers.KVOp, bool) { return kvOp(c) }
-
-func kvOp(c Call) (checkers.KVOp, bool) {
-	t := c.Txn
-	op := checkers.KVOp{Client: c.Client, Start: c.Start, End: c.End, Indeterminate: c.Indeterminate}
-	single := func(ops []Op, kind OpKind) bool {
-		return len(ops) == 1 && ops[0].Kind == kind && !ops[0].Prefix && ops[0].Revision == 0 && ops[0].Limit == 0
-	}
-	switch {
-	case c.Compact > 0 || c.Serializable:
-		return op, false
-	case len(t.Compares) == 0 && len(t.Failure) == 0 && single(t.Success, OpPut):
-		op.Kind, op.Key, op.Value = checkers.KVPut, t.Success[0].Key, t.Success[0].Value
-	case len(t.Compares) == 0 && len(t.Failure) == 0 && single(t.Success, OpRange):
-		op.Kind, op.Key = checkers.KVGet, t.Success[0].Key
-	case len(t.Compares) == 0 && len(t.Failure) == 0 && single(t.Success, OpDelete):
-		op.Kind, op.Key = checkers.KVDelete, t.Success[0].Key
-	case len(t.Compares) == 1 && t.Compares[0].Target == TargetMod && t.Compares[0].Result == Equal &&
-		single(t.Success, OpPut) && single(t.Failure, OpRange) &&
-		t.Success[0].Key == t.Compares[0].Key && t.Failure[0].Key == t.Compares[0].Key:
-		op.Kind, op.Key, op.Value, op.ExpectMod = checkers.KVCas, t.Compares[0].Key, t.Success[0].Value, t.Compares[0].Num
-	default:
-		return op, false
-	}
-	if c.Indeterminate || (!c.Done() && op.Kind != checkers.KVGet) {
-		// A write still in flight when the run ended may yet commit.
-		op.Indeterminate = true
-		return op, true
-	}
-	if !c.Done() || c.Resp.Err != CodeOK {
-		// A read that failed, or a write refused before it reached a
-		// member: no effect. (Writes that may have reached one are
-		// indeterminate, above.)
-		op.Failed = true
-		return op, true
-	}
-	r := c.Resp.Result
-	op.Revision = r.Revision
-	op.Succeeded = r.Succeeded
-	read := func(res OpResult) {
-		if len(res.KVs) == 1 {
-			kv := res.KVs[0]
-			op.Found, op.Got, op.Mod, op.Create, op.Version = true, kv.Value, kv.ModRevision, kv.CreateRevision, kv.Version
-		}
-	}
-	switch op.Kind {
-	case checkers.KVGet:
-		read(r.Results[0])
-	case checkers.KVDelete:
-		op.Deleted = r.Results[0].Deleted
-	case checkers.KVCas:
-		if !r.Succeeded {
-			read(r.Results[0])
-		}
-	}
-	return op, true
 }

@@ -11,7 +11,6 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
-	"hasim/checkers"
 	"hasim/harness"
 	"hasim/model"
 )
@@ -51,6 +50,26 @@ func init() {
 		Plants: "members never fsync: raft state and log live in the page cache and die with the host"})
 }
 
+// RaftObserver hears what a member reports of its raft log and state
+// machine, for observers outside it to judge (the scenario's raft-safety
+// checker is one): members report facts, they never judge themselves.
+type RaftObserver interface {
+	// Leader: the member became leader of term.
+	Leader(at time.Duration, member, term uint64)
+	// LeaderLog: a new leader's log, from index first, as term reads it.
+	LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool))
+	// Applied: the member applied the entry at index (of term, with the
+	// content's digest), while it believed by was the leader's term.
+	Applied(at time.Duration, member, index, term, digest, by uint64)
+	// Reset: the member's state machine restarted from index (a restart
+	// or a snapshot).
+	Reset(member, index uint64)
+	// Revision: the member's store reached rev.
+	Revision(at time.Duration, member uint64, rev int64)
+	// Panicked: raft panicked in the member (a broken invariant).
+	Panicked(at time.Duration, member uint64, msg string)
+}
+
 // MemberConfig wires one member. One value is shared by every incarnation
 // of the member (it is wiring, not state).
 type MemberConfig struct {
@@ -66,8 +85,9 @@ type MemberConfig struct {
 	CatchUpEntries uint64
 	// Bugs turned on.
 	Bugs model.Bugs
-	// Safety receives what the raft safety checker needs; may be nil.
-	Safety *checkers.RaftSafety
+	// Safety hears the facts about the member's raft log and state
+	// machine that observers judge raft's safety by; may be nil.
+	Safety RaftObserver
 	// Now reads true time for the checker's evidence (never for
 	// behaviour); nil reads zero.
 	Now func() time.Duration
