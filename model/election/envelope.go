@@ -74,7 +74,8 @@ func (b Envelope) Outside(faults []harness.FaultRecord, end time.Duration) strin
 }
 
 // outside is Outside counting only the pauses and clock rates that fired
-// by cutoff (resumes and crashes count whenever they came).
+// by cutoff, and pauses only up to it (resumes and crashes count whenever
+// they came).
 func (b Envelope) outside(faults []harness.FaultRecord, end, cutoff time.Duration) string {
 	type span struct{ from, to time.Duration }
 	paused := map[string][]span{}
@@ -111,9 +112,11 @@ func (b Envelope) outside(faults []harness.FaultRecord, end, cutoff time.Duratio
 					why = append(why, fmt.Sprintf("clock %s rate %s at %s", hostOf(f.Host, r), f.Rate, r.At))
 				}
 			case harness.Pause:
+				// A pause counts up to the cutoff: what it lasted after a
+				// violation began cannot have caused it.
 				to := r.End
-				if to < 0 {
-					to = end
+				if to < 0 || to > cutoff {
+					to = cutoff
 				}
 				h := hostOf(f.Host, r)
 				for _, t := range unpaused[h] { // in firing order
@@ -178,8 +181,9 @@ func (b Envelope) judge(t Timings, faults []harness.FaultRecord, end, cutoff tim
 
 // Excuse marks a single-active verdict Outside when the run had left the
 // envelope by the time the violation began: a pause or a clock rate that
-// came after its first overlap cannot have caused it (a verdict without a
-// time is judged on every fault). Other verdicts are left alone.
+// came after its first overlap, or the part of a pause after it, cannot
+// have caused it (a verdict without a time is judged on every fault).
+// Other verdicts are left alone.
 func (b Envelope) Excuse(t Timings, v *harness.Verdict, faults []harness.FaultRecord, end time.Duration) {
 	if v.Status != harness.Violated {
 		return

@@ -117,3 +117,15 @@ func TestEnvelopeExcuse(t *testing.T) {
 		}
 	}
 }
+
+// A pause that began 100ms before the overlap (well inside MaxPause then)
+// cannot have caused it; its length after the violation began should not
+// excuse it.
+func TestExcuseCountsAPauseOnlyUpToTheViolation(t *testing.T) {
+	recs := []harness.FaultRecord{rec(30*time.Second-100*time.Millisecond, 50*time.Second, "", []harness.Fault{harness.Pause{Host: harness.HostT("m1")}}, nil)}
+	v := harness.Verdict{Check: "single-active", Status: harness.Violated, At: 30 * time.Second}
+	Safe.Excuse(Defaults, &v, recs, time.Minute)
+	if v.Outside != "" {
+		t.Errorf("excused by a pause that was 100ms old when the violation began: %s", v.Outside)
+	}
+}

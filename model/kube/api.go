@@ -316,6 +316,7 @@ const (
 	StatusBadRequest    = 400 // invalid, or unsupported by hasim (the reason says which)
 	StatusNotFound      = 404
 	StatusConflict      = 409 // AlreadyExists on create, Conflict on update/bind
+	StatusInvalid       = 422 // refused by validation (the reason names the field)
 	StatusGone          = 410 // watch: the resourceVersion is too old
 	StatusTooMany       = 429 // the watch cache is not ready yet; retry
 	StatusInternal      = 500 // etcd said no (no leader, ...); a write's outcome is unknown

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -141,7 +142,7 @@ func NewAPIServer(cfg APIServerConfig) *APIServer {
 	}
 	a.kv = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.RequestTimeout}
 	a.health = store.Client{Endpoints: cfg.Etcd, Timeout: cfg.HealthTimeout}
-	a.cache.init(cfg.WatchCacheSize)
+	a.cache.init(cfg.WatchCacheSize, cfg.Resources)
 	return a
 }
 
@@ -264,6 +265,12 @@ func (a *APIServer) reply(ctx *harness.Ctx, p pendingReply, r Response) {
 		return
 	}
 	r.Conn, r.ID, r.Server = p.req.Conn, p.req.ID, a.cfg.Name
+	// Messages carry objects in memory: each receiver gets its own maps
+	// and slices, never the cache's.
+	r.Obj = r.Obj.DeepCopy()
+	for i := range r.Items {
+		r.Items[i] = r.Items[i].DeepCopy()
+	}
 	ctx.Send(p.to, r)
 }
 
@@ -371,6 +378,7 @@ func (a *APIServer) replyList(ctx *harness.Ctx, p pendingReply, items []Object, 
 func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) {
 	req := p.req
 	bad := func(reason string) { a.reply(ctx, p, Response{Code: StatusBadRequest, Reason: reason}) }
+	invalid := func(reason string) { a.reply(ctx, p, Response{Code: StatusInvalid, Reason: reason}) }
 	a.get(ctx, req.Kind, req.Name, func(cur Object, found bool, r store.Response) {
 		if r.Err != store.CodeOK {
 			a.reply(ctx, p, errorResponse(r.Err))
@@ -394,12 +402,20 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 				bad(err.Error())
 				return
 			}
-			next = req.Obj
+			if err := validateMeta(req.Obj); err != nil {
+				invalid(err.Error())
+				return
+			}
+			next = req.Obj.DeepCopy()
 			next.APIVersion, next.Spec = a.generic[req.Kind], spec
 			next.UID, next.Generation, next.Status, next.DeletionTimestamp = newUID(ctx), 1, "", 0
 			cmp.Num = 0
 		case !found:
 			a.reply(ctx, p, Response{Code: StatusNotFound, RV: r.Result.Revision})
+			return
+		case req.Verb == Update && req.Obj.RV == 0:
+			// Custom resources allow no unconditional update.
+			invalid("metadata.resourceVersion: must be specified for an update")
 			return
 		case req.Obj.RV > 0 && req.Obj.RV != cur.RV:
 			a.reply(ctx, p, Response{Code: StatusConflict, Obj: cur, Reason: "the object has been modified"})
@@ -413,7 +429,9 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 				a.reply(ctx, p, Response{Code: StatusOK, Obj: cur})
 				return
 			}
+			// markAsDeleting: the deletionTimestamp, and a new generation.
 			next.DeletionTimestamp = max(ctx.Now(), 1)
+			next.Generation++
 		default: // Update, Patch
 			body := req.Obj
 			if req.Verb == Patch {
@@ -437,7 +455,19 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 			case "status":
 				next.Status = status
 			case "":
-				next = body
+				if err := validateMeta(body); err != nil {
+					invalid(err.Error())
+					return
+				}
+				if cur.Deleting() {
+					for _, f := range body.Finalizers {
+						if !slices.Contains(cur.Finalizers, f) {
+							invalid("metadata.finalizers: no new finalizers can be added if the object is being deleted, found new finalizer " + strconv.Quote(f))
+							return
+						}
+					}
+				}
+				next = body.DeepCopy()
 				next.Spec, next.Status = spec, cur.Status
 				next.APIVersion, next.UID, next.DeletionTimestamp, next.Generation = cur.APIVersion, cur.UID, cur.DeletionTimestamp, cur.Generation
 				if spec != cur.Spec {
@@ -810,7 +840,7 @@ func (a *APIServer) etcdWatch(ctx *harness.Ctx, from harness.ProcID, w store.Wat
 		}
 		for _, wt := range a.watchers {
 			if wt.kind == ev.Obj.Kind && ev.Obj.RV > wt.from {
-				ctx.Send(wt.to, Event{Conn: wt.conn, ID: wt.id, Type: ev.Type, Obj: ev.Obj})
+				ctx.Send(wt.to, Event{Conn: wt.conn, ID: wt.id, Type: ev.Type, Obj: ev.Obj.DeepCopy()})
 			}
 		}
 	}
@@ -831,7 +861,7 @@ func (a *APIServer) watch(ctx *harness.Ctx, p pendingReply) {
 	if req.RV == "" || req.RV == RVCache {
 		// Start with the current state, as ADDED events.
 		for _, o := range a.cache.list(req.Kind) {
-			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Added, Obj: o})
+			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Added, Obj: o.DeepCopy()})
 		}
 	} else {
 		from, err := strconv.ParseInt(req.RV, 10, 64)
@@ -850,7 +880,7 @@ func (a *APIServer) watch(ctx *harness.Ctx, p pendingReply) {
 			return
 		}
 		for _, ev := range evs {
-			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: ev.Type, Obj: ev.Obj})
+			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: ev.Type, Obj: ev.Obj.DeepCopy()})
 		}
 	}
 	a.watchers = append(a.watchers, w)

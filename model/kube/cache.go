@@ -15,6 +15,9 @@ type cache struct {
 	rev   int64
 	ready bool
 	kinds map[Kind]*kindCache
+	// served: every kind the server serves (built-in and registered),
+	// each with its window from the list on.
+	served []Kind
 }
 
 type kindCache struct {
@@ -30,16 +33,20 @@ type cacheEvent struct {
 	Obj  Object
 }
 
-func (c *cache) init(size int) {
+func (c *cache) init(size int, resources []Resource) {
 	c.size = size
 	c.kinds = map[Kind]*kindCache{}
+	c.served = append([]Kind(nil), Kinds...)
+	for _, r := range resources {
+		c.served = append(c.served, r.Kind)
+	}
 }
 
 // reset empties the cache for a list at revision rev.
 func (c *cache) reset(rev int64) {
 	c.rev, c.ready = rev, true
 	clear(c.kinds)
-	for _, k := range Kinds {
+	for _, k := range c.served {
 		c.kinds[k] = &kindCache{objs: map[string]Object{}, since: rev}
 	}
 }
@@ -81,10 +88,15 @@ func (c *cache) list(k Kind) []Object {
 // apply folds one etcd event into the cache and returns it as an API event
 // (ok false: nothing an API watcher sees, e.g. a key outside the registry).
 func (c *cache) apply(e store.Event) (cacheEvent, bool) {
+	k, name, ok := splitKey(e.KV.Key)
+	if ok {
+		// A kind first seen now has every event after the revision the
+		// cache was at (looked up before it moves).
+		c.kind(k)
+	}
 	if e.KV.ModRevision > c.rev {
 		c.rev = e.KV.ModRevision
 	}
-	k, name, ok := splitKey(e.KV.Key)
 	if !ok {
 		return cacheEvent{}, false
 	}

@@ -256,6 +256,7 @@ func TestRegisteredComponentValidation(t *testing.T) {
 		{[]Elected{ok, ok}, "components[1].name: \"mirror\" is registered twice"},
 		{[]Elected{{Name: "cm", New: ok.New}}, "components[0].name: \"cm\" is registered twice"},
 		{[]Elected{{Name: "m2", Lease: LeaseScheduler, New: ok.New}}, "components[0].lease"},
+		{[]Elected{{Name: "m2", Lease: "default/kube-scheduler", New: ok.New}}, "has the name of another component's lease"},
 		{[]Elected{{Name: "m2", Lease: "nolease", New: ok.New}}, "components[0].lease: \"nolease\" is not namespace/name"},
 		{[]Elected{{Name: "m2"}}, "components[0].new"},
 	} {

@@ -10,7 +10,8 @@ import (
 // garbageCollector is kube-controller-manager's garbage collector over the
 // registered resources: a dependent whose every owner (ownerReferences) is
 // gone, or was replaced by a new object of the same name (another uid), is
-// deleted in the background. As the real one, it works from its informers
+// deleted in the background; one that keeps some of its owners loses the
+// references to the others. As the real one, it works from its informers
 // but confirms that an owner is absent with a live read before it deletes
 // anything (a lagging cache must not cost a dependent its life).
 //
@@ -92,7 +93,7 @@ func (g *garbageCollector) sweep(ctx *harness.Ctx, r *Replica) {
 			if len(o.OwnerRefs) == 0 || o.Deleting() || g.attempted[string(k)+"/"+o.Name] {
 				continue
 			}
-			if g.ownersGone(o, g.cachedOwner) {
+			if g.someOwnerGone(o, g.cachedOwner) {
 				g.attemptToDelete(ctx, r, o)
 			}
 		}
@@ -110,6 +111,16 @@ func (g *garbageCollector) ownersGone(o Object, lookup func(OwnerRef, string) (p
 	return true
 }
 
+// someOwnerGone reports whether any owner of o is absent by lookup.
+func (g *garbageCollector) someOwnerGone(o Object, lookup func(OwnerRef, string) (present, known bool)) bool {
+	for _, ref := range o.OwnerRefs {
+		if present, known := lookup(ref, o.OwnerName(ref)); known && !present {
+			return true
+		}
+	}
+	return false
+}
+
 func (g *garbageCollector) cachedOwner(ref OwnerRef, name string) (present, known bool) {
 	inf := g.infs[ref.Kind]
 	if inf == nil {
@@ -119,8 +130,8 @@ func (g *garbageCollector) cachedOwner(ref OwnerRef, name string) (present, know
 	return ok && owner.UID == ref.UID, true
 }
 
-// attemptToDelete confirms with live reads that o's owners are gone, then
-// deletes it.
+// attemptToDelete confirms with live reads which of o's owners are gone,
+// then deletes o if all are, or drops its references to the gone ones.
 func (g *garbageCollector) attemptToDelete(ctx *harness.Ctx, r *Replica, o Object) {
 	id := string(o.Kind) + "/" + o.Name
 	g.attempted[id] = true
@@ -134,8 +145,37 @@ func (g *garbageCollector) attemptToDelete(ctx *harness.Ctx, r *Replica, o Objec
 	var check func(i int)
 	check = func(i int) {
 		if i == len(refs) {
-			if !g.ownersGone(o, func(ref OwnerRef, name string) (bool, bool) { return live[string(ref.Kind)+"/"+name], true }) {
-				delete(g.attempted, id)
+			lookup := func(ref OwnerRef, name string) (bool, bool) {
+				if g.infs[ref.Kind] == nil {
+					return false, false // not followed: present
+				}
+				return live[string(ref.Kind)+"/"+name], true
+			}
+			if !g.ownersGone(o, lookup) {
+				var kept []OwnerRef
+				for _, ref := range refs {
+					if present, known := lookup(ref, o.OwnerName(ref)); present || !known {
+						kept = append(kept, ref)
+					}
+				}
+				if len(kept) == len(refs) {
+					delete(g.attempted, id) // the cache was behind: every owner is there
+					return
+				}
+				ctx.Notef("garbage collector: %s loses its references to owners that are gone", id)
+				body := o.DeepCopy()
+				body.OwnerRefs = kept
+				r.Write(ctx, Request{Verb: Update, Kind: o.Kind, Name: o.Name, Obj: body}, func(resp Response) {
+					switch resp.Code {
+					case StatusOK, StatusNotFound, StatusConflict:
+						delete(g.attempted, id)
+						if resp.Code == StatusConflict {
+							g.queue(ctx)
+						}
+					default:
+						retry()
+					}
+				})
 				return
 			}
 			ctx.Notef("garbage collector: deleting %s, whose owners are gone", id)

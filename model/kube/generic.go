@@ -1,10 +1,11 @@
 package kube
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -17,17 +18,27 @@ import (
 // The API servers treat them as kube-apiserver treats a custom resource
 // with the status subresource:
 //   - create assigns the uid and generation 1 and drops the status;
-//   - an update of the object keeps its status, and bumps the generation
-//     when the spec changes; an update of its status subresource changes
-//     the status only;
+//   - an update must name the resourceVersion it read (custom resources
+//     allow no unconditional update); an update of the object keeps its
+//     status, and bumps the generation when the spec changes by value (specs
+//     are stored canonical: keys sorted, numbers as written); an update of
+//     its status subresource changes the status only;
 //   - PATCH takes a JSON merge patch (RFC 7386) of the object or of its
 //     status;
-//   - DELETE of an object with finalizers only sets its deletionTimestamp;
-//     the update that removes its last finalizer deletes it;
+//   - DELETE of an object with finalizers only sets its deletionTimestamp
+//     (and bumps its generation); no finalizer may be added to it then,
+//     and the update that removes its last finalizer deletes it;
+//   - ownerReferences need an apiVersion, kind, name (in the object's
+//     namespace) and uid, and at most one is the controller; labels and
+//     finalizers are checked too; validation failures answer 422;
 //   - LIST takes a label selector.
 //
+// Objects in responses and watch events are deep copies: receivers share
+// nothing with the server's cache (an informer's store is shared with its
+// caller, as client-go's is: copy before modifying).
+//
 // Deviations, named: built-in kinds (pods, nodes, ...) carry none of this
-// metadata; the resource name (Kind, "widgets") stands for the kind;
+// metadata; the lengths of names, labels and values are not checked; the resource name (Kind, "widgets") stands for the kind;
 // names carry their namespace ("default/w1") while ownerReferences name
 // an owner in the same namespace by its short name; a WATCH with a label
 // selector, server-side apply and admission webhooks answer 400
@@ -88,19 +99,38 @@ type wireGeneric struct {
 func (o *Object) encodeGeneric() string {
 	w := wireGeneric{APIVersion: o.APIVersion, UID: o.UID, Labels: o.Labels, OwnerRefs: o.OwnerRefs, Finalizers: o.Finalizers,
 		Deletion: o.DeletionTimestamp, Generation: o.Generation, Data: o.Data}
-	if o.Spec != "" {
-		w.Spec = json.RawMessage(o.Spec)
-	}
-	if o.Status != "" {
-		w.Status = json.RawMessage(o.Status)
-	}
+	w.Spec, w.Status = rawOrQuoted(o.Spec), rawOrQuoted(o.Status)
 	b, err := json.Marshal(w) // map keys sorted: deterministic
 	if err != nil {
-		// Spec and status are checked when they enter the API; an
-		// object built around that is a bug in its maker.
-		panic("hasim: object " + o.Name + ": " + err.Error())
+		panic("hasim: object " + o.Name + ": " + err.Error()) // unreachable: every part is valid JSON
 	}
 	return string(b)
+}
+
+// rawOrQuoted returns s as raw JSON when it is valid, and as a JSON string
+// otherwise: the API stores only valid specs and statuses, but a request
+// body on its way to being refused is traced too.
+func rawOrQuoted(s string) json.RawMessage {
+	switch {
+	case s == "":
+		return nil
+	case json.Valid([]byte(s)):
+		return json.RawMessage(s)
+	}
+	q, _ := json.Marshal("invalid JSON: " + s)
+	return q
+}
+
+// DeepCopy returns a copy of the object that shares no map or slice with
+// it. Objects handed to callers (informers' stores, responses) must not be
+// modified in place, as with client-go's caches; copy first.
+func (o Object) DeepCopy() Object {
+	if o.Labels != nil {
+		o.Labels = maps.Clone(o.Labels)
+	}
+	o.OwnerRefs = slices.Clone(o.OwnerRefs)
+	o.Finalizers = slices.Clone(o.Finalizers)
+	return o
 }
 
 func (o *Object) decodeGeneric(s string) bool {
@@ -113,20 +143,103 @@ func (o *Object) decodeGeneric(s string) bool {
 	return true
 }
 
-// canonicalJSON checks a spec or status and returns it compacted ("" stays
-// "").
+// canonicalJSON checks a spec or status and returns its canonical form
+// ("" stays ""): keys sorted, no space, numbers as written. Two specs are
+// the same value exactly when their canonical forms are equal, as
+// kube-apiserver compares them by value (a generation bump needs a change).
 func canonicalJSON(field, s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, []byte(s)); err != nil {
+	v, err := decodeJSON(s)
+	if err != nil {
 		return "", fmt.Errorf("%s: not JSON: %v", field, err)
 	}
-	if b.Len() == 0 || b.Bytes()[0] != '{' {
+	if _, ok := v.(map[string]any); !ok {
 		return "", fmt.Errorf("%s: must be a JSON object", field)
 	}
-	return b.String(), nil
+	b, err := json.Marshal(v) // map keys sorted; json.Number as written
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", field, err)
+	}
+	return string(b), nil
+}
+
+// decodeJSON decodes one JSON value, keeping numbers as written (no
+// rounding through float64).
+func decodeJSON(s string) (any, error) {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, errors.New("more than one value")
+	}
+	var extra any
+	if err := d.Decode(&extra); err != io.EOF {
+		return nil, errors.New("trailing data")
+	}
+	return v, nil
+}
+
+// validateMeta checks what kube-apiserver's validation refuses (422) in
+// a generic object's metadata.
+func validateMeta(o Object) error {
+	controllers := 0
+	for i, r := range o.OwnerRefs {
+		f := fmt.Sprintf("metadata.ownerReferences[%d]", i)
+		switch {
+		case r.APIVersion == "":
+			return fmt.Errorf("%s.apiVersion: must be specified", f)
+		case r.Kind == "":
+			return fmt.Errorf("%s.kind: must be specified", f)
+		case r.Name == "" || strings.Contains(r.Name, "/"):
+			return fmt.Errorf("%s.name: %q must be a name in the object's namespace", f, r.Name)
+		case r.UID == "":
+			return fmt.Errorf("%s.uid: must be specified", f)
+		}
+		if r.Controller {
+			controllers++
+		}
+	}
+	if controllers > 1 {
+		return errors.New("metadata.ownerReferences: only one reference can have controller set to true")
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
+		if err := validLabel(k, o.Labels[k]); err != nil {
+			return fmt.Errorf("metadata.labels: %v", err)
+		}
+	}
+	for i, f := range o.Finalizers {
+		if f == "" || strings.ContainsAny(f, " ,") {
+			return fmt.Errorf("metadata.finalizers[%d]: %q is not a finalizer name", i, f)
+		}
+	}
+	return nil
+}
+
+// validLabel checks a label's key and value (the characters Kubernetes
+// allows; lengths are not checked, a deviation).
+func validLabel(k, v string) error {
+	if k == "" || !labelChars(k, true) {
+		return fmt.Errorf("key %q: use letters, digits, '-', '_', '.' (and one '/' after a prefix)", k)
+	}
+	if !labelChars(v, false) {
+		return fmt.Errorf("value %q of %q: use letters, digits, '-', '_' and '.'", v, k)
+	}
+	return nil
+}
+
+func labelChars(s string, key bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || key && c == '/') {
+			return false
+		}
+	}
+	return true
 }
 
 // Selector is a parsed label selector: requirements that must all hold.
@@ -178,35 +291,50 @@ func ParseSelector(s string) (Selector, error) {
 }
 
 func parseRequirement(p string) (requirement, error) {
-	validKey := func(k string) error {
-		if k == "" || strings.ContainsAny(k, " =!(),") {
-			return fmt.Errorf("bad key %q", k)
-		}
-		return nil
+	if p == "" {
+		return requirement{}, errors.New("empty requirement")
+	}
+	if k, ok := strings.CutPrefix(p, "!"); ok {
+		k = strings.TrimSpace(k)
+		return requirement{key: k, op: "!exists"}, validLabel(k, "")
+	}
+	n := 0
+	for n < len(p) && labelChars(p[n:n+1], true) {
+		n++
+	}
+	key, rest := p[:n], strings.TrimSpace(p[n:])
+	if err := validLabel(key, ""); err != nil {
+		return requirement{}, err
+	}
+	value := func(op, v string) (requirement, error) {
+		v = strings.TrimSpace(v)
+		return requirement{key: key, op: op, values: []string{v}}, validLabel(key, v)
+	}
+	set := func(op, v string) (requirement, error) {
+		vs, err := parseSet(v)
+		return requirement{key: key, op: op, values: vs}, err
+	}
+	word := func(w string) (string, bool) {
+		after, ok := strings.CutPrefix(rest, w)
+		return after, ok && (strings.HasPrefix(after, " ") || strings.HasPrefix(after, "("))
 	}
 	switch {
-	case p == "":
-		return requirement{}, errors.New("empty requirement")
-	case strings.HasPrefix(p, "!"):
-		k := strings.TrimSpace(p[1:])
-		return requirement{key: k, op: "!exists"}, validKey(k)
-	case strings.Contains(p, "!="):
-		k, v, _ := strings.Cut(p, "!=")
-		return requirement{key: strings.TrimSpace(k), op: "!=", values: []string{strings.TrimSpace(v)}}, validKey(strings.TrimSpace(k))
-	case strings.Contains(p, "="):
-		k, v, _ := strings.Cut(p, "=")
-		v = strings.TrimPrefix(v, "=")
-		return requirement{key: strings.TrimSpace(k), op: "=", values: []string{strings.TrimSpace(v)}}, validKey(strings.TrimSpace(k))
+	case rest == "":
+		return requirement{key: key, op: "exists"}, nil
+	case strings.HasPrefix(rest, "!="):
+		return value("!=", rest[2:])
+	case strings.HasPrefix(rest, "=="):
+		return value("=", rest[2:])
+	case strings.HasPrefix(rest, "="):
+		return value("=", rest[1:])
 	}
-	if k, set, ok := strings.Cut(p, " notin "); ok {
-		vs, err := parseSet(set)
-		return requirement{key: strings.TrimSpace(k), op: "notin", values: vs}, errors.Join(err, validKey(strings.TrimSpace(k)))
+	if after, ok := word("notin"); ok {
+		return set("notin", after)
 	}
-	if k, set, ok := strings.Cut(p, " in "); ok {
-		vs, err := parseSet(set)
-		return requirement{key: strings.TrimSpace(k), op: "in", values: vs}, errors.Join(err, validKey(strings.TrimSpace(k)))
+	if after, ok := word("in"); ok {
+		return set("in", after)
 	}
-	return requirement{key: p, op: "exists"}, validKey(p)
+	return requirement{}, fmt.Errorf("%q: expected =, ==, !=, in or notin after %q", p, key)
 }
 
 func parseSet(s string) ([]string, error) {
@@ -216,7 +344,14 @@ func parseSet(s string) ([]string, error) {
 	}
 	var out []string
 	for v := range strings.SplitSeq(s[1:len(s)-1], ",") {
-		out = append(out, strings.TrimSpace(v))
+		v = strings.TrimSpace(v)
+		if err := validLabel("k", v); err != nil {
+			return nil, fmt.Errorf("set %q: %v", s, err)
+		}
+		out = append(out, v)
+	}
+	if len(out) == 1 && out[0] == "" {
+		return nil, fmt.Errorf("set %q: empty", s)
 	}
 	return out, nil
 }
@@ -264,8 +399,8 @@ type patchMeta struct {
 // metadata (labels, ownerReferences, finalizers), spec and status, and
 // returns the result; the caller decides which parts it may change.
 func mergePatch(o Object, patch string) (Object, error) {
-	var p any
-	if err := json.Unmarshal([]byte(patch), &p); err != nil {
+	p, err := decodeJSON(patch)
+	if err != nil {
 		return o, fmt.Errorf("patch: not JSON: %v", err)
 	}
 	if _, ok := p.(map[string]any); !ok {
@@ -282,8 +417,8 @@ func mergePatch(o Object, patch string) (Object, error) {
 	if err != nil {
 		return o, err
 	}
-	var cur any
-	if err := json.Unmarshal(b, &cur); err != nil {
+	cur, err := decodeJSON(string(b))
+	if err != nil {
 		return o, err
 	}
 	merged, err := json.Marshal(mergeValue(cur, p))
@@ -294,6 +429,7 @@ func mergePatch(o Object, patch string) (Object, error) {
 	if err := json.Unmarshal(merged, &out); err != nil {
 		return o, fmt.Errorf("patch: %v", err)
 	}
+	o = o.DeepCopy()
 	o.Labels, o.OwnerRefs, o.Finalizers = out.Metadata.Labels, out.Metadata.OwnerRefs, out.Metadata.Finalizers
 	o.Spec, o.Status = "", ""
 	if len(out.Spec) > 0 && string(out.Spec) != "null" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"hasim/harness"
+	"hasim/model/store"
 )
 
 var widgets = Resource{Kind: "widgets", APIVersion: "example.com/v1"}
@@ -234,7 +235,7 @@ func TestSelectors(t *testing.T) {
 		"": true, "app=web": true, "app==web": true, "app=db": false, "app!=db": true, "app!=web": false,
 		"app": true, "!app": false, "!zone": true, "app in (web, db)": true, "app notin (web)": false,
 		"zone notin (a)": true, "app=web,tier=front": true, "app=web, tier in (back)": false,
-		"tier in (front),app": true,
+		"tier in (front),app": true, "app in(web)": true, "app notin(db),tier": true,
 	} {
 		s, err := ParseSelector(sel)
 		if err != nil {
@@ -245,7 +246,7 @@ func TestSelectors(t *testing.T) {
 			t.Errorf("%q matches %v: %v, want %v", sel, labels, got, want)
 		}
 	}
-	for _, bad := range []string{"app in web", "app in (web", "=web", "a b", "app=web,", "(x)"} {
+	for _, bad := range []string{"app in web", "app in (web", "=web", "a b", "app=web,", "(x)", "app in ()", "app=a=b", "app=web x"} {
 		if _, err := ParseSelector(bad); err == nil {
 			t.Errorf("%q: accepted", bad)
 		}
@@ -335,5 +336,157 @@ func TestGarbageCollector(t *testing.T) {
 		if got, want := names(truth.List(widgets.Kind)), []string{"default/w4", "default/w5", "default/w6"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: widgets left %v, want %v", sched, got, want)
 		}
+		// w6 keeps its owner g3 and loses its reference to g1.
+		if w6, ok := truth.Get(widgets.Kind, "default/w6"); !ok || len(w6.OwnerRefs) != 1 || w6.OwnerRefs[0].Name != "g3" {
+			t.Errorf("%q: w6's owners %v, want g3 alone", sched, w6.OwnerRefs)
+		}
 	}
+}
+
+// A spec is compared by value: a metadata-only patch, or an update with
+// the same spec written in another key order, keeps the generation, and
+// numbers keep the digits they were written with.
+func TestSpecIsComparedByValue(t *testing.T) {
+	const canonical = `{"big":9007199254740993,"color":"red","f":1.0,"size":3}`
+	var rv int64
+	sameSpec := func(gen int64) func(Response) string {
+		return func(r Response) string {
+			rv = r.Obj.RV
+			if r.Code >= 300 || r.Obj.Generation != gen || r.Obj.Spec != canonical {
+				return fmt.Sprintf("want generation %d and spec %s; got %d and %s", gen, canonical, r.Obj.Generation, r.Obj.Spec)
+			}
+			return ""
+		}
+	}
+	steps := []apiStep{
+		{"create", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w1", Obj: Object{Spec: `{"size":3,"color":"red","big":9007199254740993,"f":1.0}`}}
+		}, sameSpec(1)},
+		{"label-only patch", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", PatchBody: `{"metadata":{"labels":{"a":"b"}}}`}
+		}, sameSpec(1)},
+		{"update with the spec's keys in another order", func() Request {
+			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Obj: Object{RV: rv, Labels: map[string]string{"a": "b"},
+				Spec: `{ "f": 1.0, "size": 3, "color": "red", "big": 9007199254740993 }`}}
+		}, sameSpec(1)},
+	}
+	for _, f := range runScript(t, steps) {
+		t.Error(f)
+	}
+}
+
+// What kube-apiserver's validation refuses (422) is refused: new
+// finalizers on an object being deleted, an update without a
+// resourceVersion, ownerReferences without a uid, with a namespaced name
+// or with two controllers. Deletion marks a new generation.
+func TestGenericObjectValidation(t *testing.T) {
+	var rv int64
+	invalid := func(want string) func(Response) string {
+		return func(r Response) string {
+			if r.Code != StatusInvalid || !strings.Contains(r.Reason, want) {
+				return fmt.Sprintf("want 422 naming %q", want)
+			}
+			return ""
+		}
+	}
+	ref := func(name, uid string, controller bool) OwnerRef {
+		return OwnerRef{APIVersion: widgets.APIVersion, Kind: widgets.Kind, Name: name, UID: uid, Controller: controller}
+	}
+	create := func(name string, refs ...OwnerRef) func() Request {
+		return func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: name, Obj: Object{Spec: `{}`, OwnerRefs: refs}}
+		}
+	}
+	steps := []apiStep{
+		{"create", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w1", Obj: Object{Finalizers: []string{"f1"}, Spec: `{}`}}
+		}, code(StatusCreated)},
+		{"delete", func() Request { return Request{Verb: Delete, Kind: widgets.Kind, Name: "default/w1"} }, func(r Response) string {
+			rv = r.Obj.RV
+			if r.Code != StatusOK || r.Obj.Generation != 2 {
+				return "want 200 and generation 2 (markAsDeleting)"
+			}
+			return ""
+		}},
+		{"add a finalizer to a deleting object", func() Request {
+			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Obj: Object{RV: rv, Finalizers: []string{"f1", "f2"}, Spec: `{}`}}
+		}, invalid(`no new finalizers can be added if the object is being deleted, found new finalizer "f2"`)},
+		{"patch a finalizer onto a deleting object", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", PatchBody: `{"metadata":{"finalizers":["f1","f3"]}}`}
+		}, invalid(`found new finalizer "f3"`)},
+		{"update without a resourceVersion", func() Request {
+			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Obj: Object{Finalizers: []string{"f1"}, Spec: `{"x":1}`}}
+		}, invalid("metadata.resourceVersion: must be specified")},
+		{"an ownerReference without a uid", create("default/w2", ref("w1", "", false)), invalid("metadata.ownerReferences[0].uid")},
+		{"an ownerReference with a namespaced name", create("default/w2", ref("default/w1", "u", false)), invalid("metadata.ownerReferences[0].name")},
+		{"two controllers", create("default/w2", ref("w1", "u", true), ref("w3", "v", true)), invalid("only one reference can have controller set to true")},
+		{"a bad label", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w2", Obj: Object{Spec: `{}`, Labels: map[string]string{"app": "a b"}}}
+		}, invalid("metadata.labels")},
+		// A body that is not JSON is refused as such (and traced without
+		// harm), even when it names its apiVersion.
+		{"a spec that is not JSON", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w2", Obj: Object{APIVersion: widgets.APIVersion, Spec: `{size: 3`}}
+		}, code(StatusBadRequest)},
+	}
+	for _, f := range runScript(t, steps) {
+		t.Error(f)
+	}
+}
+
+// An object a client receives shares nothing with the server's cache: a
+// caller that modifies what it listed changes nobody else's view.
+func TestObjectsAreNotSharedWithTheCache(t *testing.T) {
+	steps := []apiStep{
+		{"create", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w1", Obj: Object{Labels: map[string]string{"app": "web"}, Spec: `{}`}}
+		}, code(StatusCreated)},
+		{"a consistent list (the cache catches up)", func() Request { return Request{Verb: List, Kind: widgets.Kind} }, code(StatusOK)},
+		{"list from the cache and modify the result", func() Request { return Request{Verb: List, Kind: widgets.Kind, RV: RVCache} }, func(r Response) string {
+			if r.Code != StatusOK || len(r.Items) != 1 {
+				return "want one item"
+			}
+			r.Items[0].Labels["app"] = "evil"
+			return ""
+		}},
+		{"list from the cache again", func() Request {
+			return Request{Verb: List, Kind: widgets.Kind, RV: RVCache, Selector: "app=evil"}
+		}, func(r Response) string {
+			if r.Code != StatusOK || len(r.Items) != 0 {
+				return "a client's change reached the server's cache"
+			}
+			return ""
+		}},
+	}
+	for _, f := range runScript(t, steps) {
+		t.Error(f)
+	}
+}
+
+// A registered kind's watch window reaches back to the cache's list, as a
+// built-in kind's does, whether the server was told of the kind or first
+// sees it in an event.
+func TestRegisteredKindWatchWindow(t *testing.T) {
+	for _, res := range [][]Resource{{widgets}, nil} {
+		var c cache
+		c.init(100, res)
+		c.reset(10)
+		o := Object{Kind: widgets.Kind, Name: "default/w1", APIVersion: widgets.APIVersion, Spec: `{}`}
+		c.apply(store.Event{Type: store.EventPut, KV: store.KeyValue{Key: Key(widgets.Kind, o.Name), Value: o.encode(), ModRevision: 12}})
+		if _, ok := c.since(widgets.Kind, 11); !ok {
+			t.Errorf("resources %v: 410 from revision 11, though the cache holds every event since 10", res)
+		}
+	}
+}
+
+func FuzzParseSelector(f *testing.F) {
+	for _, s := range []string{"a in (b)", "a,b", "!a", "a!=b", "(", "a in ()", "a in(b,c),d", "k=a=b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sel, err := ParseSelector(s)
+		if err == nil {
+			sel.Matches(map[string]string{"a": "b"})
+		}
+	})
 }

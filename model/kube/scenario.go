@@ -133,10 +133,12 @@ func (c *Config) validate() error {
 		if names[e.Name] {
 			return fmt.Errorf("components[%d].name: %q is registered twice", k, e.Name)
 		}
-		if leases[e.lease()] {
-			return fmt.Errorf("components[%d].lease: %q is another component's", k, e.lease())
+		// The lease's name alone names the component's check, condition
+		// and lane: it must be unique, whatever the namespace.
+		if leases[e.LeaseName()] {
+			return fmt.Errorf("components[%d].lease: %q has the name of another component's lease", k, e.lease())
 		}
-		names[e.Name], leases[e.lease()] = true, true
+		names[e.Name], leases[e.LeaseName()] = true, true
 	}
 	return nil
 }
