@@ -19,9 +19,10 @@ func (c *Ctx) Self() ProcID { return c.p.id }
 // ClientSlots is how many clients one process may number with ClientID.
 const ClientSlots = 4
 
-// clientIDBase keeps derived client numbers clear of small ones a scenario
-// gives its own clients (1, 2, 3, ... in a history).
-const clientIDBase = 1 << 20
+// clientIDBase keeps derived client numbers clear of the small ones a
+// scenario may give its own clients (1, 2, 3, ... in a history: keep them
+// below it), and short in the trace.
+const clientIDBase = 1000
 
 // ClientID numbers the slot-th (0 to ClientSlots-1) client the calling
 // process runs: unique among every client of every process in the
