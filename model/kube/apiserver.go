@@ -267,9 +267,13 @@ func (a *APIServer) reply(ctx *harness.Ctx, p pendingReply, r Response) {
 	r.Conn, r.ID, r.Server = p.req.Conn, p.req.ID, a.cfg.Name
 	// Messages carry objects in memory: each receiver gets its own maps
 	// and slices, never the cache's.
-	r.Obj = r.Obj.DeepCopy()
+	if r.Obj.generic() {
+		r.Obj = r.Obj.DeepCopy()
+	}
 	for i := range r.Items {
-		r.Items[i] = r.Items[i].DeepCopy()
+		if r.Items[i].generic() {
+			r.Items[i] = r.Items[i].DeepCopy()
+		}
 	}
 	ctx.Send(p.to, r)
 }
@@ -307,6 +311,11 @@ func (a *APIServer) serve(ctx *harness.Ctx, p pendingReply) {
 	}
 	if generic && (req.Verb == Create || req.Verb == Update || req.Verb == Delete || req.Verb == Patch) {
 		a.writeGeneric(ctx, p, 0)
+		return
+	}
+	if !generic && (req.Verb == Create || req.Verb == Update) && req.Obj.hasGenericFields() {
+		a.reply(ctx, p, Response{Code: StatusBadRequest,
+			Reason: "unsupported by hasim: generic metadata, spec or status on " + string(req.Kind) + " (register a Resource for them)"})
 		return
 	}
 	switch req.Verb {
@@ -840,7 +849,7 @@ func (a *APIServer) etcdWatch(ctx *harness.Ctx, from harness.ProcID, w store.Wat
 		}
 		for _, wt := range a.watchers {
 			if wt.kind == ev.Obj.Kind && ev.Obj.RV > wt.from {
-				ctx.Send(wt.to, Event{Conn: wt.conn, ID: wt.id, Type: ev.Type, Obj: ev.Obj.DeepCopy()})
+				ctx.Send(wt.to, Event{Conn: wt.conn, ID: wt.id, Type: ev.Type, Obj: ev.Obj.copyOut()})
 			}
 		}
 	}
@@ -861,7 +870,7 @@ func (a *APIServer) watch(ctx *harness.Ctx, p pendingReply) {
 	if req.RV == "" || req.RV == RVCache {
 		// Start with the current state, as ADDED events.
 		for _, o := range a.cache.list(req.Kind) {
-			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Added, Obj: o.DeepCopy()})
+			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: Added, Obj: o.copyOut()})
 		}
 	} else {
 		from, err := strconv.ParseInt(req.RV, 10, 64)
@@ -880,7 +889,7 @@ func (a *APIServer) watch(ctx *harness.Ctx, p pendingReply) {
 			return
 		}
 		for _, ev := range evs {
-			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: ev.Type, Obj: ev.Obj.DeepCopy()})
+			ctx.Send(p.to, Event{Conn: req.Conn, ID: req.ID, Type: ev.Type, Obj: ev.Obj.copyOut()})
 		}
 	}
 	a.watchers = append(a.watchers, w)

@@ -78,6 +78,13 @@ func (o *Object) OwnerName(r OwnerRef) string { return o.Namespace() + "/" + r.N
 // its finalizers).
 func (o *Object) Deleting() bool { return o.DeletionTimestamp != 0 }
 
+// hasGenericFields reports whether any generic field is set (which the
+// built-in kinds do not store).
+func (o *Object) hasGenericFields() bool {
+	return o.APIVersion != "" || o.UID != "" || len(o.Labels) > 0 || len(o.OwnerRefs) > 0 || len(o.Finalizers) > 0 ||
+		o.DeletionTimestamp != 0 || o.Generation != 0 || o.Spec != "" || o.Status != ""
+}
+
 // generic reports whether the object carries generic metadata.
 func (o *Object) generic() bool { return o.APIVersion != "" }
 
@@ -119,6 +126,15 @@ func rawOrQuoted(s string) json.RawMessage {
 	}
 	q, _ := json.Marshal("invalid JSON: " + s)
 	return q
+}
+
+// copyOut is the object as a message carries it: a deep copy when it has
+// maps or slices to share (only generic objects do).
+func (o Object) copyOut() Object {
+	if o.generic() {
+		return o.DeepCopy()
+	}
+	return o
 }
 
 // DeepCopy returns a copy of the object that shares no map or slice with

@@ -215,6 +215,14 @@ func TestGenericObjectsLifecycle(t *testing.T) {
 		{"w1 is gone", get("default/w1"), code(StatusNotFound)},
 		{"delete w2, which has no finalizer", func() Request { return Request{Verb: Delete, Kind: widgets.Kind, Name: "default/w2"} }, code(StatusOK)},
 		{"w2 is gone", get("default/w2"), code(StatusNotFound)},
+		{"labels on a built-in kind", func() Request {
+			return Request{Verb: Create, Kind: ConfigMaps, Name: "default/labelled", Obj: Object{Data: "x", Labels: map[string]string{"a": "b"}}}
+		}, func(r Response) string {
+			if r.Code != StatusBadRequest || !strings.Contains(r.Reason, "unsupported by hasim") {
+				return "want 400 unsupported by hasim"
+			}
+			return ""
+		}},
 		{"patch a built-in kind", func() Request {
 			return Request{Verb: Patch, Kind: ConfigMaps, Name: "default/k0", PatchBody: `{}`}
 		}, func(r Response) string {
