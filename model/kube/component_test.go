@@ -1,8 +1,10 @@
 package kube
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -264,6 +266,46 @@ func TestRegisteredComponentValidation(t *testing.T) {
 		err := (&Scenario{Cfg: Config{Components: c.comps}}).Build(s)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("components %v: error %v, want one naming %q", c.comps, err, c.want)
+		}
+	}
+}
+
+// A cluster with registered components and resources (the mirror, a
+// script that creates and deletes owners and dependents for the garbage
+// collector) under generated faults is deterministic: the same seed gives
+// the same trace, byte for byte, with GOMAXPROCS 1 and 2.
+func TestRegisteredComponentsAreDeterministic(t *testing.T) {
+	old := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(old)
+	run := func(seed uint64, procs int) harness.Result {
+		runtime.GOMAXPROCS(procs)
+		var failed []string
+		done, ran := false, 0
+		uid := ""
+		steps := []apiStep{
+			{"create g1", func() Request {
+				return Request{Verb: Create, Kind: gadgets.Kind, Name: "default/g1", Obj: Object{Spec: `{}`}}
+			},
+				func(r Response) string { uid = r.Obj.UID; return "" }},
+			{"create w1", func() Request {
+				return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w1", Obj: Object{Spec: `{"n":1}`, Labels: map[string]string{"b": "2", "a": "1"},
+					OwnerRefs: []OwnerRef{{APIVersion: gadgets.APIVersion, Kind: gadgets.Kind, Name: "g1", UID: uid}}}}
+			}, func(Response) string { return "" }},
+			{"delete g1", func() Request { return Request{Verb: Delete, Kind: gadgets.Kind, Name: "default/g1"} }, func(Response) string { return "" }},
+		}
+		script := Elected{Name: "script", New: func() Controller { return &scripted{steps: steps, failed: &failed, done: &done, ran: &ran} }}
+		sc := &Scenario{Cfg: Config{Resources: []Resource{gadgets, widgets}, Components: []Elected{mirrorComponent(mirrorBugs{}), script}}}
+		sched := harness.Generate(harness.NewRand(seed, "faults"), sc.GenOptions(3*time.Minute))
+		res, err := harness.Run(harness.Config{Scenario: sc, Duration: 3 * time.Minute, Trace: harness.TraceOptions{Keep: true}}, seed, sched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		a, b := run(seed, 1), run(seed, 2)
+		if a.TraceHash != b.TraceHash || !bytes.Equal(a.Trace, b.Trace) {
+			t.Fatalf("seed %d: the traces differ (%s vs %s)", seed, a.TraceHash, b.TraceHash)
 		}
 	}
 }
