@@ -798,7 +798,9 @@ func (a *APIServer) relist(ctx *harness.Ctx) {
 // reopens it or the member rejoins.
 func (a *APIServer) startEtcdWatch(ctx *harness.Ctx) {
 	a.nextWatch++
-	a.watchID = uint64(a.kv.ID)<<32 | a.nextWatch
+	// The incarnation is in the ID: a previous life's watch may still be
+	// answered after a restart (see store.Client's request numbers).
+	a.watchID = uint64(a.kv.ID)<<32 | uint64(ctx.Incarnation()&0xfff)<<20 | a.nextWatch
 	a.watchFrom = a.cfg.Etcd[int(a.nextWatch)%len(a.cfg.Etcd)]
 	a.lastWatch, a.progressAt = ctx.Now(), -1
 	ctx.Send(a.watchFrom, store.WatchRequest{ID: a.watchID, Key: RegistryPrefix, Prefix: true, FromRev: a.cache.rev + 1})

@@ -96,8 +96,7 @@ func (c *Client) do(ctx *harness.Ctx, cl *call) {
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
 	}
-	c.seq++
-	id := uint64(c.ID)<<32 | c.seq
+	id := c.nextID(ctx)
 	c.sweep(ctx)
 	cl.endpoint, cl.op = c.pick(ctx), -1
 	d := c.Timeout
@@ -113,6 +112,20 @@ func (c *Client) do(ctx *harness.Ctx, cl *call) {
 }
 
 func (c *Client) mine(id uint64) bool { return id>>32 == uint64(c.ID) }
+
+// nextID numbers a request: the client's ID in the top 32 bits, its
+// process's incarnation in the next 12, a sequence below. A member may
+// answer a request of the previous incarnation after the process
+// restarted; in etcd that answer travels on the dead process's gRPC
+// connection and is lost, so here it must not match a new request that
+// happens to have the same sequence number.
+func (c *Client) nextID(ctx *harness.Ctx) uint64 {
+	c.seq = (c.seq + 1) & (1<<incarnationShift - 1)
+	return uint64(c.ID)<<32 | uint64(ctx.Incarnation()&0xfff)<<incarnationShift | c.seq
+}
+
+// incarnationShift places the incarnation in a request ID.
+const incarnationShift = 20
 
 // pick chooses the next endpoint round robin, skipping endpoints taken for
 // dead unless every one is (and trying to reconnect those due).
@@ -147,8 +160,7 @@ func (c *Client) reconnect(ctx *harness.Ctx, e int) {
 	}
 	wait := min(2*c.probeWait[e], ReconnectMax)
 	c.probeWait[e], c.probeAt[e] = wait, now+wait
-	c.seq++
-	ctx.Send(c.Endpoints[e], Request{ID: uint64(c.ID)<<32 | c.seq, Serializable: true})
+	ctx.Send(c.Endpoints[e], Request{ID: c.nextID(ctx), Serializable: true})
 }
 
 // sweep finds endpoints silent past KeepaliveDead with an attempt
