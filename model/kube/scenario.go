@@ -187,6 +187,7 @@ type Scenario struct {
 	surplus    *checkers.Surplus
 	live       *checkers.Liveness
 	keys       map[string]*keyHistory // register histories still open
+	userEpoch  map[string]int         // by user, the newest key epoch it called in
 	lin        linTally
 	unknownKV  map[string]int
 	lastOK     time.Duration // last user call answered through the LB
@@ -344,6 +345,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.creators, sc.seenPods, sc.decisions = map[string]creation{}, map[string]seenPod{}, map[string]decision{}
 	sc.unknownKV = map[string]int{}
 	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{KeyTally: checkers.KeyTally{Check: model.CheckAPILinearizable}}
+	sc.userEpoch = map[string]int{}
 	sc.spans, sc.apiservers, sc.apiRuns = nil, nil, nil
 	sc.lastOK, sc.downSince = -1, -1
 	sc.deposed = checkers.NewDeposedWrites(model.CheckDeposedWrites)
@@ -628,6 +630,11 @@ func (sc *Scenario) StopPod(ctx *harness.Ctx, node, pod, cause string) {
 func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev string) func(Response) {
 	start := sc.sim.Now()
 	key := string(req.Kind) + "/" + req.Name
+	if req.Kind == ConfigMaps {
+		if e, seen := sc.userEpoch[user]; !seen || configMapEpoch(req.Name) > e {
+			sc.userEpoch[user] = configMapEpoch(req.Name)
+		}
+	}
 	var kh *keyHistory
 	lin := -1
 	if req.Kind == ConfigMaps && req.RV != RVCache {
@@ -642,13 +649,12 @@ func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev strin
 		}
 		kh = sc.keys[key]
 		if kh == nil {
-			kh = &keyHistory{}
+			kh = &keyHistory{epoch: configMapEpoch(req.Name)}
 			sc.keys[key] = kh
 		}
 		lin = len(kh.ops)
 		kh.ops = append(kh.ops, op)
 		kh.pending++
-		kh.last = start
 	}
 	return func(r Response) {
 		now := sc.sim.Now()
@@ -666,7 +672,6 @@ func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev strin
 		sc.avail.Call(start, now, answered, fmt.Sprintf("%s %s %s (code %d%s)", user, req.Verb, key, r.Code, reasonSuffix(r.Reason)))
 		if lin >= 0 {
 			kh.pending--
-			kh.last = now
 			op := &kh.ops[lin]
 			op.End = now
 			switch {
@@ -732,7 +737,7 @@ func (sc *Scenario) observe(s *harness.Sim) {
 		sc.sample(s, now)
 	}
 	if now%(30*time.Second) == 0 {
-		sc.sweepKeys(now)
+		sc.sweepKeys()
 		// Writes that never landed as far as any API server saw (failed,
 		// or of unknown outcome) are forgotten after ten minutes.
 		for len(sc.applied) > 1 && now-sc.applied[0].at > 10*time.Minute {
