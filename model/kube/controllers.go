@@ -69,12 +69,13 @@ var SchedulerComponent = Elected{Name: "scheduler", Lease: LeaseScheduler, Relea
 	New: func() Controller { return &scheduler{} }}
 
 // CreateDecided is the ReplicaSet controller's fact: before it creates
-// pods for Owner it saw Saw of them, in a pod informer that had (or had
-// not) synced.
+// pods for Owner (at resourceVersion OwnerRV, as its informer held it) it
+// saw Saw of them, in a pod informer that had (or had not) synced.
 type CreateDecided struct {
-	Owner  string
-	Saw    int
-	Synced bool
+	Owner   string
+	OwnerRV int64
+	Saw     int
+	Synced  bool
 }
 
 // CreateFailed is the ReplicaSet controller's fact: a pod create answered
@@ -226,7 +227,7 @@ func (c *replicaSetController) syncRS(ctx *harness.Ctx, r *Replica, rs Object) {
 		n := min(-diff, BurstReplicas)
 		c.expect[rs.Name] = &expectation{adds: n, at: ctx.Now()}
 		ctx.Notef("replicaset %s: %d pods, want %d: creating %d", rs.Name, len(pods), rs.Replicas, n)
-		r.Report(ctx, CreateDecided{Owner: rs.Name, Saw: len(pods), Synced: c.podInf.Synced()})
+		r.Report(ctx, CreateDecided{Owner: rs.Name, OwnerRV: rs.RV, Saw: len(pods), Synced: c.podInf.Synced()})
 		c.slowStart(ctx, r, rs.Name, n, 1)
 	case diff > 0:
 		n := min(diff, BurstReplicas)

@@ -251,10 +251,11 @@ func (sc *Scenario) reported(_ *harness.Ctx, identity string, f Fact) {
 
 // decision is a ReplicaSet controller's decision to create pods: when, and
 // whether it counted fewer pods than the store held though its informer
-// had synced.
+// had synced (stale), or read an older ReplicaSet than the store's
+// (staleSpec).
 type decision struct {
-	at    time.Duration
-	stale bool
+	at               time.Duration
+	stale, staleSpec bool
 }
 
 // seenPod is a workload pod as the surplus sampling knows it.
@@ -531,17 +532,23 @@ func (sc *Scenario) acquiring(ctx *harness.Ctx, lease, identity string, on bool)
 }
 
 // decided is the ReplicaSet controller's hook: before it creates pods, the
-// scenario notes whether its view was stale (fewer pods than the store
-// held) though its informer had synced, as a list from a lagging watch
-// cache (resourceVersion "0") may be.
+// scenario notes whether its view was stale, as a list from a lagging watch
+// cache (resourceVersion "0") may be: fewer pods than the store held though
+// its informer had synced, or a ReplicaSet older than the store's (a spec
+// that may want more replicas than it now does).
 func (sc *Scenario) decided(identity string, f CreateDecided) {
-	held := -1
+	held, staleSpec := -1, false
 	if f.Owner == RSName {
 		if _, pods, ok := sc.workload(sc.sim); ok {
 			held = len(pods)
 		}
+		if t := sc.truthNow(sc.sim); t != nil {
+			if rs, ok := t.Get(ReplicaSets, RSName); ok && rs.RV > f.OwnerRV {
+				staleSpec = true
+			}
+		}
 	}
-	sc.decisions[identity] = decision{at: sc.sim.Now(), stale: f.Synced && f.Saw < held}
+	sc.decisions[identity] = decision{at: sc.sim.Now(), stale: f.Synced && f.Saw < held, staleSpec: staleSpec}
 }
 
 // appliedAt returns when some member first reached revision rev (now if
@@ -921,8 +928,9 @@ func (sc *Scenario) workload(s *harness.Sim) (want int, pods []Object, ok bool) 
 //     504), which landed all the same; the ReplicaSet controller counts it
 //     as failed, as Kubernetes' does;
 //   - a create decided from an informer that had synced but counted fewer
-//     pods than the store held (a list from a lagging watch cache, as
-//     resourceVersion "0" allows).
+//     pods than the store held, or from a ReplicaSet older than the
+//     store's (lists from a lagging watch cache, as resourceVersion "0"
+//     allows).
 //
 // What no-surplus-pods judges is a controller creating too many from what
 // it could know. It returns the workload it read.
@@ -975,6 +983,8 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 			excuses = append(excuses, "decided before a create it could not count on landed (another controller's, or one taken for failed)")
 		case c.stale:
 			excuses = append(excuses, "decided from a synced but stale watch-cache list")
+		case c.staleSpec:
+			excuses = append(excuses, "decided from a ReplicaSet older than the store's (a lagging watch cache's)")
 		}
 	}
 	sc.surplus.Sample(now, RSName, want, len(pods), excuses...)
