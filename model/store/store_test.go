@@ -704,3 +704,26 @@ type buildOverride struct {
 }
 
 func (b *buildOverride) Build(s *harness.Sim) error { return b.build(s) }
+
+// Clients that stand still for longer than KeyIdle within a key epoch come
+// back to the same keys: a key is judged only once every client has moved
+// to a later epoch, or its new calls would start a history mid-stream and
+// could not linearize (a false alarm).
+func TestKeysAreJudgedOnlyAfterTheirEpoch(t *testing.T) {
+	sched, err := harness.ParseSchedule("at 30s pause c1 + pause c2 + pause c3 + pause p1 for 2m30s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		sc := &Scenario{Cfg: Config{Clients: 3, Keys: 2}}
+		res, err := harness.Run(harness.Config{Scenario: sc, Duration: 4 * time.Minute}, seed, sched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range res.Verdicts {
+			if v.Status != harness.OK {
+				t.Errorf("seed %d: %s %s: %s", seed, v.Check, v.Status, v.Detail)
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,9 +15,11 @@ import (
 )
 
 // Long runs keep flat memory: the workload and the prober move to fresh
-// keys every KeyEpoch of their local clocks, and a key that has seen no
-// call for KeyIdle, with none in flight, has a complete history. The
-// scenario judges it then (linearizability and durability, one key at a
+// keys every KeyEpoch of their local clocks and never return to old ones,
+// so a key has a complete history once every client has called in a later
+// epoch, none of its calls is in flight and it has seen no call for
+// KeyIdle. (Idleness alone is not enough: a client that stood still for
+// minutes comes back to its epoch's keys.) The scenario judges it then (linearizability and durability, one key at a
 // time as both checkers do anyway), keeps only a summary of what the key
 // may finally hold, and forgets its calls. At the end one read of every
 // workload key checks the summaries: a write lost after its key went idle
@@ -64,6 +67,26 @@ type window struct {
 	// going back from the response that showed it. (Linearizability has
 	// no single instant: its At stays unset.)
 	durAt, revAt time.Duration
+	// epochs: by client, the newest key epoch it called in.
+	epochs map[int]int
+}
+
+// keyEpoch returns the epoch of a workload key ("k3.1") or a probe key
+// ("probe-3-0"); -1 for any other.
+func keyEpoch(key string) int {
+	var rest string
+	if r, ok := strings.CutPrefix(key, "k"); ok {
+		rest, _, _ = strings.Cut(r, ".")
+	} else if r, ok := strings.CutPrefix(key, "probe-"); ok {
+		rest, _, _ = strings.Cut(r, "-")
+	} else {
+		return -1
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 func (w *window) init() {
@@ -71,6 +94,7 @@ func (w *window) init() {
 	w.lin, w.dur = checkers.KeyTally{Check: model.CheckLinearizability}, checkers.KeyTally{Check: model.CheckAckedDurable}
 	w.revBad, w.html, w.anyKVOp, w.revBackwards = nil, "", false, 0
 	w.durAt, w.revAt = 0, 0
+	w.epochs = map[int]int{}
 }
 
 // earliest returns the earlier of a moment kept (0: none) and t.
@@ -99,6 +123,9 @@ func (sc *Scenario) onBegin(i int, c *Call) {
 	if kc == nil {
 		kc = &keyCalls{}
 		sc.win.open[key] = kc
+	}
+	if e, seen := sc.win.epochs[c.Client]; !seen || keyEpoch(key) > e {
+		sc.win.epochs[c.Client] = keyEpoch(key)
 	}
 	kc.calls = append(kc.calls, i)
 	sc.win.inFlight[i] = key
@@ -140,10 +167,20 @@ func (sc *Scenario) finalCall() *Call {
 	return sc.history.Call(sc.finalIdx)
 }
 
-// sweep judges the keys idle for KeyIdle.
+// sweep judges the keys every client has moved past, idle for KeyIdle.
 func (sc *Scenario) sweep(s *harness.Sim) {
+	// Every client (the workload's and the prober) must have moved on.
+	if len(sc.win.epochs) < sc.Cfg.Clients+1 {
+		return
+	}
+	done, first := 0, true
+	for _, c := range harness.SortedKeys(sc.win.epochs) {
+		if e := sc.win.epochs[c]; first || e < done {
+			done, first = e, false
+		}
+	}
 	for _, key := range harness.SortedKeys(sc.win.open) {
-		if kc := sc.win.open[key]; kc.pending == 0 && s.Now()-kc.last >= KeyIdle {
+		if kc := sc.win.open[key]; kc.pending == 0 && s.Now()-kc.last >= KeyIdle && keyEpoch(key) < done {
 			sc.judge(s, key, nil)
 		}
 	}
