@@ -828,13 +828,25 @@ func (sc *Scenario) servable(s *harness.Sim) (bool, string) {
 			// Externally, an API server sends to every member in turn: the
 			// members it reaches are part of the state, since calls sent
 			// to one it cannot reach hang until its etcd client's
-			// keepalive gives up on it.
-			var reach []string
+			// keepalive gives up on it. A member it reaches that is not
+			// connected to the quorum (cut one way from the others) still
+			// answers the client, so the client never gives up on it and
+			// every call sent there fails. Its /healthz, answered through
+			// the members in turn, passes at times, so the load balancer
+			// may keep it in rotation for good: while such a server runs,
+			// the API cannot be counted on.
+			var reach, stray []string
 			for j := range members {
 				if both(m, members[j]) {
 					reach = append(reach, members[j])
 					ok = ok || quorum[j]
+					if !quorum[j] {
+						stray = append(stray, members[j])
+					}
 				}
+			}
+			if ok && len(stray) > 0 {
+				return false, "degraded: " + m + " also sends to " + strings.Join(stray, ",") + ", cut from the etcd quorum, and its /healthz passes at times"
 			}
 			m += "(" + strings.Join(reach, ",") + ")"
 		}
