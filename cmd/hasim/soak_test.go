@@ -369,14 +369,17 @@ func TestSoakResumeRerunsACrashOnce(t *testing.T) {
 	}
 }
 
-// A soak that was itself stopped (SIGSTOP) and continued does not blame
-// its seeds: no seed is recorded as a time-out or a crash for the time the
-// soak stood still, and every seed is recorded once, from its own worker.
-func TestSoakSurvivesBeingSuspended(t *testing.T) {
+// startSoak starts a store soak of 20s seeds on two workers in a process
+// of its own (in a process group of its own if group), and waits until
+// three seeds are recorded; it returns the process and the results file.
+func startSoak(t *testing.T, group bool, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "soak")
-	cmd := exec.Command(os.Args[0], "soak", "--out", dir, "--seeds", "30", "--workers", "2", "--scenario", "store",
-		"--sim-duration", "20s", "--seed-timeout", "2s")
+	cmd := exec.Command(os.Args[0], append([]string{"soak", "--out", dir, "--workers", "2", "--scenario", "store", "--sim-duration", "20s"}, args...)...)
 	cmd.Env = append(os.Environ(), "HASIM_TEST_AS_MAIN=1")
+	if group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -387,6 +390,14 @@ func TestSoakSurvivesBeingSuspended(t *testing.T) {
 			t.Fatal("no progress")
 		}
 	}
+	return cmd, results
+}
+
+// A soak that was itself stopped (SIGSTOP) and continued does not blame
+// its seeds: no seed is recorded as a time-out or a crash for the time the
+// soak stood still, and every seed is recorded once, from its own worker.
+func TestSoakSurvivesBeingSuspended(t *testing.T) {
+	cmd, results := startSoak(t, false, "--seeds", "30", "--seed-timeout", "2s")
 	cmd.Process.Signal(syscall.SIGSTOP)
 	time.Sleep(5 * time.Second) // past the seed time-out: the workers finish their seeds meanwhile
 	cmd.Process.Signal(syscall.SIGCONT)
@@ -413,21 +424,7 @@ func TestSoakSurvivesBeingSuspended(t *testing.T) {
 // reaches the workers too: they leave it to the soak, which stops as
 // interrupted (exit 3) and records no seed as a crash.
 func TestSoakSIGTERMToTheGroup(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "soak")
-	cmd := exec.Command(os.Args[0], "soak", "--out", dir, "--seeds", "200", "--workers", "2", "--scenario", "store",
-		"--sim-duration", "20s")
-	cmd.Env = append(os.Environ(), "HASIM_TEST_AS_MAIN=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	results := filepath.Join(dir, "results.jsonl")
-	for deadline := time.Now().Add(time.Minute); lines(results) < 3; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("no progress")
-		}
-	}
+	cmd, results := startSoak(t, true, "--seeds", "200")
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	err := cmd.Wait()
 	var exit *exec.ExitError

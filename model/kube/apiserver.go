@@ -495,26 +495,35 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 		if del {
 			op = store.Op{Kind: store.OpDelete, Key: key}
 		}
-		a.kv.Do(ctx, store.Txn{Compares: []store.Compare{cmp}, Success: []store.Op{op}}, false, func(w store.Response) {
-			switch {
-			case w.Err != store.CodeOK:
-				a.reply(ctx, p, errorResponse(w.Err))
-			case !w.Result.Succeeded && attempt < 5:
-				a.writeGeneric(ctx, p, attempt+1)
-			case !w.Result.Succeeded:
-				a.reply(ctx, p, Response{Code: StatusConflict, Reason: "too many conflicts"})
-			default:
-				next.RV = w.Result.Revision
-				if a.cfg.Wrote != nil {
-					a.cfg.Wrote(ctx, req, next)
-				}
-				code := StatusOK
-				if req.Verb == Create {
-					code = StatusCreated
-				}
-				a.reply(ctx, p, Response{Code: code, Obj: next})
+		code := StatusOK
+		if req.Verb == Create {
+			code = StatusCreated
+		}
+		a.commit(ctx, p, store.Txn{Compares: []store.Compare{cmp}, Success: []store.Op{op}}, attempt,
+			func(n int) { a.writeGeneric(ctx, p, n) }, next, code)
+	})
+}
+
+// commit runs the write of a GuaranteedUpdate, conditional on what was
+// read: a conflict runs the whole update again (retry, up to five times
+// in all), then answers 409; success tells Wrote and answers code with obj
+// at its new revision.
+func (a *APIServer) commit(ctx *harness.Ctx, p pendingReply, txn store.Txn, attempt int, retry func(attempt int), obj Object, code int) {
+	a.kv.Do(ctx, txn, false, func(w store.Response) {
+		switch {
+		case w.Err != store.CodeOK:
+			a.reply(ctx, p, errorResponse(w.Err))
+		case !w.Result.Succeeded && attempt < 5:
+			retry(attempt + 1)
+		case !w.Result.Succeeded:
+			a.reply(ctx, p, Response{Code: StatusConflict, Reason: "too many conflicts"})
+		default:
+			obj.RV = w.Result.Revision
+			if a.cfg.Wrote != nil {
+				a.cfg.Wrote(ctx, p.req, obj)
 			}
-		})
+			a.reply(ctx, p, Response{Code: code, Obj: obj})
+		}
 	})
 }
 
@@ -694,22 +703,7 @@ func (a *APIServer) bind(ctx *harness.Ctx, p pendingReply, attempt int) {
 		bound.Node = req.Node
 		txn := store.Txn{Compares: []store.Compare{{Key: key, Target: store.TargetMod, Result: store.Equal, Num: pod.RV}},
 			Success: []store.Op{{Kind: store.OpPut, Key: key, Value: bound.encode()}}}
-		a.kv.Do(ctx, txn, false, func(w store.Response) {
-			switch {
-			case w.Err != store.CodeOK:
-				a.reply(ctx, p, errorResponse(w.Err))
-			case !w.Result.Succeeded && attempt < 5:
-				a.bind(ctx, p, attempt+1)
-			case !w.Result.Succeeded:
-				a.reply(ctx, p, Response{Code: StatusConflict, Reason: "too many conflicts"})
-			default:
-				bound.RV = w.Result.Revision
-				if a.cfg.Wrote != nil {
-					a.cfg.Wrote(ctx, req, bound)
-				}
-				a.reply(ctx, p, Response{Code: StatusCreated, Obj: bound})
-			}
-		})
+		a.commit(ctx, p, txn, attempt, func(n int) { a.bind(ctx, p, n) }, bound, StatusCreated)
 	})
 }
 

@@ -231,3 +231,38 @@ func (r *Replica) Write(ctx *harness.Ctx, req Request, cb func(Response)) {
 // Report tells the scenario's observers a fact about what the controller
 // decided.
 func (r *Replica) Report(ctx *harness.Ctx, f Fact) { r.hooks.reported(ctx, r.elector.Identity, f) }
+
+// SyncQueue coalesces a controller's requests for a sync pass: any number
+// of Adds before the pass runs make one timer, SyncDelay later (on the
+// process's clock), tagged Tag. A controller hands its inputs to Due and
+// runs its pass when Due says the timer fired.
+type SyncQueue struct {
+	Tag    string
+	queued bool
+}
+
+// SyncDelay is how long after the first request a sync pass runs.
+const SyncDelay = 10 * time.Millisecond
+
+// Add asks for a pass, unless one is already due.
+func (q *SyncQueue) Add(ctx *harness.Ctx) {
+	if !q.queued {
+		q.queued = true
+		ctx.After(SyncDelay, q.Tag, 0)
+	}
+}
+
+// Retry asks for a pass after d (after a failure), whatever is due.
+func (q *SyncQueue) Retry(ctx *harness.Ctx, d time.Duration) {
+	q.queued = true
+	ctx.After(d, q.Tag, 0)
+}
+
+// Due reports whether in is the queue's timer: the pass is to run now.
+func (q *SyncQueue) Due(in harness.Input) bool {
+	if in.Kind != harness.InputTimer || in.Tag != q.Tag {
+		return false
+	}
+	q.queued = false
+	return true
+}

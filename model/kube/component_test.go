@@ -27,7 +27,7 @@ const mirrorName = "default/web-replicas"
 type mirror struct {
 	bugs        mirrorBugs
 	rs, cms     Informer
-	queued      bool
+	pass        SyncQueue
 	lastWritten string
 	seen        bool // updatesOnly: the ReplicaSet was seen before
 }
@@ -61,6 +61,7 @@ func mirrorComponent(b mirrorBugs) Elected {
 }
 
 func (m *mirror) Start(ctx *harness.Ctx, r *Replica) {
+	m.pass = SyncQueue{Tag: "mirror-sync"}
 	m.rs = Informer{Kind: ReplicaSets, Client: r.Client(), OnChange: func(ctx *harness.Ctx, o Object, deleted bool) {
 		if o.Name != RSName {
 			return
@@ -74,11 +75,11 @@ func (m *mirror) Start(ctx *harness.Ctx, r *Replica) {
 				return
 			}
 		}
-		m.queue(ctx)
+		m.pass.Add(ctx)
 	}}
 	m.cms = Informer{Kind: ConfigMaps, Client: r.Client(), OnChange: func(ctx *harness.Ctx, o Object, _ bool) {
 		if o.Name == mirrorName && !m.bugs.updatesOnly {
-			m.queue(ctx)
+			m.pass.Add(ctx)
 		}
 	}}
 	m.rs.Start(ctx)
@@ -87,7 +88,7 @@ func (m *mirror) Start(ctx *harness.Ctx, r *Replica) {
 
 func (m *mirror) Lead(ctx *harness.Ctx, _ *Replica) {
 	if !m.bugs.updatesOnly {
-		m.queue(ctx)
+		m.pass.Add(ctx)
 	}
 }
 
@@ -95,19 +96,11 @@ func (m *mirror) Handle(ctx *harness.Ctx, r *Replica, in harness.Input) bool {
 	if m.rs.Handle(ctx, in) || m.cms.Handle(ctx, in) {
 		return true
 	}
-	if in.Kind == harness.InputTimer && in.Tag == "mirror-sync" {
-		m.queued = false
+	if m.pass.Due(in) {
 		m.sync(ctx, r)
 		return true
 	}
 	return false
-}
-
-func (m *mirror) queue(ctx *harness.Ctx) {
-	if !m.queued {
-		m.queued = true
-		ctx.After(10*time.Millisecond, "mirror-sync", 0)
-	}
 }
 
 func (m *mirror) sync(ctx *harness.Ctx, r *Replica) {
@@ -131,8 +124,7 @@ func (m *mirror) sync(ctx *harness.Ctx, r *Replica) {
 	r.Write(ctx, Request{Verb: verb, Kind: ConfigMaps, Name: mirrorName, Obj: Object{Data: want}}, func(resp Response) {
 		if resp.Code != StatusOK && resp.Code != StatusCreated {
 			m.lastWritten = ""
-			m.queued = true
-			ctx.After(time.Second, "mirror-sync", 0) // requeue with a delay
+			m.pass.Retry(ctx, time.Second) // requeue with a delay
 		}
 	})
 }

@@ -93,7 +93,7 @@ type replicaSetController struct {
 	expect        map[string]*expectation
 	seen          map[string]bool // pods the informer has shown
 	dirty         map[string]bool
-	syncQueued    bool
+	sync          SyncQueue
 	bugs          model.Bugs
 }
 
@@ -114,7 +114,7 @@ const BurstReplicas = 500
 // Start implements Controller.
 func (c *replicaSetController) Start(_ *harness.Ctx, r *Replica) {
 	c.expect, c.dirty, c.seen = map[string]*expectation{}, map[string]bool{}, map[string]bool{}
-	c.bugs = r.Bugs()
+	c.bugs, c.sync = r.Bugs(), SyncQueue{Tag: "rs-sync"}
 }
 
 // Handle implements Controller.
@@ -122,8 +122,7 @@ func (c *replicaSetController) Handle(ctx *harness.Ctx, r *Replica, in harness.I
 	if c.rsInf.Handle(ctx, in) || c.podInf.Handle(ctx, in) {
 		return true
 	}
-	if in.Kind == harness.InputTimer && in.Tag == "rs-sync" {
-		c.syncQueued = false
+	if c.sync.Due(in) {
 		c.syncAll(ctx, r)
 		return true
 	}
@@ -157,10 +156,7 @@ func (c *replicaSetController) queue(ctx *harness.Ctx, r *Replica) {
 		c.syncAll(ctx, r) // at once, whatever the pod cache holds yet
 		return
 	}
-	if !c.syncQueued {
-		c.syncQueued = true
-		ctx.After(10*time.Millisecond, "rs-sync", 0)
-	}
+	c.sync.Add(ctx)
 }
 
 func (c *replicaSetController) rsChanged(ctx *harness.Ctx, r *Replica, o Object, deleted bool) {
@@ -285,7 +281,9 @@ func (c *replicaSetController) slowStart(ctx *harness.Ctx, r *Replica, owner str
 						e.adds = max(0, e.adds-(n-b))
 					}
 					c.dirty[owner] = true
-					ctx.After(time.Second, "rs-sync", 0)
+					// A pass a second on, whether or not one is due
+					// (the controller does not wait for it).
+					ctx.After(time.Second, c.sync.Tag, 0)
 					return
 				}
 				c.slowStart(ctx, r, owner, n-b, 2*batch)
@@ -309,7 +307,7 @@ func podSuffix(ctx *harness.Ctx) string {
 type scheduler struct {
 	podInf, nodeInf Informer
 	assumed         map[string]string // pod → node, bound but not yet seen
-	queued          bool
+	sync            SyncQueue
 }
 
 // States reports the informers' states.
@@ -319,41 +317,33 @@ func (s *scheduler) States(_ time.Duration, dst []string) []string {
 
 // Start implements Controller.
 func (s *scheduler) Start(ctx *harness.Ctx, r *Replica) {
-	s.assumed = map[string]string{}
+	s.assumed, s.sync = map[string]string{}, SyncQueue{Tag: "schedule"}
 	s.podInf = Informer{Kind: Pods, Client: r.Client(), OnChange: func(ctx *harness.Ctx, o Object, deleted bool) {
 		if deleted || o.Node != "" {
 			delete(s.assumed, o.Name)
 		}
 		if !deleted && o.Node == "" {
-			s.queue(ctx)
+			s.sync.Add(ctx)
 		}
 	}}
-	s.nodeInf = Informer{Kind: Nodes, Client: r.Client(), OnChange: func(ctx *harness.Ctx, _ Object, _ bool) { s.queue(ctx) }}
+	s.nodeInf = Informer{Kind: Nodes, Client: r.Client(), OnChange: func(ctx *harness.Ctx, _ Object, _ bool) { s.sync.Add(ctx) }}
 	s.podInf.Start(ctx)
 	s.nodeInf.Start(ctx)
 }
 
 // Lead implements Controller.
-func (s *scheduler) Lead(ctx *harness.Ctx, _ *Replica) { s.queue(ctx) }
+func (s *scheduler) Lead(ctx *harness.Ctx, _ *Replica) { s.sync.Add(ctx) }
 
 // Handle implements Controller.
 func (s *scheduler) Handle(ctx *harness.Ctx, r *Replica, in harness.Input) bool {
 	if s.podInf.Handle(ctx, in) || s.nodeInf.Handle(ctx, in) {
 		return true
 	}
-	if in.Kind == harness.InputTimer && in.Tag == "schedule" {
-		s.queued = false
+	if s.sync.Due(in) {
 		s.schedule(ctx, r)
 		return true
 	}
 	return false
-}
-
-func (s *scheduler) queue(ctx *harness.Ctx) {
-	if !s.queued {
-		s.queued = true
-		ctx.After(10*time.Millisecond, "schedule", 0)
-	}
 }
 
 func (s *scheduler) schedule(ctx *harness.Ctx, r *Replica) {
@@ -392,13 +382,11 @@ func (s *scheduler) schedule(ctx *harness.Ctx, r *Replica) {
 		r.Write(ctx, Request{Verb: Bind, Kind: Pods, Name: pod, Node: best}, func(resp Response) {
 			if resp.Code != StatusCreated {
 				delete(s.assumed, pod)
-				s.queued = true
-				ctx.After(time.Second, "schedule", 0)
+				s.sync.Retry(ctx, time.Second)
 			}
 		})
 	}
 	if retry {
-		s.queued = true
-		ctx.After(time.Second, "schedule", 0)
+		s.sync.Retry(ctx, time.Second)
 	}
 }

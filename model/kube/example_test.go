@@ -16,7 +16,7 @@ import (
 // lead, it compares and writes the difference.
 type summarizer struct {
 	rs, widgets kube.Informer
-	queued      bool
+	sync        kube.SyncQueue
 }
 
 const summary = "default/web-summary"
@@ -26,7 +26,8 @@ var widgetResource = kube.Resource{Kind: "widgets", APIVersion: "example.com/v1"
 // Start runs on every replica when its process starts: informers stay warm
 // while it stands by.
 func (s *summarizer) Start(ctx *harness.Ctx, r *kube.Replica) {
-	changed := func(ctx *harness.Ctx, _ kube.Object, _ bool) { s.queue(ctx) }
+	s.sync = kube.SyncQueue{Tag: "summarize"}
+	changed := func(ctx *harness.Ctx, _ kube.Object, _ bool) { s.sync.Add(ctx) }
 	s.rs = kube.Informer{Kind: kube.ReplicaSets, Client: r.Client(), OnChange: changed}
 	s.widgets = kube.Informer{Kind: widgetResource.Kind, Client: r.Client(), OnChange: changed}
 	s.rs.Start(ctx)
@@ -34,26 +35,18 @@ func (s *summarizer) Start(ctx *harness.Ctx, r *kube.Replica) {
 }
 
 // Lead runs when the replica wins the lease.
-func (s *summarizer) Lead(ctx *harness.Ctx, _ *kube.Replica) { s.queue(ctx) }
+func (s *summarizer) Lead(ctx *harness.Ctx, _ *kube.Replica) { s.sync.Add(ctx) }
 
 // Handle takes what the replica's elector did not: informer and own timers.
 func (s *summarizer) Handle(ctx *harness.Ctx, r *kube.Replica, in harness.Input) bool {
 	if s.rs.Handle(ctx, in) || s.widgets.Handle(ctx, in) {
 		return true
 	}
-	if in.Kind == harness.InputTimer && in.Tag == "summarize" {
-		s.queued = false
+	if s.sync.Due(in) {
 		s.reconcile(ctx, r)
 		return true
 	}
 	return false
-}
-
-func (s *summarizer) queue(ctx *harness.Ctx) {
-	if !s.queued {
-		s.queued = true
-		ctx.After(10*time.Millisecond, "summarize", 0)
-	}
 }
 
 func (s *summarizer) reconcile(ctx *harness.Ctx, r *kube.Replica) {
@@ -63,8 +56,7 @@ func (s *summarizer) reconcile(ctx *harness.Ctx, r *kube.Replica) {
 	}
 	retry := func(resp kube.Response) {
 		if resp.Code >= 300 {
-			s.queued = true
-			ctx.After(time.Second, "summarize", 0) // requeue after an error
+			s.sync.Retry(ctx, time.Second) // requeue after an error
 		}
 	}
 	w, exists := s.widgets.Get(summary)

@@ -24,7 +24,7 @@ import (
 type garbageCollector struct {
 	kinds     []Kind
 	infs      map[Kind]*Informer
-	queued    bool
+	sync      SyncQueue
 	attempted map[string]bool // dependents whose deletion is in flight
 }
 
@@ -33,7 +33,7 @@ func (g *garbageCollector) start(r *Replica) {
 		g.kinds = append(g.kinds, res.Kind)
 	}
 	slices.Sort(g.kinds)
-	g.infs, g.attempted = map[Kind]*Informer{}, map[string]bool{}
+	g.infs, g.attempted, g.sync = map[Kind]*Informer{}, map[string]bool{}, SyncQueue{Tag: "gc-sweep"}
 }
 
 // lead starts the informers (the controller-manager builds its
@@ -41,8 +41,8 @@ func (g *garbageCollector) start(r *Replica) {
 func (g *garbageCollector) lead(ctx *harness.Ctx, r *Replica) {
 	for _, k := range g.kinds {
 		inf := &Informer{Kind: k, Client: r.Client(),
-			OnChange: func(ctx *harness.Ctx, _ Object, _ bool) { g.queue(ctx) },
-			OnSync:   func(ctx *harness.Ctx) { g.queue(ctx) }}
+			OnChange: func(ctx *harness.Ctx, _ Object, _ bool) { g.sync.Add(ctx) },
+			OnSync:   func(ctx *harness.Ctx) { g.sync.Add(ctx) }}
 		g.infs[k] = inf
 		inf.Start(ctx)
 	}
@@ -54,8 +54,7 @@ func (g *garbageCollector) handle(ctx *harness.Ctx, r *Replica, in harness.Input
 			return true
 		}
 	}
-	if in.Kind == harness.InputTimer && in.Tag == "gc-sweep" {
-		g.queued = false
+	if g.sync.Due(in) {
 		g.sweep(ctx, r)
 		return true
 	}
@@ -69,13 +68,6 @@ func (g *garbageCollector) states(dst []string) []string {
 		}
 	}
 	return dst
-}
-
-func (g *garbageCollector) queue(ctx *harness.Ctx) {
-	if !g.queued {
-		g.queued = true
-		ctx.After(10*time.Millisecond, "gc-sweep", 0)
-	}
 }
 
 // sweep looks for dependents whose owners the informers no longer hold.
@@ -137,8 +129,7 @@ func (g *garbageCollector) attemptToDelete(ctx *harness.Ctx, r *Replica, o Objec
 	g.attempted[id] = true
 	retry := func() {
 		delete(g.attempted, id)
-		g.queued = true
-		ctx.After(time.Second, "gc-sweep", 0)
+		g.sync.Retry(ctx, time.Second)
 	}
 	live := map[string]bool{} // owner kind/name → present with the ref's uid
 	refs := o.OwnerRefs
@@ -170,7 +161,7 @@ func (g *garbageCollector) attemptToDelete(ctx *harness.Ctx, r *Replica, o Objec
 					case StatusOK, StatusNotFound, StatusConflict:
 						delete(g.attempted, id)
 						if resp.Code == StatusConflict {
-							g.queue(ctx)
+							g.sync.Add(ctx)
 						}
 					default:
 						retry()
@@ -185,7 +176,7 @@ func (g *garbageCollector) attemptToDelete(ctx *harness.Ctx, r *Replica, o Objec
 					delete(g.attempted, id)
 				case StatusConflict:
 					delete(g.attempted, id) // changed meanwhile: judged again
-					g.queue(ctx)
+					g.sync.Add(ctx)
 				default:
 					retry()
 				}

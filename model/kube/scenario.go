@@ -1082,16 +1082,16 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	if c.Topology == store.External {
 		hosts = append(hosts, Masters(c)...)
 	}
+	comps := c.components()
 	var procs []string
-	var roles []harness.Role
 	for _, h := range Masters(c) {
 		procs = append(procs, h+"/apiserver")
-		for _, e := range c.components() {
+		for _, e := range comps {
 			procs = append(procs, h+"/"+e.Name)
 		}
 	}
-	roles = append(roles, store.RoleLeader)
-	for _, e := range c.components() {
+	roles := []harness.Role{store.RoleLeader}
+	for _, e := range comps {
 		roles = append(roles, e.Role())
 	}
 	for _, h := range store.MemberHosts(store.Config{Members: c.Masters, Topology: c.Topology}) {
