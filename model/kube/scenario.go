@@ -170,6 +170,7 @@ type Scenario struct {
 	truthRev    int64                     // the highest store revision the observers read
 	memberHosts []string                  // the store members' hosts
 	truthBehind bool                      // the last read found the store behind truthRev
+	surplusRev  int64                     // the store revision the last surplus sample read
 	// creators: the pods controllers issued creates for, by name, until
 	// seen in the store; seenPods: the workload's pods at the last sample,
 	// with who created each and when it landed.
@@ -332,7 +333,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		}
 	})
 	sc.sim = s
-	sc.applied, sc.truthRev = nil, 0
+	sc.applied, sc.truthRev, sc.surplusRev = nil, 0, 0
 	sc.store.Safety().OnRevision = func(at time.Duration, rev int64) {
 		if n := len(sc.applied); n == 0 || rev > sc.applied[n-1].rev {
 			sc.applied = append(sc.applied, revAt{rev, at})
@@ -1014,8 +1015,34 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 			excuses = append(excuses, "decided from a ReplicaSet older than the store's (a lagging watch cache's)")
 		}
 	}
-	sc.surplus.Sample(now, RSName, want, len(pods), excuses...)
+	sc.surplus.Sample(now, RSName, sc.peakWant(want), len(pods), excuses...)
 	return
+}
+
+// peakWant returns the most replicas the ReplicaSet wanted at any revision
+// since the last surplus sample, want (what it wants now) included. A
+// spec may hold for only a few milliseconds between two samples (a late
+// scale-up that landed after its writer gave up, overwritten at once), and
+// a controller that saw it rightly created pods for it. Compaction keeps
+// at least the last five minutes; should it have removed the revisions
+// (the truth unknown for longer), only the current spec counts.
+func (sc *Scenario) peakWant(want int) int {
+	kv := sc.truth(sc.sim)
+	if kv == nil {
+		return want
+	}
+	from := sc.surplusRev + 1
+	sc.surplusRev = kv.Rev()
+	evs, err := kv.Events(Key(ReplicaSets, RSName), false, from)
+	if err != nil {
+		return want
+	}
+	for _, e := range evs {
+		if o, ok := decodeObject(e.KV.Key, e.KV.Value, e.KV.ModRevision); ok && e.Type == store.EventPut {
+			want = max(want, o.Replicas)
+		}
+	}
+	return want
 }
 
 // racedBy reports whether, after c's decision, a create landed that its
