@@ -6,6 +6,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"hasim/checkers/judge"
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/election"
@@ -46,7 +47,7 @@ const (
 func DrawElectionCase(t *rapid.T, bugs model.Bugs) ElectionCase {
 	cfg := election.Config{Masters: rapid.SampledFrom([]int{3, 5}).Draw(t, "masters"), Bugs: bugs}
 	seed := rapid.Uint64().Draw(t, "seed")
-	sc := &election.Scenario{Cfg: cfg}
+	sc := judge.NewElection(cfg)
 	sched := DrawSchedule(t, sc.GenOptions(ElectionDuration), []harness.Role{store.RoleLeader, election.RoleActive})
 	for i := range sched {
 		for j, f := range sched[i].Faults {
@@ -67,7 +68,7 @@ func DrawElectionCase(t *rapid.T, bugs model.Bugs) ElectionCase {
 func SingleActiveProperty(name string, bugs model.Bugs, tally *Tally) func(*rapid.T) {
 	return func(t *rapid.T) {
 		c := DrawElectionCase(t, bugs)
-		sc := &election.Scenario{Cfg: c.Cfg}
+		sc := judge.NewElection(c.Cfg)
 		res, err := harness.Run(harness.Config{Scenario: sc, Duration: c.Duration}, c.Seed, c.Schedule)
 		if err != nil {
 			t.Fatalf("%s: %v", c, err)

@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"time"
 
-	"hasim/checkers"
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/store"
@@ -43,16 +42,62 @@ func (c *Config) fill() {
 // Lease is the key the controllers elect through.
 const Lease = "leases/kube-system/kube-controller-manager"
 
-// Scenario implements harness.Scenario.
+// Scenario is a store cluster with a controller replica per master. It
+// wires the run and reports facts (who acts when, raft's log); it judges
+// nothing: checkers observe it (a judged scenario, as the registry
+// builds, sets Observer and Raft before Build and gives the verdicts).
 type Scenario struct {
 	Cfg Config
+	// Observer hears who acts when; may be nil.
+	Observer Observer
+	// Raft hears what the store members report of their raft logs; nil
+	// leaves them unobserved.
+	Raft store.RaftObserver
 
 	store   store.Scenario
 	sim     *harness.Sim
-	single  *checkers.SingleActive
 	procs   []harness.ProcID
-	leaders []actor // currently acting, in the order they began
+	leaders []actor  // currently acting, in the order they began
+	tenures []Tenure // every tenure of the run, in the order they began
 	race    Race
+}
+
+// Observer hears the facts the election scenario reports as it runs.
+type Observer interface {
+	// Acting: at true time at, identity began (on) or stopped (off)
+	// acting: leading, or its process died while it led.
+	Acting(at time.Duration, identity string, on bool)
+}
+
+// Tenure is one controller's time acting; End is -1 while it acts.
+type Tenure struct {
+	Identity   string
+	Start, End time.Duration
+}
+
+// Tenures returns the tenures of the run (so far), in the order they began.
+func (sc *Scenario) Tenures() []Tenure { return sc.tenures }
+
+func (sc *Scenario) acting(identity string, on bool) {
+	now := sc.sim.Now()
+	open := -1
+	for i := len(sc.tenures) - 1; i >= 0; i-- {
+		if t := sc.tenures[i]; t.Identity == identity && t.End < 0 {
+			open = i
+			break
+		}
+	}
+	switch {
+	case on && open >= 0, !on && open < 0:
+		return // no change
+	case on:
+		sc.tenures = append(sc.tenures, Tenure{Identity: identity, Start: now, End: -1})
+	default:
+		sc.tenures[open].End = now
+	}
+	if sc.Observer != nil {
+		sc.Observer.Acting(now, identity, on)
+	}
 }
 
 type actor struct {
@@ -68,7 +113,7 @@ func (sc *Scenario) Name() string { return "election" }
 func (sc *Scenario) Build(s *harness.Sim) error {
 	sc.Cfg.fill()
 	c := sc.Cfg
-	sc.store = store.Scenario{Cfg: store.Config{Members: c.Masters, Bugs: c.Bugs, Network: c.Network, NoWorkload: true}}
+	sc.store = store.Scenario{Cfg: store.Config{Members: c.Masters, Bugs: c.Bugs, Network: c.Network, NoWorkload: true}, Raft: sc.Raft}
 	if err := sc.store.Build(s); err != nil {
 		return err
 	}
@@ -82,8 +127,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		}
 	})
 	sc.sim = s
-	sc.single = checkers.NewSingleActive(model.CheckSingleActive)
-	sc.procs, sc.leaders = nil, nil
+	sc.procs, sc.leaders, sc.tenures = nil, nil, nil
 	for i, h := range store.MemberHosts(sc.store.Cfg) {
 		member := sc.store.Members()[i]
 		id := 2000 + i
@@ -112,7 +156,7 @@ func (sc *Scenario) watch(s *harness.Sim) {
 	n := 0
 	for _, a := range sc.leaders {
 		if cur, ok := s.Instance(a.proc).(*controller); !ok || cur.inc != a.inc {
-			sc.single.Stop(s.Now(), a.identity)
+			sc.acting(a.identity, false)
 			continue
 		}
 		sc.leaders[n] = a
@@ -141,26 +185,16 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 // controllers run as <host>/cm).
 const RoleActive harness.Role = "active-cm"
 
-// Check implements harness.Scenario: at most one controller acting at any
-// true instant (claimed inside election.Safe: a violation outside it is
-// expected, and says so), and raft's safety underneath.
-func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
-	single := sc.single.Verdict(s.Now())
-	Safe.Excuse(sc.Cfg.Timings, &single, s.FaultLog(), s.Now())
-	return []harness.Verdict{single, sc.store.SafetyVerdict()}
-}
-
 // Timeline draws the faults, the raft leaders' store and the controllers'
 // tenures.
 func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
 	out := sc.store.Timeline(s)
-	who, start, end := sc.single.Spans()
-	for i := range who {
-		e := end[i]
+	for _, t := range sc.tenures {
+		e := t.End
 		if e < 0 {
 			e = s.Now()
 		}
-		out = append(out, harness.Span{Lane: "active controller", Class: "leader", Label: who[i], Start: start[i], End: e})
+		out = append(out, harness.Span{Lane: "active controller", Class: "leader", Label: t.Identity, Start: t.Start, End: e})
 	}
 	return out
 }
@@ -189,12 +223,12 @@ func (c *controller) Step(ctx *harness.Ctx, in harness.Input) {
 			Hooks: Hooks{
 				Acquiring: sc.race.Acquiring,
 				StartedLeading: func(ctx *harness.Ctx, id string) {
-					sc.single.Start(sc.sim.Now(), id)
+					sc.acting(id, true)
 					sc.leaders = append(sc.leaders, actor{identity: id, proc: c.proc, inc: c.inc})
 					ctx.After(time.Second, "work", 0)
 				},
 				StoppedLeading: func(_ *harness.Ctx, id string) {
-					sc.single.Stop(sc.sim.Now(), id)
+					sc.acting(id, false)
 					for i, a := range sc.leaders {
 						if a.identity == id {
 							sc.leaders = append(sc.leaders[:i], sc.leaders[i+1:]...)

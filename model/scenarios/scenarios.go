@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"hasim/checkers/judge"
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/counter"
@@ -111,7 +112,7 @@ var all = []entry{
 		if err := checkTopology(o, string(store.Stacked)); err != nil {
 			return nil, err
 		}
-		return &election.Scenario{Cfg: election.Config{Masters: o.Size, Network: o.Network, Bugs: o.Bugs}}, nil
+		return judge.NewElection(election.Config{Masters: o.Size, Network: o.Network, Bugs: o.Bugs}), nil
 	}},
 }
 

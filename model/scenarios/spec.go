@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"hasim/checkers/judge"
 	"hasim/harness"
 	"hasim/model/counter"
 	"hasim/model/election"
@@ -33,7 +34,7 @@ func SpecOf(sc Scenario) (Spec, error) {
 	case *store.Scenario:
 		c := s.Cfg
 		return Spec{Scenario: "store", Store: &c}, nil
-	case *election.Scenario:
+	case *judge.Election:
 		c := s.Cfg
 		return Spec{Scenario: "election", Election: &c}, nil
 	case *kube.Scenario:
@@ -60,7 +61,7 @@ func (sp Spec) Build() (Scenario, error) {
 		if sp.Election == nil || sp.Counter != nil || sp.Store != nil || sp.Cluster != nil {
 			return nil, fmt.Errorf("spec: scenario election needs an \"election\" config and nothing else")
 		}
-		return &election.Scenario{Cfg: *sp.Election}, nil
+		return judge.NewElection(*sp.Election), nil
 	case "cluster":
 		if sp.Cluster == nil || sp.Counter != nil || sp.Store != nil || sp.Election != nil {
 			return nil, fmt.Errorf("spec: scenario cluster needs a \"cluster\" config and nothing else")

@@ -125,6 +125,11 @@ func MemberHosts(c Config) []string {
 // implements harness.Scenario. One value serves one run at a time.
 type Scenario struct {
 	Cfg Config
+	// Raft, when set, hears what the members report of their raft logs
+	// instead of the scenario's own raft-safety checker: a scenario built
+	// on a store cluster that judges raft itself (the election scenario's
+	// judge) sets it.
+	Raft RaftObserver
 
 	sim      *harness.Sim
 	members  []harness.ProcID
@@ -188,10 +193,14 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for _, cue := range Cues() {
 		s.AddCue(cue.Name)
 	}
+	var raft RaftObserver = sc.safety
+	if sc.Raft != nil {
+		raft = sc.Raft
+	}
 	peers := make([]harness.ProcID, len(hosts))
 	for i, h := range hosts {
 		mc := &MemberConfig{ID: uint64(i + 1), Peers: peers, SnapshotCount: c.SnapshotCount,
-			CatchUpEntries: c.CatchUpEntries, Bugs: c.Bugs, Safety: sc.safety, Now: s.Now}
+			CatchUpEntries: c.CatchUpEntries, Bugs: c.Bugs, Safety: raft, Now: s.Now}
 		// Members talk to each other (rafthttp) and to clients (gRPC) over
 		// TCP, which never hands the application the same message twice:
 		// were a network duplicate delivered, raft would append a forwarded
