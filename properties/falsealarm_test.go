@@ -11,6 +11,7 @@ import (
 
 	"hasim/harness"
 	"hasim/model/scenarios"
+	"hasim/model/store"
 )
 
 // TestFormerFalseAlarms replays the failure files of runs that a checker
@@ -78,6 +79,10 @@ func TestFormerFalseAlarms(t *testing.T) {
 				case "api-linearizable", "no-time-travel/quorum":
 					if !staleAnswer(res.Trace) && !userKeyGap(res.Trace, 2*time.Minute) {
 						t.Errorf("the replay no longer has a member answer a request of a process's previous life, nor a ConfigMap left alone for two minutes within its epoch")
+					}
+				case "recovers-after-heal":
+					if !lostCallMovedOn(res.Trace) {
+						t.Errorf("the replay no longer has a store call cut by a partition and sent again elsewhere before the keepalive gave up on its member")
 					}
 				default:
 					t.Errorf("no way to tell that the replay still exercises the %s alarm", check)
@@ -189,6 +194,32 @@ func briefScaleUp(trace []byte, d time.Duration) bool {
 			rose, peak = at, n
 		}
 		prev = n
+	}
+	return false
+}
+
+var (
+	storeCut    = regexp.MustCompile(`^(\S+) drop #\d+ (\S+)->\S+/etcd \(partition\) req id=(\d+) `)
+	storeResent = regexp.MustCompile(`^(\S+) deliver #\d+ (\S+)->\S+/etcd req id=(\d+) `)
+)
+
+// lostCallMovedOn says whether a store client sent a call again after a
+// partition cut it, sooner than the keepalive would have given up on the
+// member (store.KeepaliveDead): the client took the call for lost, as a
+// broken gRPC connection would fail it, instead of waiting for its
+// caller's deadline.
+func lostCallMovedOn(trace []byte) bool {
+	cut := map[string]float64{} // sender + request id → when it was cut
+	for line := range strings.SplitSeq(string(trace), "\n") {
+		if m := storeCut.FindStringSubmatch(line); m != nil {
+			at, _ := strconv.ParseFloat(m[1], 64)
+			cut[m[2]+" "+m[3]] = at
+		} else if m := storeResent.FindStringSubmatch(line); m != nil {
+			at, _ := strconv.ParseFloat(m[1], 64)
+			if was, ok := cut[m[2]+" "+m[3]]; ok && at-was < store.KeepaliveDead.Seconds() {
+				return true
+			}
+		}
 	}
 	return false
 }

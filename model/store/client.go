@@ -40,7 +40,10 @@ type Client struct {
 	// gRPC's subchannel does: a probe after ReconnectBase, then after
 	// twice as long each time, up to ReconnectMax. (gRPC jitters its
 	// backoff by 20%; hasim's does not, a deviation named here.)
-	heard     map[int]time.Duration // endpoint → when it last answered
+	heard map[int]time.Duration // endpoint → when it last answered
+	// answered: endpoint → the latest sending time of an attempt it
+	// answered (see LostAfter).
+	answered  map[int]time.Duration
 	deadSince map[int]time.Duration // endpoint → when it was taken for dead
 	probeAt   map[int]time.Duration // endpoint → when to try to reconnect
 	probeWait map[int]time.Duration
@@ -49,8 +52,23 @@ type Client struct {
 // KeepaliveDead is clientv3's keepalive time plus its timeout (as
 // kube-apiserver configures them: 30s and 10s); ReconnectBase and
 // ReconnectMax bound gRPC's reconnection backoff.
+//
+// LostAfter: gRPC carries every call to a member over one TCP connection,
+// which loses nothing in the middle: a member cannot answer a later call
+// on it while an earlier one was lost, unless the connection broke and was
+// made again, and a broken connection fails the calls it carried
+// (Unavailable). hasim's Streams transport drops what a partition cuts
+// while later messages get through, so the client takes an attempt for
+// lost once its endpoint has answered an attempt sent after it and the
+// attempt has waited LostAfter, longer than a member that received it
+// would take to answer (its RequestTimeout, and time to deliver): a read
+// moves on to the next endpoint, a write's outcome becomes unknown. Without
+// this, a call cut by a brief partition would hang until its caller's
+// deadline (a minute for an API server's LIST) on a connection that
+// serves everything sent after it.
 const (
 	KeepaliveDead = 40 * time.Second
+	LostAfter     = RequestTimeout + 2*time.Second
 	ReconnectBase = time.Second
 	ReconnectMax  = 120 * time.Second
 )
@@ -169,9 +187,12 @@ func (c *Client) reconnect(ctx *harness.Ctx, e int) {
 func (c *Client) sweep(ctx *harness.Ctx) {
 	now := ctx.Now()
 	var dead map[int]bool
-	for _, id := range harness.SortedKeys(c.calls) {
+	anyLost := false
+	ids := harness.SortedKeys(c.calls)
+	for _, id := range ids {
 		cl := c.calls[id]
 		e := cl.endpoint
+		anyLost = anyLost || c.lost(now, cl)
 		if now-cl.sentAt >= KeepaliveDead && now-c.heard[e] >= KeepaliveDead && !c.dead(e) {
 			if c.deadSince == nil {
 				c.deadSince, c.probeAt, c.probeWait = map[int]time.Duration{}, map[int]time.Duration{}, map[int]time.Duration{}
@@ -183,12 +204,12 @@ func (c *Client) sweep(ctx *harness.Ctx) {
 			dead[e] = true
 		}
 	}
-	if dead == nil {
+	if dead == nil && !anyLost {
 		return
 	}
-	for _, id := range harness.SortedKeys(c.calls) {
+	for _, id := range ids {
 		cl := c.calls[id]
-		if !dead[cl.endpoint] {
+		if !dead[cl.endpoint] && !c.lost(now, cl) {
 			continue
 		}
 		if cl.write() {
@@ -198,6 +219,11 @@ func (c *Client) sweep(ctx *harness.Ctx) {
 		cl.endpoint = c.pick(ctx)
 		c.send(ctx, id, cl)
 	}
+}
+
+// lost reports whether cl's attempt was lost on its way (see LostAfter).
+func (c *Client) lost(now time.Duration, cl *call) bool {
+	return now-cl.sentAt >= LostAfter && c.answered[cl.endpoint] > cl.sentAt
 }
 
 func (c *Client) send(ctx *harness.Ctx, id uint64, cl *call) {
@@ -252,6 +278,12 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 		cl := c.calls[resp.ID]
 		if cl == nil {
 			return true // a late answer to a call already given up on
+		}
+		if e := cl.endpoint; c.Endpoints[e] == in.Msg.From && cl.sentAt > c.answered[e] {
+			if c.answered == nil {
+				c.answered = map[int]time.Duration{}
+			}
+			c.answered[e] = cl.sentAt
 		}
 		if resp.Err == CodeTimeout && !cl.write() {
 			cl.endpoint = (cl.endpoint + 1) % len(c.Endpoints)

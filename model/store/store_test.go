@@ -621,6 +621,7 @@ type poller struct {
 	c    *Client
 	eps  []string
 	fail []time.Duration // local times of calls that failed
+	took time.Duration   // the longest call
 }
 
 func (p *poller) Step(ctx *harness.Ctx, in harness.Input) {
@@ -641,8 +642,47 @@ func (p *poller) Step(ctx *harness.Ctx, in harness.Input) {
 			if r.Err != CodeOK {
 				p.fail = append(p.fail, at)
 			}
+			p.took = max(p.took, ctx.Now()-at)
 		})
 		ctx.After(time.Second, "poll", 0)
+	}
+}
+
+// A call a brief partition cut does not hang until its caller's deadline
+// while its member answers what was sent after it (one TCP connection
+// loses nothing in the middle): the client takes it for lost after
+// LostAfter and moves on.
+func TestClientMovesOnFromALostCall(t *testing.T) {
+	var p *poller
+	sc := &scripted{}
+	sc.Cfg.NoWorkload = true
+	build := func(s *harness.Sim) error {
+		if err := sc.Build(s); err != nil {
+			return err
+		}
+		s.AddHost(harness.HostConfig{Name: "t2"})
+		s.AddProcess("t2", "poll", harness.Datagrams, func() harness.Process { p = &poller{eps: []string{"m1", "m2", "m3"}}; return p })
+		return nil
+	}
+	sched, _ := harness.ParseSchedule("at 10s partition {t2} | {m1} for 4s")
+	res, err := harness.Run(harness.Config{Scenario: &buildOverride{sc, build}, Duration: 60 * time.Second, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := 0
+	for _, l := range strings.Split(string(res.Trace), "\n") {
+		if strings.Contains(l, " drop ") && strings.Contains(l, "t2/poll->m1/etcd (partition) req") {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		t.Fatal("the partition cut no call to m1")
+	}
+	if len(p.fail) > 0 {
+		t.Errorf("calls issued at %v failed; reads cut on their way should move on to another member", p.fail)
+	}
+	if p.took < LostAfter || p.took > LostAfter+2*time.Second {
+		t.Errorf("the longest call took %s; want about LostAfter (%s): lost after it, and not before", p.took, LostAfter)
 	}
 }
 
