@@ -65,7 +65,11 @@ type Client struct {
 // moves on to the next endpoint, a write's outcome becomes unknown. Without
 // this, a call cut by a brief partition would hang until its caller's
 // deadline (a minute for an API server's LIST) on a connection that
-// serves everything sent after it.
+// serves everything sent after it. (A member paused for longer than
+// LostAfter answers, once resumed, the calls sent during its pause; the
+// client may take an older call for lost just before its answer comes: a
+// read is sent again, a write's outcome is unknown a moment early. A
+// deviation, named here; both are outcomes a caller must handle anyway.)
 const (
 	KeepaliveDead = 40 * time.Second
 	LostAfter     = RequestTimeout + 2*time.Second
