@@ -212,8 +212,10 @@ func (c *Client) sweep(ctx *harness.Ctx) {
 		return
 	}
 	for _, id := range ids {
-		cl := c.calls[id]
-		if !dead[cl.endpoint] && !c.lost(now, cl) {
+		// A callback of a call finished here may have used the client,
+		// and so ended or re-sent others: take each as it is now.
+		cl, ok := c.calls[id]
+		if !ok || !dead[cl.endpoint] && !c.lost(now, cl) {
 			continue
 		}
 		if cl.write() {
