@@ -169,9 +169,8 @@ var (
 func briefScaleUp(trace []byte, d time.Duration) bool {
 	seen := map[string]bool{} // revisions already sighted
 	var prev, peak int        // the spec before the rise, and the raised one
-	var rose float64          // when the raised spec was first sighted (-1: none)
+	rose := -1.0              // when the raised spec was first sighted (-1: none)
 	acted := false            // a controller created pods for the raised spec
-	rose = -1
 	for line := range strings.SplitSeq(string(trace), "\n") {
 		if m := rsCreating.FindStringSubmatch(line); m != nil && rose >= 0 {
 			if n, _ := strconv.Atoi(m[1]); n == peak {

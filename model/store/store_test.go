@@ -653,22 +653,7 @@ func (p *poller) Step(ctx *harness.Ctx, in harness.Input) {
 // loses nothing in the middle): the client takes it for lost after
 // LostAfter and moves on.
 func TestClientMovesOnFromALostCall(t *testing.T) {
-	var p *poller
-	sc := &scripted{}
-	sc.Cfg.NoWorkload = true
-	build := func(s *harness.Sim) error {
-		if err := sc.Build(s); err != nil {
-			return err
-		}
-		s.AddHost(harness.HostConfig{Name: "t2"})
-		s.AddProcess("t2", "poll", harness.Datagrams, func() harness.Process { p = &poller{eps: []string{"m1", "m2", "m3"}}; return p })
-		return nil
-	}
-	sched, _ := harness.ParseSchedule("at 10s partition {t2} | {m1} for 4s")
-	res, err := harness.Run(harness.Config{Scenario: &buildOverride{sc, build}, Duration: 60 * time.Second, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, res := runPoller(t, "at 10s partition {t2} | {m1} for 4s", 60*time.Second)
 	dropped := 0
 	for _, l := range strings.Split(string(res.Trace), "\n") {
 		if strings.Contains(l, " drop ") && strings.Contains(l, "t2/poll->m1/etcd (partition) req") {
@@ -691,22 +676,7 @@ func TestClientMovesOnFromALostCall(t *testing.T) {
 // probes (backing off) until it answers again, as gRPC's subchannel only
 // comes back once a connection succeeds: no call hangs on it meanwhile.
 func TestClientAvoidsADeadMemberUntilItAnswers(t *testing.T) {
-	var p *poller
-	sc := &scripted{}
-	sc.Cfg.NoWorkload = true
-	build := func(s *harness.Sim) error {
-		if err := sc.Build(s); err != nil {
-			return err
-		}
-		s.AddHost(harness.HostConfig{Name: "t2"})
-		s.AddProcess("t2", "poll", harness.Datagrams, func() harness.Process { p = &poller{eps: []string{"m1", "m2", "m3"}}; return p })
-		return nil
-	}
-	sched, _ := harness.ParseSchedule("at 10s partition {t2} | {m1} for 140s")
-	res, err := harness.Run(harness.Config{Scenario: &buildOverride{sc, build}, Duration: 240 * time.Second, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, res := runPoller(t, "at 10s partition {t2} | {m1} for 140s", 240*time.Second)
 	for _, at := range p.fail {
 		if at < 10*time.Second || at > 10*time.Second+KeepaliveDead {
 			t.Errorf("a call issued at %s failed: only those stuck on m1 before the keepalive gave up on it may", at)
@@ -735,6 +705,32 @@ func TestClientAvoidsADeadMemberUntilItAnswers(t *testing.T) {
 	if after == 0 {
 		t.Error("m1 never came back after the partition healed")
 	}
+}
+
+// runPoller runs a store cluster without workload, plus a poller on host
+// t2 reading through m1, m2 and m3, under sched (seed 1, trace kept).
+func runPoller(t *testing.T, sched string, d time.Duration) (*poller, harness.Result) {
+	t.Helper()
+	var p *poller
+	sc := &scripted{}
+	sc.Cfg.NoWorkload = true
+	build := func(s *harness.Sim) error {
+		if err := sc.Build(s); err != nil {
+			return err
+		}
+		s.AddHost(harness.HostConfig{Name: "t2"})
+		s.AddProcess("t2", "poll", harness.Datagrams, func() harness.Process { p = &poller{eps: []string{"m1", "m2", "m3"}}; return p })
+		return nil
+	}
+	sch, err := harness.ParseSchedule(sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := harness.Run(harness.Config{Scenario: &buildOverride{sc, build}, Duration: d, Trace: harness.TraceOptions{Keep: true}}, 1, sch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, res
 }
 
 // buildOverride runs another Build for a scenario.
