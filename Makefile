@@ -19,7 +19,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 detlint:
-	$(GO) run ./cmd/hasim-lint ./model/... ./harness/...
+	$(GO) run ./cmd/hasim-lint ./model/... ./harness/... ./checkers/judge/...
 
 # Explicit time-outs: go test's default of 10 minutes per package is not a
 # budget; make test must end within 10 minutes on a loaded 2-core machine.
@@ -31,7 +31,7 @@ race:
 
 ## bench: kernel events/s, and simulated seconds per wall second of the demo cluster
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./harness/ ./model/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./harness/ ./model/... ./checkers/judge/
 
 ## detect: for each bug switch, the seeds and seconds hasim soak takes to
 ## find it (a benchmark of detection power; takes tens of minutes)

@@ -9,6 +9,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"hasim/checkers/judge"
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/election"
@@ -624,8 +625,9 @@ func RunClusterCase(c ClusterCase, artifacts string) (harness.Result, error) {
 	return res, err
 }
 
-func runClusterCase(c ClusterCase, artifacts string) (*kube.Scenario, harness.Result, error) {
-	sc := &kube.Scenario{Cfg: c.Cfg, LinearizabilityTimeout: PropertyLinTimeout}
+func runClusterCase(c ClusterCase, artifacts string) (*judge.Cluster, harness.Result, error) {
+	sc := judge.NewCluster(c.Cfg)
+	sc.LinearizabilityTimeout = PropertyLinTimeout
 	if artifacts != "" {
 		sc.SetArtifacts(artifacts)
 	}
@@ -651,7 +653,7 @@ const (
 )
 
 // add counts one case; a nil ClusterTally counts nothing.
-func (t *ClusterTally) add(s harness.Status, sc *kube.Scenario, res harness.Result) {
+func (t *ClusterTally) add(s harness.Status, sc *judge.Cluster, res harness.Result) {
 	if t == nil {
 		return
 	}
@@ -676,7 +678,7 @@ func (t *ClusterTally) add(s harness.Status, sc *kube.Scenario, res harness.Resu
 // trace, timeline, the checkers' views) and returns the message a person
 // needs, as Report does for the store.
 func ClusterReport(name string, c ClusterCase, res harness.Result, broke []string) string {
-	sc := &kube.Scenario{Cfg: c.Cfg}
+	sc := judge.NewCluster(c.Cfg)
 	return failureReport(name, strings.Join(broke, ", "), c.String(), c.Schedule, res.Verdicts,
 		func(dir string) ([]string, error) {
 			return writeRunArtifacts(dir, sc, c.Seed, c.Duration, c.Schedule, name+": "+strings.Join(broke, ", "), sc.Timeline)

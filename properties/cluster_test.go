@@ -10,11 +10,11 @@ import (
 
 	"pgregory.net/rapid"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/election"
 	"hasim/model/kube"
-	"hasim/model/scenarios"
 )
 
 // checkClusterProperty runs a cluster property over rapid's cases (200

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 	"hasim/model"
-	"hasim/model/scenarios"
 )
 
 // DeterminismCase is one run to be repeated.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
-	"hasim/model/scenarios"
 	"hasim/model/store"
 )
 

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"hasim/checkers/judge"
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 	"hasim/model/kube"
-	"hasim/model/scenarios"
 	"hasim/model/store"
 )
 
@@ -60,8 +61,8 @@ at 3h30m partition {m1} | {m2 m3} for 40s`)
 		sc    scenarios.Scenario
 		limit uint64
 	}{
-		{"store", &store.Scenario{}, 6 << 20},
-		{"cluster", &kube.Scenario{}, 6 << 20},
+		{"store", judge.NewStore(store.Config{}), 6 << 20},
+		{"cluster", judge.NewCluster(kube.Config{}), 6 << 20},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := &heapProbe{Scenario: c.sc, every: 20 * time.Minute}

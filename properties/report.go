@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
-	"hasim/model/scenarios"
 )
 
 // artifactScenario is a scenario whose checkers can write their views.

@@ -7,9 +7,9 @@ import (
 
 	"pgregory.net/rapid"
 
+	"hasim/checkers/judge"
 	"hasim/harness"
 	"hasim/model"
-	"hasim/model/store"
 )
 
 // The store's checks, by the names their verdicts carry.
@@ -68,7 +68,8 @@ func StoreProperty(name string, bugs model.Bugs, check harness.CheckName, tally 
 // RunStoreCase runs one case; artifacts, if set, is where checkers may
 // write their views. It returns the result and the verdict of check.
 func RunStoreCase(c StoreCase, check harness.CheckName, artifacts string) (harness.Result, harness.Verdict, error) {
-	sc := &store.Scenario{Cfg: c.Cfg, LinearizabilityTimeout: PropertyLinTimeout}
+	sc := judge.NewStore(c.Cfg)
+	sc.LinearizabilityTimeout = PropertyLinTimeout
 	if artifacts != "" {
 		sc.SetArtifacts(artifacts)
 	}
@@ -88,7 +89,7 @@ func RunStoreCase(c StoreCase, check harness.CheckName, artifacts string) (harne
 // person needs: what failed, the case and its (shrunk) schedule, every
 // verdict, where the trace and views are, and the commands that replay it.
 func Report(name string, c StoreCase, res harness.Result, check harness.CheckName) string {
-	sc := &store.Scenario{Cfg: c.Cfg}
+	sc := judge.NewStore(c.Cfg)
 	return failureReport(name, string(check)+" violated", c.String(), c.Schedule, res.Verdicts,
 		func(dir string) ([]string, error) {
 			return writeRunArtifacts(dir, sc, c.Seed, c.Duration, c.Schedule, string(check), nil)

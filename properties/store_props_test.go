@@ -10,9 +10,9 @@ import (
 
 	"pgregory.net/rapid"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 	"hasim/model"
-	"hasim/model/scenarios"
 	"hasim/model/store"
 )
 

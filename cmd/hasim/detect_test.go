@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 	"hasim/model"
-	"hasim/model/scenarios"
 )
 
 // Detection power, measured: for each bug switch, how many seeds, and how

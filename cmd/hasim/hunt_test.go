@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"hasim/model/scenarios"
+	"hasim/checkers/judge/scenarios"
 )
 
 // Soak options for hunting bugs: stop after N failing seeds, keep faults

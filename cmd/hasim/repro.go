@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
-	"hasim/model/scenarios"
 )
 
 // cmdRepro replays a failure file exactly: same spec, seed, duration and

@@ -17,9 +17,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 	"hasim/model"
-	"hasim/model/scenarios"
 )
 
 var errHelp = errors.New("help shown")

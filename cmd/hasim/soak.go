@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
-	"hasim/model/scenarios"
 )
 
 // A soak runs many seeds of one configuration, each in a worker process (a

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
-	"hasim/model/scenarios"
 )
 
 func soakArgs(out string, extra ...string) []string {

@@ -10,14 +10,16 @@ import (
 	"hasim/model/election"
 )
 
+// runCluster runs the cluster of cfg, judged (see Judged), and returns
+// the cluster for the test to look into.
 func runCluster(t *testing.T, cfg Config, seed uint64, sched string, d time.Duration) (*Scenario, harness.Result) {
 	t.Helper()
 	schedule, err := harness.ParseSchedule(sched)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := &Scenario{Cfg: cfg}
-	res, err := harness.Run(harness.Config{Scenario: sc, Duration: d}, seed, schedule)
+	judged, sc := Judged(cfg)
+	res, err := harness.Run(harness.Config{Scenario: judged, Duration: d}, seed, schedule)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +64,9 @@ func TestQuietCluster(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		sc, res := runCluster(t, Config{}, seed, "", 4*time.Minute)
 		allOK(t, "quiet", res)
-		for lease, single := range sc.single {
-			if who, _, _ := single.Spans(); len(who) != 1 {
-				t.Errorf("seed %d: %s had tenures %v, want one", seed, lease, who)
+		for _, e := range sc.Components() {
+			if ts := sc.Tenures(e.LeaseRef()); len(ts) != 1 {
+				t.Errorf("seed %d: %s had tenures %v, want one", seed, e.LeaseRef(), ts)
 			}
 		}
 	}
@@ -89,11 +91,11 @@ func TestOneMasterDies(t *testing.T) {
 		}
 		budget := election.Defaults.LeaseDuration + time.Duration(float64(election.Defaults.RetryPeriod)*(1+election.Defaults.JitterFactor)) + 3*time.Second
 		for _, lease := range []string{LeaseControllerManager, LeaseScheduler} {
-			who, start, end := sc.single[lease].Spans()
-			if len(who) < 2 || end[0] < 0 {
-				t.Fatalf("seed %d: %s: tenures %v %v %v, want a successor", seed, lease, who, start, end)
+			ts := sc.Tenures(lease)
+			if len(ts) < 2 || ts[0].End < 0 {
+				t.Fatalf("seed %d: %s: tenures %v, want a successor", seed, lease, ts)
 			}
-			if gap := start[1] - 60*time.Second; gap > budget {
+			if gap := ts[1].Start - 60*time.Second; gap > budget {
 				t.Errorf("seed %d: %s: successor began %s after the crash, want within %s", seed, lease, gap, budget)
 			}
 		}
@@ -119,13 +121,13 @@ func TestGracefulStop(t *testing.T) {
 		sc, res := runCluster(t, Config{}, seed, "at 60s term @active-scheduler + term @active-cm for 1m", 3*time.Minute)
 		allOK(t, "term", res)
 		retry := time.Duration(float64(election.Defaults.RetryPeriod) * (1 + election.Defaults.JitterFactor))
-		_, start, end := sc.single[LeaseScheduler].Spans()
-		if len(start) < 2 || end[0] != 60*time.Second || start[1]-end[0] > retry+time.Second {
-			t.Errorf("seed %d: scheduler tenures %v..%v: want the successor within %s of the stop", seed, start, end, retry+time.Second)
+		ts := sc.Tenures(LeaseScheduler)
+		if len(ts) < 2 || ts[0].End != 60*time.Second || ts[1].Start-ts[0].End > retry+time.Second {
+			t.Errorf("seed %d: scheduler tenures %v: want the successor within %s of the stop", seed, ts, retry+time.Second)
 		}
-		_, start, end = sc.single[LeaseControllerManager].Spans()
-		if len(start) < 2 || start[1]-end[0] < election.Defaults.LeaseDuration-election.Defaults.RetryPeriod {
-			t.Errorf("seed %d: controller-manager tenures %v..%v: want the successor after the lease expired", seed, start, end)
+		ts = sc.Tenures(LeaseControllerManager)
+		if len(ts) < 2 || ts[1].Start-ts[0].End < election.Defaults.LeaseDuration-election.Defaults.RetryPeriod {
+			t.Errorf("seed %d: controller-manager tenures %v: want the successor after the lease expired", seed, ts)
 		}
 	}
 }
@@ -150,7 +152,7 @@ func TestNothingScheduledWhileMastersDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := &Scenario{Cfg: Config{ScaleEvery: 30 * time.Second}}
-	res, err := harness.Run(harness.Config{Scenario: sc, Duration: 5 * time.Minute, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
+	res, err := harness.Run(harness.Config{Scenario: unjudged{sc}, Duration: 5 * time.Minute, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,11 +62,13 @@ type Controller interface {
 
 // LeaseName is the name part of the component's lease.
 func (e Elected) LeaseName() string {
-	_, name, _ := strings.Cut(e.lease(), "/")
+	_, name, _ := strings.Cut(e.LeaseRef(), "/")
 	return name
 }
 
-func (e Elected) lease() string {
+// LeaseRef is the component's lease as "namespace/name", the default
+// filled in.
+func (e Elected) LeaseRef() string {
 	if e.Lease == "" {
 		return "kube-system/" + e.Name
 	}
@@ -101,7 +103,7 @@ func (e Elected) validate(i int) error {
 	if reservedProcs[e.Name] {
 		return fmt.Errorf("%s.name: %q is taken by the cluster's own processes", field, e.Name)
 	}
-	if ns, name, ok := strings.Cut(e.lease(), "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+	if ns, name, ok := strings.Cut(e.LeaseRef(), "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
 		return fmt.Errorf("%s.lease: %q is not namespace/name", field, e.Lease)
 	}
 	if e.New == nil {
@@ -154,15 +156,15 @@ func (r *Replica) Step(ctx *harness.Ctx, in harness.Input) {
 		r.ctl = r.comp.New()
 		id := election.Identity(ctx)
 		r.client = Client{Server: r.server, ID: ctx.ClientID(0), Agent: id}
-		r.lock = LeaseLock{Lease: r.comp.lease(), Client: &r.client, Timeout: r.timings.ClientTimeout}
+		r.lock = LeaseLock{Lease: r.comp.LeaseRef(), Client: &r.client, Timeout: r.timings.ClientTimeout}
 		r.elector = election.Elector{Identity: id, Timings: r.timings, Lock: &r.lock, Bugs: r.bugs,
 			Hooks: election.Hooks{
 				StartedLeading: func(ctx *harness.Ctx, who string) {
-					r.hooks.started(ctx, r.comp.lease(), who, r.proc)
+					r.hooks.started(ctx, r.comp.LeaseRef(), who, r.proc)
 					r.ctl.Lead(ctx, r)
 				},
-				StoppedLeading: func(ctx *harness.Ctx, who string) { r.hooks.stopped(ctx, r.comp.lease(), who) },
-				Acquiring:      func(ctx *harness.Ctx, who string, on bool) { r.hooks.acquiring(ctx, r.comp.lease(), who, on) },
+				StoppedLeading: func(ctx *harness.Ctx, who string) { r.hooks.stopped(ctx, r.comp.LeaseRef(), who) },
+				Acquiring:      func(ctx *harness.Ctx, who string, on bool) { r.hooks.acquiring(ctx, r.comp.LeaseRef(), who, on) },
 			}}
 		r.elector.Start(ctx)
 		r.ctl.Start(ctx, r)
@@ -225,7 +227,7 @@ func (r *Replica) Write(ctx *harness.Ctx, req Request, cb func(Response)) {
 		what += " to " + req.Node
 	}
 	ctx.Notef("%s issues %s", r.elector.Identity, what)
-	r.hooks.issued(ctx, r.comp.lease(), r.elector.Identity, id, what)
+	r.hooks.issued(ctx, r.comp.LeaseRef(), r.elector.Identity, id, what)
 }
 
 // Report tells the scenario's observers a fact about what the controller

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"hasim/checkers/judge"
 	"hasim/harness"
 	"hasim/model/kube"
 )
@@ -101,7 +102,7 @@ func Example_ownController() {
 	if err != nil {
 		panic(err)
 	}
-	res, err := harness.Run(harness.Config{Scenario: &kube.Scenario{Cfg: cfg}, Duration: 5 * time.Minute}, 1, sched)
+	res, err := harness.Run(harness.Config{Scenario: judge.NewCluster(cfg), Duration: 5 * time.Minute}, 1, sched)
 	if err != nil {
 		panic(err)
 	}

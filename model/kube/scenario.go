@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"hasim/checkers"
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/election"
@@ -136,7 +135,7 @@ func (c *Config) validate() error {
 		// The lease's name alone names the component's check, condition
 		// and lane: it must be unique, whatever the namespace.
 		if leases[e.LeaseName()] {
-			return fmt.Errorf("components[%d].lease: %q has the name of another component's lease", k, e.lease())
+			return fmt.Errorf("components[%d].lease: %q has the name of another component's lease", k, e.LeaseRef())
 		}
 		names[e.Name], leases[e.LeaseName()] = true, true
 	}
@@ -146,13 +145,22 @@ func (c *Config) validate() error {
 // RSName is the workload's ReplicaSet.
 const RSName = "default/web"
 
-// Scenario is a whole control plane under a workload; it implements
-// harness.Scenario. One value serves one run at a time.
+// Scenario is a whole control plane under a workload. Its parts, by
+// role: the wiring of hosts and processes (Build); the ground truth,
+// read outside the simulated network (truth.go, servable, workload, the
+// pods' runtime); the recorder of what users and replicas did; and the
+// facts it reports to its Observer. It judges nothing: a judged scenario
+// (checkers/judge, as the registry builds) sets Observer and Raft before
+// Build and gives the verdicts. One value serves one run at a time.
 type Scenario struct {
 	Cfg Config
-	// LinearizabilityTimeout bounds porcupine [store.LinearizabilityTimeout].
-	LinearizabilityTimeout time.Duration
+	// Observer hears the facts of the run; nil leaves them unheard.
+	Observer Observer
+	// Raft hears what the store members report of their raft logs; nil
+	// leaves them unobserved.
+	Raft store.RaftObserver
 
+	obs         Observer
 	store       store.Scenario
 	sim         *harness.Sim
 	masters     []string
@@ -163,6 +171,7 @@ type Scenario struct {
 	vip         harness.ProcID   // the LB the virtual IP leads to
 	vipSince    time.Duration
 	comps       []Elected                  // the elected components
+	tenures     map[string]*tenureLog      // lease → its tenures
 	actors      map[string][]actor         // lease → acting now, in order of starting
 	running     map[string]map[string]bool // node → pods running
 	issuedAt    map[issueKey]issue
@@ -180,25 +189,11 @@ type Scenario struct {
 	decisions map[string]decision
 	backendUp []time.Duration // since when backend i is up (-1: down)
 
-	single     map[string]*checkers.SingleActive
-	deposed    *checkers.DeposedWrites
-	continuity *checkers.Continuity
-	travel     *checkers.NoTimeTravel
-	avail      *checkers.Availability
-	surplus    *checkers.Surplus
-	live       *checkers.Liveness
-	keys       map[string]*keyHistory // register histories still open
-	userEpoch  map[string]int         // by user, the newest key epoch it called in
-	lin        linTally
-	unknownKV  map[string]int
-	lastOK     time.Duration // last user call answered through the LB
-	downSince  time.Duration // every master down since (-1: not)
-	spans      []harness.Span
-	apiRuns    []apiRun // API availability through the LB, as users saw it: changes only
-	applied    []revAt  // when the store first reached each new revision (recent ones)
-
-	artifacts     string
-	artifactPaths []string
+	lastOK    time.Duration // last user call answered through the LB
+	downSince time.Duration // every master down since (-1: not)
+	spans     []harness.Span
+	apiRuns   []apiRun // API availability through the LB, as users saw it: changes only
+	applied   []revAt  // when the store first reached each new revision (recent ones)
 }
 
 type revAt struct {
@@ -269,13 +264,6 @@ type seenPod struct {
 // Name implements harness.Scenario.
 func (sc *Scenario) Name() string { return "cluster" }
 
-// SetArtifacts sets where checkers write their views (the
-// linearizability HTML view).
-func (sc *Scenario) SetArtifacts(dir string) { sc.artifacts = dir }
-
-// ArtifactPaths lists the files the last Check wrote.
-func (sc *Scenario) ArtifactPaths() []string { return sc.artifactPaths }
-
 // Warnings lists what is legal but unwise in the config.
 func (sc *Scenario) Warnings() []string {
 	c := sc.Cfg
@@ -310,7 +298,12 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	sc.store = store.Scenario{Cfg: store.Config{Members: c.Masters, Topology: c.Topology, Bugs: c.Bugs, Network: c.Network, NoWorkload: true}}
+	sc.obs = sc.Observer
+	if sc.obs == nil {
+		sc.obs = nobody{}
+	}
+	sc.store = store.Scenario{Cfg: store.Config{Members: c.Masters, Topology: c.Topology, Bugs: c.Bugs, Network: c.Network, NoWorkload: true},
+		Raft: raftTap{sc: sc, next: sc.Raft}}
 	if err := sc.store.Build(s); err != nil {
 		return err
 	}
@@ -319,62 +312,28 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	}
 	alive := func(p harness.ProcID, inc int) bool { return s.Running(p) && s.Incarnation(p) == inc }
 	sc.comps = c.components()
-	sc.races = map[string]*election.Race{}
-	sc.single = map[string]*checkers.SingleActive{}
+	sc.races, sc.tenures = map[string]*election.Race{}, map[string]*tenureLog{}
 	for _, e := range sc.comps {
-		sc.races[e.lease()] = &election.Race{Alive: alive}
-		sc.single[e.lease()] = checkers.NewSingleActive(e.SingleActiveCheck())
+		sc.races[e.LeaseRef()] = &election.Race{Alive: alive}
+		sc.tenures[e.LeaseRef()] = &tenureLog{}
 	}
 	s.OnFault(func(harness.FaultRecord) {
 		for _, e := range sc.comps {
-			if sc.races[e.lease()].Racing() {
+			if sc.races[e.LeaseRef()].Racing() {
 				s.Mark(election.MarkFaultDuringRace)
 			}
 		}
 	})
 	sc.sim = s
 	sc.applied, sc.truthRev, sc.surplusRev = nil, 0, 0
-	sc.store.Safety().OnRevision = func(at time.Duration, rev int64) {
-		if n := len(sc.applied); n == 0 || rev > sc.applied[n-1].rev {
-			sc.applied = append(sc.applied, revAt{rev, at})
-		}
-	}
 	sc.masters, sc.workers = Masters(c), Workers(c)
 	sc.memberHosts = store.MemberHosts(sc.store.Cfg)
 	sc.actors = map[string][]actor{}
 	sc.running = map[string]map[string]bool{}
 	sc.issuedAt = map[issueKey]issue{}
 	sc.creators, sc.seenPods, sc.decisions = map[string]creation{}, map[string]seenPod{}, map[string]decision{}
-	sc.unknownKV = map[string]int{}
-	sc.keys, sc.lin = map[string]*keyHistory{}, linTally{KeyTally: checkers.KeyTally{Check: model.CheckAPILinearizable}}
-	sc.userEpoch = map[string]int{}
 	sc.spans, sc.apiservers, sc.apiRuns = nil, nil, nil
 	sc.lastOK, sc.downSince = -1, -1
-	sc.deposed = checkers.NewDeposedWrites(model.CheckDeposedWrites)
-	sc.continuity = checkers.NewContinuity(model.CheckWorkloadContinuity)
-	sc.travel = checkers.NewNoTimeTravel(model.CheckNoTimeTravel)
-	grace := AvailabilityGrace
-	if c.Topology == store.External {
-		// An API server keeps sending to a dead external member until
-		// its etcd client's keepalive gives up on it.
-		grace += store.KeepaliveDead
-	}
-	sc.avail = checkers.NewAvailability(model.CheckAPIAvailable, grace)
-	sc.avail.Resolution = 100 * time.Millisecond
-	sc.surplus = checkers.NewSurplus(model.CheckNoSurplusPods, time.Minute)
-	sc.live = checkers.NewLiveness(model.CheckRecoversAfterHeal)
-	sc.live.Budget(RecoveryBudget(c.Timings))
-	sc.live.Condition(condLeader)
-	sc.live.Condition(condAPI)
-	for _, e := range sc.comps {
-		sc.live.Condition(e.activeCondition())
-	}
-	sc.live.Condition(condReplicas)
-	for _, e := range sc.comps {
-		if e.Recovered != nil {
-			sc.live.Condition(e.recoveredCondition())
-		}
-	}
 
 	if c.Topology == store.External {
 		for _, h := range sc.masters {
@@ -398,7 +357,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 			p = s.AddProcess(h, e.Name, harness.Connection, func() harness.Process {
 				return &Replica{comp: e, hooks: sc, proc: p, server: sc.apiservers[i], timings: c.Timings, bugs: c.Bugs, res: c.Resources}
 			})
-			s.OnStop(p, func(st harness.Stopped) { sc.replicaStopped(e.lease(), st) })
+			s.OnStop(p, func(st harness.Stopped) { sc.replicaStopped(e.LeaseRef(), st) })
 		}
 	}
 
@@ -449,34 +408,91 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	}
 
 	for _, e := range sc.comps {
-		s.AddRole(e.Role(), func() (harness.ProcID, bool) { return sc.active(e.lease()) })
+		s.AddRole(e.Role(), func() (harness.ProcID, bool) { return sc.active(e.LeaseRef()) })
 	}
 	s.At(0, func() { sc.observe(s) })
 	return nil
 }
 
-// AvailabilityGrace is how long after any change the API may stay
-// unavailable through the load balancer: three failed health checks of 2s
-// each plus their timeouts, a raft election, and a call's timeout.
-const AvailabilityGrace = 25 * time.Second
-
-// RecoveryBudget is how long after the last fault the whole control plane
-// may take to recover: a raft election, a lease duration and retry for the
-// new leaders, the load balancer's rise, and slack for what callers need to
-// notice broken connections (client-go's 30s read-idle ping and its 15s
-// timeout) and for the workload to converge.
-func RecoveryBudget(t election.Timings) time.Duration {
-	rise := DefaultLBRise * DefaultLBCheckInterval
-	slack := 45*time.Second + 2*t.RetryPeriod + 15*time.Second
-	return checkers.RecoveryBudget(store.ElectionTicks*store.TickInterval, t.LeaseDuration, rise, slack)
-}
-
-// Liveness conditions.
+// The cluster's own liveness conditions (Conditions lists them all).
 const (
 	condLeader   = "raft leader"
 	condAPI      = "API answers through the LB"
 	condReplicas = "desired replicas running"
 )
+
+// Conditions lists the liveness conditions the cluster reports once a
+// second (Observer.Condition), in order: a raft leader, the API answering,
+// one active replica of each component, the desired replicas running,
+// then each component's Recovered.
+func (sc *Scenario) Conditions() []string {
+	out := []string{condLeader, condAPI}
+	comps := sc.Cfg.components()
+	for _, e := range comps {
+		out = append(out, e.activeCondition())
+	}
+	out = append(out, condReplicas)
+	for _, e := range comps {
+		if e.Recovered != nil {
+			out = append(out, e.recoveredCondition())
+		}
+	}
+	return out
+}
+
+// Components returns the cluster's elected components: the built-in
+// controller-manager and scheduler, then the registered ones.
+func (sc *Scenario) Components() []Elected { return sc.Cfg.components() }
+
+// MastersDownSince tells whether every master is down or paused now, and
+// since when.
+func (sc *Scenario) MastersDownSince() (time.Duration, bool) { return sc.downSince, sc.downSince >= 0 }
+
+// raftTap hears the members' raft facts first (when the store first
+// reached each revision, for when writes landed), then passes them on.
+type raftTap struct {
+	sc   *Scenario
+	next store.RaftObserver
+}
+
+func (r raftTap) Leader(at time.Duration, member, term uint64) {
+	if r.next != nil {
+		r.next.Leader(at, member, term)
+	}
+}
+
+func (r raftTap) LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool)) {
+	if r.next != nil {
+		r.next.LeaderLog(at, member, leaderTerm, first, term)
+	}
+}
+
+func (r raftTap) Applied(at time.Duration, member, index, term, digest, by uint64) {
+	if r.next != nil {
+		r.next.Applied(at, member, index, term, digest, by)
+	}
+}
+
+func (r raftTap) Reset(member, index uint64) {
+	if r.next != nil {
+		r.next.Reset(member, index)
+	}
+}
+
+func (r raftTap) Revision(at time.Duration, member uint64, rev int64) {
+	if n := len(r.sc.applied); n == 0 || rev > r.sc.applied[n-1].rev {
+		r.sc.applied = append(r.sc.applied, revAt{rev, at})
+	}
+	if r.next != nil {
+		r.next.Revision(at, member, rev)
+	}
+}
+
+func (r raftTap) Panicked(at time.Duration, member uint64, msg string) {
+	if r.next != nil {
+		r.next.Panicked(at, member, msg)
+	}
+}
 
 func (sc *Scenario) active(lease string) (harness.ProcID, bool) {
 	if a := sc.actors[lease]; len(a) > 0 {
@@ -487,14 +503,14 @@ func (sc *Scenario) active(lease string) (harness.ProcID, bool) {
 
 // started, stopped and issued implement replicaHooks.
 func (sc *Scenario) started(ctx *harness.Ctx, lease, identity string, proc harness.ProcID) {
-	sc.single[lease].Start(sc.sim.Now(), identity)
-	sc.deposed.Start(lease, identity, sc.sim.Now())
+	sc.tenures[lease].start(sc.sim.Now(), identity)
+	sc.obs.Acting(sc.sim.Now(), lease, identity, true)
 	sc.actors[lease] = append(sc.actors[lease], actor{identity: identity, proc: proc, inc: ctx.Incarnation()})
 }
 
 func (sc *Scenario) stopped(_ *harness.Ctx, lease, identity string) {
-	sc.single[lease].Stop(sc.sim.Now(), identity)
-	sc.deposed.Stop(lease, identity, sc.sim.Now())
+	sc.tenures[lease].stop(sc.sim.Now(), identity)
+	sc.obs.Acting(sc.sim.Now(), lease, identity, false)
 	as := sc.actors[lease]
 	for i, a := range as {
 		if a.identity == identity {
@@ -511,8 +527,8 @@ func (sc *Scenario) replicaStopped(lease string, st harness.Stopped) {
 	as := sc.actors[lease][:0]
 	for _, a := range sc.actors[lease] {
 		if a.proc == st.Proc && a.inc == st.Incarnation {
-			sc.single[lease].Stop(now, a.identity)
-			sc.deposed.Stop(lease, a.identity, now)
+			sc.tenures[lease].stop(now, a.identity)
+			sc.obs.Acting(now, lease, a.identity, false)
 			continue
 		}
 		as = append(as, a)
@@ -573,7 +589,7 @@ func (sc *Scenario) wrote(_ *harness.Ctx, req Request, obj Object) {
 	k := issueKey{req.Agent, req.ID}
 	if is, ok := sc.issuedAt[k]; ok {
 		delete(sc.issuedAt, k)
-		sc.deposed.Write(checkers.ActorWrite{Who: req.Agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: sc.appliedAt(obj.RV)})
+		sc.obs.Landed(LandedWrite{Who: req.Agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: sc.appliedAt(obj.RV)})
 	}
 }
 
@@ -602,7 +618,7 @@ func (sc *Scenario) StartPod(ctx *harness.Ctx, node, pod string) {
 	}
 	sc.running[node][pod] = true
 	ctx.Notef("pod %s starts on %s", pod, node)
-	sc.continuity.Started(sc.sim.Now(), node, pod)
+	sc.obs.PodStarted(sc.sim.Now(), node, pod)
 }
 
 // StopPod implements Runtime.
@@ -610,7 +626,7 @@ func (sc *Scenario) StopPod(ctx *harness.Ctx, node, pod, cause string) {
 	if !sc.running[node][pod] {
 		return
 	}
-	if cause == string(checkers.StopDeleted) {
+	if cause == StopDeleted {
 		// The kubelet's word is not enough: the pod must really be gone
 		// (or bound elsewhere) in the store.
 		if kv := sc.truth(sc.sim); kv != nil {
@@ -627,43 +643,14 @@ func (sc *Scenario) StopPod(ctx *harness.Ctx, node, pod, cause string) {
 	} else {
 		sc.sim.Notef("pod %s stops on %s (%s)", pod, node, cause)
 	}
-	sc.continuity.Stopped(sc.sim.Now(), node, pod, checkers.StopCause(cause))
+	sc.obs.PodStopped(sc.sim.Now(), node, pod, cause)
 }
 
-// Begin implements UserRecorder: it records a user's call for the
-// checkers and returns what to call with the answer. ConfigMap calls that
-// are not cache reads become register operations for the linearizability
-// check (values are unique per write, so an update conditional on a
-// resourceVersion is a compare-and-set on the data seen with it).
+// Begin implements UserRecorder: it notes when the API last answered a
+// user and how the users' calls fared (for the liveness condition and the
+// timeline), and reports the call.
 func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev string) func(Response) {
-	start := sc.sim.Now()
-	key := string(req.Kind) + "/" + req.Name
-	if req.Kind == ConfigMaps {
-		if e, seen := sc.userEpoch[user]; !seen || configMapEpoch(req.Name) > e {
-			sc.userEpoch[user] = configMapEpoch(req.Name)
-		}
-	}
-	var kh *keyHistory
-	lin := -1
-	if req.Kind == ConfigMaps && req.RV != RVCache {
-		op := checkers.RegisterOp{Client: int(ctx.Self()), Key: key, Start: start, End: -1}
-		switch req.Verb {
-		case Get:
-			op.Kind = checkers.RegisterRead
-		case Create:
-			op.Kind, op.FromNone, op.To = checkers.RegisterCas, true, req.Obj.Data
-		case Update:
-			op.Kind, op.From, op.To = checkers.RegisterCas, prev, req.Obj.Data
-		}
-		kh = sc.keys[key]
-		if kh == nil {
-			kh = &keyHistory{epoch: configMapEpoch(req.Name)}
-			sc.keys[key] = kh
-		}
-		lin = len(kh.ops)
-		kh.ops = append(kh.ops, op)
-		kh.pending++
-	}
+	heard := sc.obs.UserCall(UserCall{User: user, Client: int(ctx.Self()), Req: req, Prev: prev, Start: sc.sim.Now()})
 	return func(r Response) {
 		now := sc.sim.Now()
 		answered := r.Code == StatusOK || r.Code == StatusCreated || r.Code == StatusNotFound || r.Code == StatusConflict
@@ -673,41 +660,16 @@ func (sc *Scenario) Begin(ctx *harness.Ctx, user string, req Request, prev strin
 		if n := len(sc.apiRuns); n == 0 || sc.apiRuns[n-1].ok != answered {
 			detail := ""
 			if !answered {
-				detail = fmt.Sprintf("%s %s: code %d%s", user, req.Verb, r.Code, reasonSuffix(r.Reason))
+				detail = fmt.Sprintf("%s %s: code %d%s", user, req.Verb, r.Code, ReasonSuffix(r.Reason))
 			}
 			sc.apiRuns = append(sc.apiRuns, apiRun{from: now, ok: answered, detail: detail})
 		}
-		sc.avail.Call(start, now, answered, fmt.Sprintf("%s %s %s (code %d%s)", user, req.Verb, key, r.Code, reasonSuffix(r.Reason)))
-		if lin >= 0 {
-			kh.pending--
-			op := &kh.ops[lin]
-			op.End = now
-			switch {
-			case answered && req.Verb == Get:
-				op.Value, op.None = r.Obj.Data, r.Code == StatusNotFound
-			case answered:
-				op.OK = r.Code == StatusOK || r.Code == StatusCreated
-			case req.Verb.Write() && Indeterminate(r.Code):
-				op.Indeterminate = true
-			default:
-				op.Failed = true
-			}
-		}
-		if r.Code == StatusOK || r.Code == StatusCreated {
-			mode := checkers.RVQuorum
-			switch {
-			case req.Verb.Write():
-				mode = checkers.RVWrite
-			case req.RV == RVCache:
-				mode = checkers.RVCache
-			}
-			sc.travel.Observe(checkers.RVObservation{Client: user, Mode: mode, Key: key, RV: r.Obj.RV, Found: true,
-				At: now, Start: start, Server: r.Server})
-		}
+		heard(r)
 	}
 }
 
-func reasonSuffix(r string) string {
+// ReasonSuffix is ", reason" for a response's reason, if it has one.
+func ReasonSuffix(r string) string {
 	if r == "" {
 		return ""
 	}
@@ -722,7 +684,7 @@ func (sc *Scenario) observe(s *harness.Sim) {
 	for _, w := range sc.workers {
 		if !s.HostUp(w) {
 			for _, pod := range sc.Running(w) {
-				sc.StopPod(nil, w, pod, string(checkers.StopHostDown))
+				sc.StopPod(nil, w, pod, StopHostDown)
 			}
 		}
 	}
@@ -736,16 +698,16 @@ func (sc *Scenario) observe(s *harness.Sim) {
 	case allDown && sc.downSince < 0:
 		sc.downSince = now
 	case !allDown && sc.downSince >= 0:
-		sc.continuity.MastersDown(sc.downSince, now)
+		sc.obs.MastersDown(sc.downSince, now)
 		sc.downSince = -1
 	}
 	serving, state := sc.servable(s)
-	sc.avail.State(now, serving, state)
+	sc.obs.Servable(now, serving, state)
 	if now%time.Second == 0 {
 		sc.sample(s, now)
 	}
 	if now%(30*time.Second) == 0 {
-		sc.sweepKeys()
+		sc.obs.Tick(now)
 		// Writes that never landed as far as any API server saw (failed,
 		// or of unknown outcome) are forgotten after ten minutes.
 		for len(sc.applied) > 1 && now-sc.applied[0].at > 10*time.Minute {
@@ -966,7 +928,7 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 	want, pods, ok = sc.workload(sc.sim)
 	if !ok {
 		if sc.truthBehind {
-			sc.surplus.Skip()
+			sc.obs.Workload(WorkloadSample{At: now, RS: RSName})
 		}
 		return
 	}
@@ -999,11 +961,11 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 		}
 		landed := sc.seenPods[p.Name].landed
 		switch {
-		case !sc.single[LeaseControllerManager].ActedAt(c.key.agent, landed):
+		case !sc.tenures[LeaseControllerManager].actedAt(c.key.agent, landed):
 			excuses = append(excuses, "landed after its creator was deposed (see deposed-writes)")
 			if is, pending := sc.issuedAt[c.key]; pending {
 				delete(sc.issuedAt, c.key)
-				sc.deposed.Write(checkers.ActorWrite{Who: c.key.agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: landed})
+				sc.obs.Landed(LandedWrite{Who: c.key.agent, Lease: is.lease, What: is.what, Issued: is.at, Landed: landed})
 			}
 		case c.failed:
 			excuses = append(excuses, "landed after its controller took it for failed (a 5xx or a time-out: outcome unknown)")
@@ -1015,7 +977,7 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 			excuses = append(excuses, "decided from a ReplicaSet older than the store's (a lagging watch cache's)")
 		}
 	}
-	sc.surplus.Sample(now, RSName, sc.peakWant(want), len(pods), excuses...)
+	sc.obs.Workload(WorkloadSample{At: now, RS: RSName, Known: true, Want: sc.peakWant(want), Pods: len(pods), Excuses: excuses})
 	return
 }
 
@@ -1061,12 +1023,12 @@ func (sc *Scenario) racedBy(c creation) bool {
 func (sc *Scenario) sample(s *harness.Sim, now time.Duration) {
 	want, pods, ok := sc.sampleSurplus(now)
 	_, leader := sc.store.Leader()
-	sc.live.Observe(now, condLeader, leader, "")
+	sc.obs.Condition(now, condLeader, leader, "")
 	apiOK := sc.lastOK >= 0 && now-sc.lastOK <= 5*time.Second
-	sc.live.Observe(now, condAPI, apiOK, "last answer "+harness.FormatTime(sc.lastOK))
+	sc.obs.Condition(now, condAPI, apiOK, "last answer "+harness.FormatTime(sc.lastOK))
 	for _, e := range sc.comps {
-		n := len(sc.actors[e.lease()])
-		sc.live.Observe(now, e.activeCondition(), n == 1, strconv.Itoa(n)+" acting")
+		n := len(sc.actors[e.LeaseRef()])
+		sc.obs.Condition(now, e.activeCondition(), n == 1, strconv.Itoa(n)+" acting")
 	}
 	running := 0
 	for _, p := range pods {
@@ -1074,7 +1036,7 @@ func (sc *Scenario) sample(s *harness.Sim, now time.Duration) {
 			running++
 		}
 	}
-	sc.live.Observe(now, condReplicas, ok && running == want && len(pods) == want,
+	sc.obs.Condition(now, condReplicas, ok && running == want && len(pods) == want,
 		fmt.Sprintf("%d of %d pods running, %d exist", running, want, len(pods)))
 	var truth *Truth
 	for _, e := range sc.comps {
@@ -1083,7 +1045,7 @@ func (sc *Scenario) sample(s *harness.Sim, now time.Duration) {
 		}
 		if truth == nil {
 			if truth = sc.truthNow(s); truth == nil {
-				sc.live.Observe(now, e.recoveredCondition(), false, "the store's truth is unknown (its furthest member is down)")
+				sc.obs.Condition(now, e.recoveredCondition(), false, "the store's truth is unknown (its furthest member is down)")
 				continue
 			}
 		}
@@ -1092,7 +1054,7 @@ func (sc *Scenario) sample(s *harness.Sim, now time.Duration) {
 		if err != nil {
 			detail = err.Error()
 		}
-		sc.live.Observe(now, e.recoveredCondition(), err == nil, detail)
+		sc.obs.Condition(now, e.recoveredCondition(), err == nil, detail)
 	}
 }
 
@@ -1150,77 +1112,17 @@ func (sc *Scenario) cues() []harness.CueSpec {
 	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []harness.Role{store.RoleLeader}, Weight: 2})
 }
 
-// Check implements harness.Scenario.
-func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
-	now := s.Now()
-	if sc.downSince >= 0 {
-		sc.continuity.MastersDown(sc.downSince, -1)
-	}
-	sc.artifactPaths = nil
-	for _, key := range harness.SortedKeys(sc.keys) {
-		kh := sc.keys[key]
-		for i := range kh.ops {
-			if op := &kh.ops[i]; op.End < 0 && !op.Indeterminate && !op.Failed {
-				// Still in flight when the run ended.
-				if op.Kind == checkers.RegisterRead {
-					op.Failed = true
-				} else {
-					op.Indeterminate = true
-				}
-			}
-		}
-		sc.checkKey(key)
-	}
-	linV := sc.lin.verdict()
-	sc.live.Healed(s.LastFaultEnd())
-	liveV := sc.live.Verdict(now)
-	if dist := s.Disturbed(); len(dist) > 0 {
-		liveV = harness.Verdict{Check: liveV.Check, Status: harness.Unknown,
-			Detail: "faults still in effect at the end: " + strings.Join(dist, ", ")}
-	}
-	// Single-active is claimed inside leader election's envelope; a
-	// violation outside it is expected and says so. Deposed writes are
-	// worth knowing but not required (leader election has no fencing),
-	// nor is time travel of reads from the watch cache (resourceVersion
-	// "0" reads may go back in time, as in real clusters).
-	out := []harness.Verdict{sc.store.SafetyVerdict()}
-	for _, e := range sc.comps {
-		v := sc.single[e.lease()].Verdict(now)
-		election.Safe.Excuse(sc.Cfg.Timings, &v, s.FaultLog(), now)
-		out = append(out, v)
-	}
-	deposedV := sc.deposed.Verdict(now)
-	deposedV.Advisory = true
-	out = append(out,
-		deposedV,
-		linV,
-		sc.travel.Verdict(checkers.RVQuorum),
-	)
-	if sc.Cfg.CacheReads {
-		cacheV := sc.travel.Verdict(checkers.RVCache)
-		cacheV.Advisory = true
-		out = append(out, cacheV)
-	}
-	return append(out,
-		sc.continuity.Verdict(now),
-		sc.surplus.Verdict(),
-		sc.avail.Verdict(now),
-		liveV,
-	)
-}
-
 // Timeline draws faults, raft leaders, the active controller-manager and
 // scheduler, the load balancer's backends and the pods.
 func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
 	out := sc.store.Timeline(s)
 	for _, e := range sc.comps {
-		who, start, end := sc.single[e.lease()].Spans()
-		for i := range who {
-			stop := end[i]
+		for _, t := range sc.Tenures(e.LeaseRef()) {
+			stop := t.End
 			if stop < 0 {
 				stop = s.Now()
 			}
-			out = append(out, harness.Span{Lane: e.Lane(), Class: "leader", Label: who[i], Start: start[i], End: stop})
+			out = append(out, harness.Span{Lane: e.Lane(), Class: "leader", Label: t.Identity, Start: t.Start, End: stop})
 		}
 	}
 	out = append(out, sc.spans...)

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"hasim/harness"
@@ -60,6 +61,18 @@ type User struct {
 
 // ConfigMap returns the name of shared ConfigMap i of key epoch e.
 func ConfigMap(e, i int) string { return "default/cm-" + strconv.Itoa(e) + "-" + strconv.Itoa(i) }
+
+// ConfigMapEpoch returns the key epoch of a users' ConfigMap name (that of
+// ConfigMap(3, 1) is 3); 0 for any other name.
+func ConfigMapEpoch(name string) int {
+	rest, ok := strings.CutPrefix(name, "default/cm-")
+	if !ok {
+		return 0
+	}
+	e, _, _ := strings.Cut(rest, "-")
+	n, _ := strconv.Atoi(e)
+	return n
+}
 
 // Step implements harness.Process.
 func (u *User) Step(ctx *harness.Ctx, in harness.Input) {

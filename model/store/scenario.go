@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"hasim/checkers"
 	"hasim/harness"
 	"hasim/model"
 )
@@ -121,35 +120,99 @@ func MemberHosts(c Config) []string {
 	return out
 }
 
-// Scenario is a store-only cluster under a key-value workload; it
-// implements harness.Scenario. One value serves one run at a time.
+// Scenario is a store-only cluster under a key-value workload. It wires
+// the run and reports facts (the clients' calls, what the prober gets,
+// who leads, raft's log); it judges nothing: a judged scenario (the
+// registry's) sets Observer and Raft before Build and gives the verdicts.
+// One value serves one run at a time.
+//
+// Long runs keep flat memory: the workload and the prober move to fresh
+// keys every KeyEpoch of their local clocks and never return to old ones,
+// so an observer can judge a key's complete history once every client has
+// moved past its epoch, and have the history forget its calls. At the end
+// the prober reads every workload key once (FinalRead), so that a write
+// lost after its key was judged is still found.
 type Scenario struct {
 	Cfg Config
-	// Raft, when set, hears what the members report of their raft logs
-	// instead of the scenario's own raft-safety checker: a scenario built
-	// on a store cluster that judges raft itself (the election scenario's
-	// judge) sets it.
+	// Observer hears the clients' calls, the prober's findings and the
+	// leader samples; may be nil.
+	Observer Observer
+	// Raft hears what the members report of their raft logs; nil leaves
+	// them unobserved.
 	Raft RaftObserver
 
-	sim      *harness.Sim
-	members  []harness.ProcID
-	safety   *checkers.RaftSafety
-	history  *History
-	stopped  bool
-	verify   bool
-	unknown  map[string]int // indeterminate writes per key
-	win      window
+	sim     *harness.Sim
+	members []harness.ProcID
+	history *History
+	stopped bool
+	verify  bool
+	// unknown counts the indeterminate writes per key. It is never
+	// cleared: it holds at most Keys entries per KeyEpoch, a few thousand
+	// in a day's run.
+	unknown  map[string]int
 	finalIdx int // history index of the end-of-run read, -1 before
+	leaders  []LeaderSpan
+	avail    []availSample
+}
 
-	// LinearizabilityTimeout overrides the package default for this
-	// scenario's checker (a checker setting, not part of the run's spec).
-	LinearizabilityTimeout time.Duration
+// Observer hears the facts the store scenario reports as it runs.
+type Observer interface {
+	// Begin: history call i is made; c is the history's record.
+	Begin(i int, c *Call)
+	// End: history call i returned (or was given up: see Call).
+	End(i int, c *Call)
+	// Sampled: every 200ms of true time, who leads ("none": no member).
+	Sampled(s *harness.Sim, leader string)
+	// Probed: the prober's write (ProbeWrite) or the read that follows it
+	// (ProbeRead) got through or not, with what it got.
+	Probed(at time.Duration, what string, ok bool, detail string)
+}
 
-	liveness      *checkers.Liveness
-	leaders       []leaderSpan
-	avail         []availSample
-	artifacts     string
-	artifactPaths []string
+// What the prober reports it tried (Observer.Probed).
+const (
+	ProbeWrite = "write succeeds"
+	ProbeRead  = "linearizable read succeeds"
+)
+
+// KeyEpoch is how often the workload and the prober move to fresh keys,
+// by their local clocks: a workload key is "k<epoch>.<n>", a probe key
+// "probe-<epoch>-<n>".
+const KeyEpoch = 5 * time.Minute
+
+// KeyEpochOf returns the epoch of a workload or probe key; -1 for any
+// other.
+func KeyEpochOf(key string) int {
+	var rest string
+	if r, ok := strings.CutPrefix(key, "k"); ok {
+		rest, _, _ = strings.Cut(r, ".")
+	} else if r, ok := strings.CutPrefix(key, "probe-"); ok {
+		rest, _, _ = strings.Cut(r, "-")
+	} else {
+		return -1
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// LeaderSpan is one member's time as the sampled raft leader.
+type LeaderSpan struct {
+	Who      string
+	From, To time.Duration
+}
+
+// Leaders returns the run's raft leaders as sampled, in order.
+func (sc *Scenario) Leaders() []LeaderSpan { return sc.leaders }
+
+// FinalRead is the prober's end-of-run read of every workload key (nil
+// before it is made).
+func (sc *Scenario) FinalRead() *Call {
+	if sc.finalIdx < 0 {
+		return nil
+	}
+	return sc.history.Call(sc.finalIdx)
 }
 
 // Name implements harness.Scenario.
@@ -169,17 +232,21 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	}
 	c := sc.Cfg
 	sc.sim = s
-	sc.safety = checkers.NewRaftSafety()
 	sc.history = NewHistory(s.Now)
-	sc.win.init()
 	sc.finalIdx = -1
 	sc.history.OnBegin = func(i int, c *Call) {
 		if len(c.Txn.Success) == 1 && c.Txn.Success[0].Kind == OpRange && c.Txn.Success[0].Prefix && c.Txn.Success[0].Key == "k" {
 			sc.finalIdx = i
 		}
-		sc.onBegin(i, c)
+		if sc.Observer != nil {
+			sc.Observer.Begin(i, c)
+		}
 	}
-	sc.history.OnEnd = sc.onEnd
+	sc.history.OnEnd = func(i int, c *Call) {
+		if sc.Observer != nil {
+			sc.Observer.End(i, c)
+		}
+	}
 	sc.members = nil
 	sc.stopped, sc.verify = false, false
 	sc.unknown = map[string]int{}
@@ -193,14 +260,10 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for _, cue := range Cues() {
 		s.AddCue(cue.Name)
 	}
-	var raft RaftObserver = sc.safety
-	if sc.Raft != nil {
-		raft = sc.Raft
-	}
 	peers := make([]harness.ProcID, len(hosts))
 	for i, h := range hosts {
 		mc := &MemberConfig{ID: uint64(i + 1), Peers: peers, SnapshotCount: c.SnapshotCount,
-			CatchUpEntries: c.CatchUpEntries, Bugs: c.Bugs, Safety: raft, Now: s.Now}
+			CatchUpEntries: c.CatchUpEntries, Bugs: c.Bugs, Safety: sc.Raft, Now: s.Now}
 		// Members talk to each other (rafthttp) and to clients (gRPC) over
 		// TCP, which never hands the application the same message twice:
 		// were a network duplicate delivered, raft would append a forwarded
@@ -221,11 +284,6 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	s.AddRole(RoleLeader, sc.Leader)
 	s.At(s.Duration()-c.Settle/2, func() { sc.stopped = true; s.Notef("workload stops") })
 	s.At(s.Duration()-c.Settle/4, func() { sc.verify = true })
-	sc.liveness = checkers.NewLiveness(model.CheckRecoversAfterHeal)
-	sc.liveness.Budget(RecoveryBudget)
-	for _, c := range []string{condLeader, condWrite, condRead} {
-		sc.liveness.Condition(c)
-	}
 	sc.leaders, sc.avail = nil, nil
 	s.At(0, func() { sc.observe(s) })
 	if !c.NoWorkload {
@@ -279,100 +337,17 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 		Cues: Cues(RoleLeader)}
 }
 
-// Check implements harness.Scenario.
-//
-// The verdicts, in order: raft-safety (observed as the members ran),
-// linearizability (porcupine over the single-key calls; its HTML view is
-// written to the artifacts directory on a violation), acked-durable (no
-// acknowledged write lost, no revision going back for a client) and
-// recovers-after-heal (within RecoveryBudget of the last fault's end: a
-// raft leader, a write and a linearizable read through the prober).
-func (sc *Scenario) Check(s *harness.Sim) []harness.Verdict {
-	sc.artifactPaths = nil
-	if sc.win.html != "" {
-		sc.artifactPaths = append(sc.artifactPaths, sc.win.html)
-	}
-	for _, key := range harness.SortedKeys(sc.win.open) {
-		sc.judge(s, key, sc.finalOps(key))
-	}
-	linV := sc.win.lin.Verdict(idleSummary(sc.win.lin), nil)
-	revs := append([]string(nil), sc.win.revBad...)
-	if n := sc.win.revBackwards - len(revs); n > 0 {
-		revs[len(revs)-1] += fmt.Sprintf(" (and %d more times a client's revision went backwards)", n)
-	}
-	final := sc.checkFinal()
-	durV := sc.win.dur.Verdict(idleSummary(sc.win.dur), append(revs, final...))
-	if durV.Status == harness.Violated {
-		durV.At = sc.win.durAt
-		if len(revs) > 0 {
-			durV.At = earliest(durV.At, sc.win.revAt)
-		}
-		if len(final) > 0 {
-			// A lost write found only by the end-of-run read shows then.
-			durV.At = earliest(durV.At, sc.finalCall().End)
-		}
-	}
-	live := sc.liveness
-	live.Healed(s.LastFaultEnd())
-	liveV := live.Verdict(s.Now())
-	if dist := s.Disturbed(); len(dist) > 0 {
-		// Recovery is judged only once every fault is undone.
-		liveV = harness.Verdict{Check: liveV.Check, Status: harness.Unknown,
-			Detail: "faults still in effect at the end: " + strings.Join(dist, ", ")}
-	}
-	return []harness.Verdict{
-		sc.safety.Verdict(),
-		linV,
-		durV,
-		liveV,
-	}
-}
-
-// LinearizabilityTimeout bounds porcupine's search per run; past it the
-// verdict is unknown, never ok.
-const LinearizabilityTimeout = 20 * time.Second
-
 // MaxIndeterminatePerKey bounds the writes of unknown outcome per key: a
 // workload client stops writing a key that has this many, which keeps
 // histories checkable.
 const MaxIndeterminatePerKey = 3
-
-// RecoveryBudget is how long after the last fault the store must have a
-// leader and serve a write and a linearizable read: two randomized
-// election rounds (up to 2s each, with pre-vote), then the prober's period
-// and call timeout, and slack: 10s.
-var RecoveryBudget = checkers.RecoveryBudget(ElectionTicks*TickInterval, 0, 0, 6*time.Second)
-
-// SetArtifacts sets the directory where checkers write their views of a
-// violation (the linearizability HTML view).
-func (sc *Scenario) SetArtifacts(dir string) { sc.artifacts = dir }
-
-// ArtifactPaths lists the views written by the last Check.
-func (sc *Scenario) ArtifactPaths() []string { return sc.artifactPaths }
-
-// annotations turn the run's faults and leader terms into marks on the
-// linearizability view.
-func (sc *Scenario) annotations(s *harness.Sim) []checkers.Annotation {
-	var out []checkers.Annotation
-	for _, f := range s.FaultLog() {
-		end := f.End
-		if end < 0 {
-			end = s.Now()
-		}
-		out = append(out, checkers.Annotation{Start: f.At, End: end, Tag: "faults", Description: f.Text})
-	}
-	for _, l := range sc.leaders {
-		out = append(out, checkers.Annotation{Start: l.from, End: l.to, Tag: "raft leader", Description: l.who})
-	}
-	return out
-}
 
 // Timeline draws the run for people: the faults, the raft leaders, and
 // whether the prober's writes got through (availability as a client sees it).
 func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
 	out := harness.FaultSpans(s)
 	for _, l := range sc.leaders {
-		out = append(out, harness.Span{Lane: "raft leader", Class: "leader", Label: l.who, Start: l.from, End: l.to})
+		out = append(out, harness.Span{Lane: "raft leader", Class: "leader", Label: l.Who, Start: l.From, End: l.To})
 	}
 	for i, a := range sc.avail {
 		end := s.Now()
@@ -398,54 +373,25 @@ type availSample struct {
 	detail string
 }
 
-// markIndeterminateCommitted marks runs where a write whose client never
-// learned its outcome was later read: the indeterminate case that matters.
-func (sc *Scenario) markIndeterminateCommitted(s *harness.Sim, ops []checkers.KVOp) {
-	pending := map[string]bool{}
-	for _, op := range ops {
-		if op.Indeterminate && (op.Kind == checkers.KVPut || op.Kind == checkers.KVCas) {
-			pending[op.Key+"\x00"+op.Value] = true
-		}
-	}
-	for _, op := range ops {
-		if op.Found && pending[op.Key+"\x00"+op.Got] {
-			s.Mark("indeterminate-write-committed")
-			return
-		}
-	}
-}
-
-type leaderSpan struct {
-	who      string
-	from, to time.Duration
-}
-
 // observe samples the cluster every 200ms of true time: who leads (for
-// liveness and the annotations).
+// the observer, and the timeline).
 func (sc *Scenario) observe(s *harness.Sim) {
 	who := "none"
 	if p, ok := sc.Leader(); ok {
 		who = s.ProcName(p)
 	}
-	sc.liveness.Observe(s.Now(), condLeader, who != "none", "leader "+who)
-	if n := len(sc.leaders); n > 0 && sc.leaders[n-1].who == who {
-		sc.leaders[n-1].to = s.Now()
-	} else if who != "none" {
-		sc.leaders = append(sc.leaders, leaderSpan{who: who, from: s.Now(), to: s.Now()})
+	if sc.Observer != nil {
+		sc.Observer.Sampled(s, who)
 	}
-	if s.Now()%(30*time.Second) == 0 {
-		sc.sweep(s)
+	if n := len(sc.leaders); n > 0 && sc.leaders[n-1].Who == who {
+		sc.leaders[n-1].To = s.Now()
+	} else if who != "none" {
+		sc.leaders = append(sc.leaders, LeaderSpan{Who: who, From: s.Now(), To: s.Now()})
 	}
 	if next := s.Now() + 200*time.Millisecond; next < s.Duration() {
 		s.At(next, func() { sc.observe(s) })
 	}
 }
-
-const (
-	condLeader = "raft leader"
-	condWrite  = "write succeeds"
-	condRead   = "linearizable read succeeds"
-)
 
 // prober writes and reads a key of its own every second, through every
 // member in turn, so that liveness is judged by what a client gets; at
@@ -505,7 +451,7 @@ func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
 		key := "probe-" + strconv.FormatInt(int64(ctx.Now()/KeyEpoch), 10) + "-" + strconv.Itoa(p.key)
 		val := "p-" + strconv.Itoa(p.n)
 		p.client.Do(ctx, Txn{Success: []Op{{Kind: OpPut, Key: key, Value: val}}}, false, func(r Response) {
-			p.sc.liveness.Observe(p.sc.sim.Now(), condWrite, r.Err == CodeOK, "put "+val+": "+describe(r))
+			p.sc.probed(ProbeWrite, r.Err == CodeOK, "put "+val+": "+describe(r))
 			if n := len(p.sc.avail); n == 0 || p.sc.avail[n-1].ok != (r.Err == CodeOK) {
 				// Changes only: a long run keeps flat memory.
 				p.sc.avail = append(p.sc.avail, availSample{at: p.sc.sim.Now(), ok: r.Err == CodeOK, detail: describe(r)})
@@ -518,12 +464,18 @@ func (p *prober) Step(ctx *harness.Ctx, in harness.Input) {
 				return
 			}
 			p.client.Do(ctx, Txn{Success: []Op{{Kind: OpRange, Key: key}}}, false, func(r Response) {
-				p.sc.liveness.Observe(p.sc.sim.Now(), condRead, r.Err == CodeOK, "get: "+describe(r))
+				p.sc.probed(ProbeRead, r.Err == CodeOK, "get: "+describe(r))
 			})
 			if r.Err == CodeOK {
 				p.latest = max(p.latest, r.Result.Revision)
 			}
 		})
+	}
+}
+
+func (sc *Scenario) probed(what string, ok bool, detail string) {
+	if sc.Observer != nil {
+		sc.Observer.Probed(sc.sim.Now(), what, ok, detail)
 	}
 }
 
@@ -619,11 +571,3 @@ func (w *workload) issue(ctx *harness.Ctx) {
 		}
 	})
 }
-
-// Safety returns the raft safety checker of the run being built (for
-// scenarios built on a store cluster: they may listen to its revisions).
-func (sc *Scenario) Safety() *checkers.RaftSafety { return sc.safety }
-
-// SafetyVerdict returns the raft safety verdict of the last run (for
-// scenarios built on a store cluster).
-func (sc *Scenario) SafetyVerdict() harness.Verdict { return sc.safety.Verdict() }

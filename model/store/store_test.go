@@ -33,8 +33,10 @@ type planned struct {
 
 // scripted is a store cluster driven by a script of calls instead of the
 // random workload; results land in hist, one client ID per planned call.
+// Its one verdict is raft safety's, the oracle of these tests.
 type scripted struct {
 	Scenario
+	safety  *checkers.RaftSafety
 	plan    []planned
 	hist    *History
 	watched []WatchResponse
@@ -50,6 +52,8 @@ type probe struct {
 
 func (t *scripted) Build(s *harness.Sim) error {
 	t.Cfg.NoWorkload = true
+	t.safety = checkers.NewRaftSafety()
+	t.Raft = t.safety
 	if err := t.Scenario.Build(s); err != nil {
 		return err
 	}
@@ -61,6 +65,10 @@ func (t *scripted) Build(s *harness.Sim) error {
 		s.At(p.at, func() { p.f(t, s) })
 	}
 	return nil
+}
+
+func (t *scripted) Check(*harness.Sim) []harness.Verdict {
+	return []harness.Verdict{t.safety.Verdict()}
 }
 
 type script struct {
@@ -308,33 +316,6 @@ func TestFiveMembersSurviveTwoFailures(t *testing.T) {
 	}
 }
 
-// Without bugs the raft safety check holds on generated fault schedules.
-func TestRaftSafetyUnderGeneratedFaults(t *testing.T) {
-	n := 200
-	if testing.Short() {
-		n = 30
-	}
-	for seed := uint64(1); seed <= uint64(n); seed++ {
-		sc := &Scenario{}
-		if seed%4 == 0 {
-			sc.Cfg.Members = 5
-		}
-		if seed%3 == 0 {
-			sc.Cfg.Topology = External
-			sc.Cfg.SnapshotCount, sc.Cfg.CatchUpEntries = 50, 10
-		}
-		d := 40 * time.Second
-		sched := harness.GenerateSchedule(harness.NewRand(seed, "faults"), sc.GenOptions(d))
-		res, err := harness.Run(harness.Config{Scenario: sc, Duration: d}, seed, sched)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v := res.Verdicts[0]; v.Status != harness.OK {
-			t.Fatalf("seed %d: %s %s: %s\nschedule:\n%s", seed, v.Check, v.Status, v.Detail, sched)
-		}
-	}
-}
-
 // Each planted bug is caught by raft safety or by a store test.
 func TestBugNoFsyncIsCaught(t *testing.T) {
 	sc := &scripted{}
@@ -550,72 +531,6 @@ func TestReadIndexRetries(t *testing.T) {
 	}
 }
 
-// Without fsync a whole-cluster power loss forgets writes the clients were
-// told were durable: the durability checker reports them lost.
-func TestBugNoFsyncLosesAcknowledgedWrites(t *testing.T) {
-	run := func(bugs model.Bugs) harness.Verdict {
-		sc := &scripted{}
-		sc.Cfg.Bugs = bugs
-		for i := 0; i < 10; i++ {
-			sc.plan = append(sc.plan, planned{at: 3*time.Second + time.Duration(i)*200*time.Millisecond,
-				via: []string{"m1", "m2", "m3"}, txn: put(fmt.Sprintf("k%d", i%3), fmt.Sprintf("v%d", i)), timeout: 3 * time.Second})
-		}
-		for i := 0; i < 3; i++ {
-			sc.plan = append(sc.plan, planned{at: 15 * time.Second, via: []string{"m1", "m2", "m3"},
-				txn: get(fmt.Sprintf("k%d", i)), timeout: 5 * time.Second})
-		}
-		s, _ := harness.ParseSchedule("at 8s crash m1 + crash m2 + crash m3 for 2s")
-		if _, err := harness.Run(harness.Config{Scenario: sc, Duration: 25 * time.Second}, 4, s); err != nil {
-			t.Fatal(err)
-		}
-		ops, _ := sc.hist.KVOps()
-		return checkers.CheckDurability(ops)
-	}
-	if v := run(model.Bugs{}); v.Status != harness.OK {
-		t.Fatalf("without the bug: %s %s", v.Status, v.Detail)
-	}
-	if v := run(model.MustBugs(BugNoFsync)); v.Status != harness.Violated || !strings.Contains(v.Detail, "lost acknowledged write") {
-		t.Fatalf("with %s: %s %s", BugNoFsync, v.Status, v.Detail)
-	}
-}
-
-// The members' cues and states: aimed entries strike a member with a read
-// waiting on its read index, with a write proposed, a candidate as votes
-// race, a follower whose election is due; each fault marks the state it
-// struck.
-func TestMemberCuesAndStates(t *testing.T) {
-	sched, err := harness.ParseSchedule("at 5s on read-index pause @cued for 300ms\n" +
-		"at 6s on write-proposed isolate @cued for 1s\n" +
-		"at 10s partition {@raft-leader} | {m1 m2 m3} for 4s\n" +
-		"at 10s on raft-campaign pause @cued for 200ms\n" +
-		"at 10s on election-due +200ms pause @cued for 200ms\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := &Scenario{}
-	res, err := harness.Run(harness.Config{Scenario: sc, Duration: 40 * time.Second}, 4, sched)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fired := 0
-	for _, r := range res.Faults {
-		if strings.Contains(r.Text, "@cued=m") {
-			fired++
-		}
-	}
-	if fired != 4 {
-		t.Fatalf("%d aimed entries fired on a member, want 4: %+v", fired, res.Faults)
-	}
-	for _, st := range []string{CueReadIndex, StateWritePending, CueCampaign, CueElectionDue} {
-		if res.Marks["fault-during/"+st] == 0 {
-			t.Errorf("no fault struck %s: marks %v", st, res.Marks)
-		}
-	}
-	if res.Failed() {
-		t.Fatalf("verdicts %+v", res.Verdicts)
-	}
-}
-
 // poller reads a key through a client every second.
 type poller struct {
 	c    *Client
@@ -740,26 +655,3 @@ type buildOverride struct {
 }
 
 func (b *buildOverride) Build(s *harness.Sim) error { return b.build(s) }
-
-// Clients that stand still for longer than KeyIdle within a key epoch come
-// back to the same keys: a key is judged only once every client has moved
-// to a later epoch, or its new calls would start a history mid-stream and
-// could not linearize (a false alarm).
-func TestKeysAreJudgedOnlyAfterTheirEpoch(t *testing.T) {
-	sched, err := harness.ParseSchedule("at 30s pause c1 + pause c2 + pause c3 + pause p1 for 2m30s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for seed := uint64(1); seed <= 3; seed++ {
-		sc := &Scenario{Cfg: Config{Clients: 3, Keys: 2}}
-		res, err := harness.Run(harness.Config{Scenario: sc, Duration: 4 * time.Minute}, seed, sched)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, v := range res.Verdicts {
-			if v.Status != harness.OK {
-				t.Errorf("seed %d: %s %s: %s", seed, v.Check, v.Status, v.Detail)
-			}
-		}
-	}
-}

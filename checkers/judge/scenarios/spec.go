@@ -31,13 +31,13 @@ func SpecOf(sc Scenario) (Spec, error) {
 	case *counter.Scenario:
 		c := s.Cfg
 		return Spec{Scenario: "counter", Counter: &c}, nil
-	case *store.Scenario:
+	case *judge.Store:
 		c := s.Cfg
 		return Spec{Scenario: "store", Store: &c}, nil
 	case *judge.Election:
 		c := s.Cfg
 		return Spec{Scenario: "election", Election: &c}, nil
-	case *kube.Scenario:
+	case *judge.Cluster:
 		c := s.Cfg
 		return Spec{Scenario: "cluster", Cluster: &c}, nil
 	}
@@ -56,7 +56,7 @@ func (sp Spec) Build() (Scenario, error) {
 		if sp.Store == nil || sp.Counter != nil || sp.Election != nil || sp.Cluster != nil {
 			return nil, fmt.Errorf("spec: scenario store needs a \"store\" config and nothing else")
 		}
-		return &store.Scenario{Cfg: *sp.Store}, nil
+		return judge.NewStore(*sp.Store), nil
 	case "election":
 		if sp.Election == nil || sp.Counter != nil || sp.Store != nil || sp.Cluster != nil {
 			return nil, fmt.Errorf("spec: scenario election needs an \"election\" config and nothing else")
@@ -66,7 +66,7 @@ func (sp Spec) Build() (Scenario, error) {
 		if sp.Cluster == nil || sp.Counter != nil || sp.Store != nil || sp.Election != nil {
 			return nil, fmt.Errorf("spec: scenario cluster needs a \"cluster\" config and nothing else")
 		}
-		return &kube.Scenario{Cfg: *sp.Cluster}, nil
+		return judge.NewCluster(*sp.Cluster), nil
 	}
 	return nil, fmt.Errorf("spec: scenario: unknown %q", sp.Scenario)
 }

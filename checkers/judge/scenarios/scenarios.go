@@ -91,8 +91,8 @@ var all = []entry{
 		if err := checkTopology(o, string(store.Stacked), string(store.External)); err != nil {
 			return nil, err
 		}
-		return &kube.Scenario{Cfg: kube.Config{Masters: o.Size, Workers: o.Workers, CacheReads: o.CacheReads, StandbyLB: o.StandbyLB,
-			Topology: store.Topology(o.Topology), Users: o.Users, Keys: o.Keys, ScaleEvery: o.ScaleEvery, Network: o.Network, Bugs: o.Bugs}}, nil
+		return judge.NewCluster(kube.Config{Masters: o.Size, Workers: o.Workers, CacheReads: o.CacheReads, StandbyLB: o.StandbyLB,
+			Topology: store.Topology(o.Topology), Users: o.Users, Keys: o.Keys, ScaleEvery: o.ScaleEvery, Network: o.Network, Bugs: o.Bugs}), nil
 	}},
 	{"counter", "a replicated grow-only counter on n1..nN and a client (the demonstration model)", func(o Options) (Scenario, error) {
 		return &counter.Scenario{Cfg: counter.Config{Replicas: o.Size, Network: o.Network, Bugs: o.Bugs}}, nil
@@ -106,7 +106,7 @@ var all = []entry{
 		if cfg.SnapshotCount > 0 {
 			cfg.CatchUpEntries = max(cfg.SnapshotCount/4, 5)
 		}
-		return &store.Scenario{Cfg: cfg}, nil
+		return judge.NewStore(cfg), nil
 	}},
 	{"election", "kube-controller-manager replicas on m1..mN electing a leader (client-go's Lease algorithm) through the raft store", func(o Options) (Scenario, error) {
 		if err := checkTopology(o, string(store.Stacked)); err != nil {

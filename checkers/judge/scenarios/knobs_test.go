@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hasim/checkers/judge"
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/kube"
@@ -57,7 +58,7 @@ func TestTemplateWithoutSwarm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := c.Scenario.(*kube.Scenario).Cfg
+	cfg := c.Scenario.(*judge.Cluster).Cfg
 	want := kube.Config{Workers: 5, Network: harness.LinkParams{Latency: 30 * time.Millisecond, Jitter: 10 * time.Millisecond}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("config %+v, want %+v", cfg, want)
