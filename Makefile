@@ -4,7 +4,7 @@ PKGS     := ./...
 FUZZTIME ?= 30s
 SOAK_SEEDS ?= 5000
 
-.PHONY: test lint vet fmt-check detlint unit race bench detect fuzz soak demo
+.PHONY: test lint vet fmt-check detlint unit race ctrl-test bench detect fuzz soak demo
 
 ## test: lint, unit and property tests, and the determinism check under -race
 test: lint unit race
@@ -28,6 +28,14 @@ unit:
 
 race:
 	$(GO) test -race -count=1 -timeout 5m -run 'TestDeterminismShort' ./properties/
+
+## ctrl-test: the controller-runtime module (ctrl/, its own go.mod, so that
+## the core's tests never build the k8s libraries): vet, detlint, its tests,
+## and its determinism test under -race. .ci/run runs it after make test.
+ctrl-test:
+	cd ctrl && $(GO) vet ./... && $(GO) run hasim/cmd/hasim-lint ./... && \
+		$(GO) test -count=1 -timeout 8m ./... && \
+		$(GO) test -race -count=1 -timeout 5m -run 'Determin' ./...
 
 ## bench: kernel events/s, and simulated seconds per wall second of the demo cluster
 bench:
