@@ -37,4 +37,7 @@ const (
 	// CheckRecoversAfterHeal: after the last fault heals, the system
 	// recovers within its budget.
 	CheckRecoversAfterHeal harness.CheckName = "recovers-after-heal"
+	// CheckInvariant: a user's invariant holds at every store revision;
+	// one check per invariant (CheckInvariant.Of(its name)).
+	CheckInvariant harness.CheckName = "invariant"
 )

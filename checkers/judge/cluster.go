@@ -39,11 +39,14 @@ func ClusterRecoveryBudget(t election.Timings) time.Duration {
 // no-time-travel of quorum reads (and, with cache reads, of those:
 // advisory, since resourceVersion "0" reads may go back in time, as in
 // real clusters); workload-continuity; no-surplus-pods; api-available;
-// recovers-after-heal.
+// recovers-after-heal; then invariant/<name> for each of Invariants.
 type Cluster struct {
 	kube.Scenario
 	// LinearizabilityTimeout bounds porcupine per key [LinearizabilityTimeout].
 	LinearizabilityTimeout time.Duration
+	// Invariants are the user's safety properties of the API's objects,
+	// judged at every new store revision.
+	Invariants []Invariant
 
 	sim        *harness.Sim
 	raft       *checkers.RaftSafety
@@ -57,6 +60,7 @@ type Cluster struct {
 	keys       map[string]*keyHistory // register histories still open
 	userEpoch  map[string]int         // by user, the newest key epoch it called in
 	lin        linTally
+	inv        invariants
 
 	artifacts     string
 	artifactPaths []string
@@ -77,6 +81,13 @@ func (j *Cluster) Build(s *harness.Sim) error {
 	j.sim = s
 	j.raft = checkers.NewRaftSafety()
 	j.Observer, j.Raft = j, j.raft
+	j.inv = invariants{list: j.Invariants, state: make([]invState, len(j.Invariants)), truth: j.Truth}
+	if err := j.inv.validate(); err != nil {
+		return err
+	}
+	if len(j.Invariants) > 0 {
+		j.Raft = revisionTap{RaftObserver: j.raft, on: j.inv.revision}
+	}
 	if err := j.Scenario.Build(s); err != nil {
 		return err
 	}
@@ -268,12 +279,13 @@ func (j *Cluster) Check(s *harness.Sim) []harness.Verdict {
 		cacheV.Advisory = true
 		out = append(out, cacheV)
 	}
-	return append(out,
+	out = append(out,
 		j.continuity.Verdict(now),
 		j.surplus.Verdict(),
 		j.avail.Verdict(now),
 		liveV,
 	)
+	return append(out, j.inv.verdicts()...)
 }
 
 // keyHistory is the register history of one ConfigMap, kept until every

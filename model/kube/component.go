@@ -85,6 +85,15 @@ func (e Elected) SingleActiveCheck() harness.CheckName {
 	return model.CheckSingleActive.Of(e.LeaseName())
 }
 
+// WriteCue is the cue a replica of the component gives as each write it
+// makes goes out ("<name>-write"): "at 40s on mirror-write +5ms crash
+// @cued" crashes the mirror's active replica just after its first write
+// from 40s on, before the answer comes, so that a controller which writes
+// twice for one decision (a create, then the status that records it) dies
+// between the two. Generated schedules aim at it for registered
+// components.
+func (e Elected) WriteCue() string { return e.Name + "-write" }
+
 // Lane is the timeline lane of the component's tenures.
 func (e Elected) Lane() string { return "active " + e.LeaseName() }
 
@@ -228,6 +237,7 @@ func (r *Replica) Write(ctx *harness.Ctx, req Request, cb func(Response)) {
 	}
 	ctx.Notef("%s issues %s", r.elector.Identity, what)
 	r.hooks.issued(ctx, r.comp.LeaseRef(), r.elector.Identity, id, what)
+	ctx.Cue(r.comp.WriteCue(), 0)
 }
 
 // Report tells the scenario's observers a fact about what the controller

@@ -301,3 +301,47 @@ func TestRegisteredComponentsAreDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// A registered component's writes are cues: an entry aimed at
+// mirror-write strikes the replica that wrote, at the instant its
+// write went out (the write still lands: it left before the kill).
+func TestRegisteredComponentWritesAreCues(t *testing.T) {
+	sched, err := harness.ParseSchedule("at 30s on mirror-write kill @cued for 20s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &Scenario{Cfg: Config{ScaleEvery: 40 * time.Second, Components: []Elected{mirrorComponent(mirrorBugs{})}}}
+	res, err := harness.Run(harness.Config{Scenario: unjudged{sc}, Duration: 2 * time.Minute, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Faults) != 1 || len(res.Faults[0].Skipped) > 0 {
+		t.Fatalf("faults %+v, want the kill to fire", res.Faults)
+	}
+	f := res.Faults[0]
+	proc := f.Resolved["cued"]
+	if !strings.HasSuffix(proc, "/mirror") {
+		t.Fatalf("@cued resolved to %q, want a mirror replica", proc)
+	}
+	at := harness.FormatTime(f.At)
+	issued := false
+	for _, line := range strings.Split(string(res.Trace), "\n") {
+		if strings.HasPrefix(line, at+" ") && strings.Contains(line, proc) && strings.Contains(line, "issues update configmaps/"+mirrorName) {
+			issued = true
+		}
+	}
+	if !issued {
+		t.Fatalf("no write of %s went out at %s, when the kill fired", proc, at)
+	}
+	o := sc.GenOptions(10 * time.Minute)
+	aimed := false
+	for _, c := range o.Cues {
+		aimed = aimed || c.Name == "mirror-write" && contains(c.Roles, "active-mirror")
+		if c.Name == ControllerManagerComponent.WriteCue() {
+			t.Errorf("generated faults aim at the built-in controller-manager's writes: %v", c)
+		}
+	}
+	if !aimed {
+		t.Errorf("generated faults never aim at the mirror's writes (and only at registered components'): %v", o.Cues)
+	}
+}

@@ -226,6 +226,10 @@ func (sc *Scenario) truth(s *harness.Sim) *store.MVCC {
 	return best.KV()
 }
 
+// Truth is the ground truth now, for observers: nil while it is unknown
+// (see truthNow).
+func (sc *Scenario) Truth() *Truth { return sc.truthNow(sc.sim) }
+
 // truthNow is the ground truth for observers, or nil while it is
 // unknown (no member runs, or the furthest one is down, so that what the
 // others hold is older than what was already seen).

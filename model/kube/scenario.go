@@ -244,6 +244,9 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for _, cue := range sc.cues() {
 		s.AddCue(cue.Name)
 	}
+	for _, e := range c.components() {
+		s.AddCue(e.WriteCue()) // a schedule may aim at the built-in controllers' writes too
+	}
 	alive := func(p harness.ProcID, inc int) bool { return s.Running(p) && s.Incarnation(p) == inc }
 	sc.comps = c.components()
 	sc.races, sc.tenures = map[string]*election.Race{}, map[string]*tenureLog{}
@@ -470,7 +473,10 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 }
 
 // cues are the moments the cluster's components announce: the members',
-// the electors' and the informers'.
+// the electors' and the informers', and the writes of the registered
+// components (Elected.WriteCue: aimed at users' controllers, which may not
+// expect to die between two writes; the built-in controllers' are left
+// out, so that the default cluster's schedules stay as they were).
 func (sc *Scenario) cues() []harness.CueSpec {
 	c := sc.Cfg
 	c.fill()
@@ -479,7 +485,11 @@ func (sc *Scenario) cues() []harness.CueSpec {
 		roles = append(roles, e.Role())
 	}
 	out := append(store.Cues(store.RoleLeader), election.Cues(c.Timings, roles...)...)
-	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []harness.Role{store.RoleLeader}, Weight: 2})
+	out = append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []harness.Role{store.RoleLeader}, Weight: 2})
+	for _, e := range c.Components {
+		out = append(out, harness.CueSpec{Name: e.WriteCue(), Late: 20 * time.Millisecond, Roles: []harness.Role{e.Role()}, Weight: 4})
+	}
+	return out
 }
 
 // Timeline draws faults, raft leaders, the active controller-manager and
