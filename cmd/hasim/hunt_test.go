@@ -156,7 +156,7 @@ func TestSignaturesGroupOneBug(t *testing.T) {
 		},
 	} {
 		sig := func(d string) string {
-			return signatureOf(soakResult{Class: "violation", Checks: map[string]scenarios.Verdict{"c": {Verdict: "violated", Detail: d}}})
+			return signatureOf(scenarios.SoakResult{Class: "violation", Checks: map[string]scenarios.Verdict{"c": {Verdict: "violated", Detail: d}}})
 		}
 		a, b := sig(group[0]), sig(group[1])
 		if a != b {
@@ -201,10 +201,10 @@ func TestReportMarkRates(t *testing.T) {
 // Text output caps a long detail on its line; JSON keeps the whole.
 func TestLongDetailsAreCappedInText(t *testing.T) {
 	long := strings.Repeat("k1, ", 1000) + "é"
-	if got := capDetail(long); len(got) > DetailCap+100 || !strings.Contains(got, "more bytes; --json") {
+	if got := scenarios.CapDetail(long); len(got) > scenarios.DetailCap+100 || !strings.Contains(got, "more bytes; --json") {
 		t.Fatalf("capped to %d bytes: %.80q", len(got), got)
 	}
-	if got := capDetail("short"); got != "short" {
+	if got := scenarios.CapDetail("short"); got != "short" {
 		t.Fatalf("a short detail changed: %q", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 )
 
@@ -89,7 +90,7 @@ func headline(d string) string {
 
 // signatureOf groups failures that look alike: the class, and for each
 // check that failed the run its headline.
-func signatureOf(r soakResult) string {
+func signatureOf(r scenarios.SoakResult) string {
 	var parts []string
 	for _, k := range harness.SortedKeys(r.Checks) {
 		if v := r.Checks[k]; v.Fails() {
@@ -155,11 +156,14 @@ func mergeReports(dirs []string) (*report, error) {
 		if err != nil {
 			return nil, usagef("%s: not a soak directory: %v", dir, err)
 		}
-		var cfg soakConfig
+		var cfg scenarios.SoakConfig
 		if err := json.Unmarshal(b, &cfg); err != nil {
 			return nil, usagef("%s/soak.json: %v", dir, err)
 		}
 		spec, _ := json.Marshal(cfg.Template)
+		if cfg.Exec != nil {
+			spec, _ = json.Marshal(map[string]any{"exec": cfg.Exec})
+		}
 		key := string(spec) + "|" + cfg.SimDuration
 		if specKey == "" {
 			specKey, rep.Spec, rep.SimDuration = key, spec, cfg.SimDuration

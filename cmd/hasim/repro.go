@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -44,6 +47,9 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if f.Exec != nil {
+		return reproExec(f, file, *out, stdout, stderr)
+	}
 	plan, err := f.Plan()
 	if err != nil {
 		return usagef("%v", err)
@@ -80,28 +86,12 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 	} else if res, err = harness.Run(cfg, f.Seed, plan.Schedule); err != nil {
 		return err
 	}
-	same := res.TraceHash == f.TraceHash
-	switch {
-	case broke:
+	if broke {
 		// There is no recorded hash to match.
-		same = true
 		fmt.Fprintf(stdout, "recorded as a %s (%s); this replay ran to the end with trace hash %s within %s and %d MB: not reproduced\n",
 			f.Class, f.Found, res.TraceHash, *budget, *maxMem)
-	case same:
-		fmt.Fprintf(stdout, "trace hash %s: identical to the recorded run\n", res.TraceHash)
-	default:
-		fmt.Fprintf(stdout, "DIVERGENCE: trace hash %s, recorded %s: the replay is not the recorded run\n", res.TraceHash, f.TraceHash)
 	}
-	fmt.Fprintln(stdout, "checks (recorded → now):")
-	violated := false
-	for _, v := range res.Verdicts {
-		was := f.Verdicts[v.Check].Verdict
-		if was == "" {
-			was = "-"
-		}
-		fmt.Fprintf(stdout, "  %-22s %-8s → %-8s %s%s\n", v.Check, was, v.Status, capDetail(v.Detail), verdictNote(v))
-		violated = violated || v.Fails()
-	}
+	same, violated := f.CompareReplay(stdout, res)
 	if traceFile != "" {
 		fmt.Fprintf(stdout, "trace: %s\n", traceFile)
 		page := filepath.Join(*out, "timeline.html")
@@ -123,6 +113,34 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 		return errViolated
 	}
 	return nil
+}
+
+// reproExec replays a failure of a user's test binary there: the binary
+// runs with ReproEnv naming the failure file (and ReproOutEnv the --out
+// directory), replays the seed and schedule, compares, and fails if the
+// failure recurs or the replay diverges.
+func reproExec(f scenarios.Failure, file, out string, stdout, stderr io.Writer) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "hasim repro %s: seed %d, replayed by %s\n", file, f.Seed, f.Exec)
+	cmd := exec.Command(f.Exec.Binary, f.Exec.Args...)
+	cmd.Env = append(os.Environ(), scenarios.ReproEnv+"="+abs)
+	if out != "" {
+		dir, err := filepath.Abs(out)
+		if err != nil {
+			return err
+		}
+		cmd.Env = append(cmd.Env, scenarios.ReproOutEnv+"="+dir)
+	}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return errViolated // the binary says the failure recurs, or the replay diverged
+	}
+	return err
 }
 
 // guardedRun runs a simulation in this process while watching it: a panic,

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
@@ -509,7 +508,7 @@ func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, re
 		width = max(width, len(v.Check))
 	}
 	for _, v := range res.Verdicts {
-		fmt.Fprintf(w, "  %-8s %-*s  %s%s\n", v.Status, width, v.Check, capDetail(v.Detail), verdictNote(v))
+		fmt.Fprintf(w, "  %-8s %-*s  %s%s\n", v.Status, width, v.Check, scenarios.CapDetail(v.Detail), scenarios.VerdictNote(v))
 	}
 	if len(res.Marks) > 0 {
 		var parts []string
@@ -525,36 +524,6 @@ func printSummary(w io.Writer, f *runFlags, p *prepared, res *harness.Result, re
 		fmt.Fprintf(w, "failure file: %s\n", failureFile)
 	}
 	fmt.Fprintf(w, "replay: %s\n", replay)
-}
-
-// DetailCap is how much of a check's detail text output shows on its line;
-// JSON output and failure files keep the whole.
-const DetailCap = 600
-
-// capDetail cuts a detail to DetailCap bytes (at a rune boundary) and
-// says how much it left out.
-func capDetail(d string) string {
-	if len(d) <= DetailCap {
-		return d
-	}
-	cut := DetailCap
-	for cut > 0 && !utf8.RuneStart(d[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d more bytes; --json, or the failure file, has it all)", d[:cut], len(d)-cut)
-}
-
-// verdictNote says why a violation does not fail the run.
-func verdictNote(v harness.Verdict) string {
-	switch {
-	case v.Status != harness.Violated:
-		return ""
-	case v.Advisory:
-		return " [advisory: reported, not required]"
-	case v.Outside != "":
-		return " [expected: " + v.Outside + "]"
-	}
-	return ""
 }
 
 // writeFailure saves a failure file for a violated run in dir.

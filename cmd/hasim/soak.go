@@ -30,44 +30,6 @@ import (
 // failure in DIR/failures/ as a failure file, first as found and then
 // shrunk. Re-running with the same DIR resumes: finished seeds are skipped.
 
-// soakConfig is what a soak directory is for; a resumed soak must match it.
-// Each seed draws its case from the template (its settings, when the soak
-// swarms, and its schedule), so the failure file of a seed holds the
-// concrete spec it ran.
-type soakConfig struct {
-	Template    scenarios.Template `json:"template"`
-	SimDuration string             `json:"sim_duration"`
-	Shard       string             `json:"shard"`
-	VerifyEvery int                `json:"verify_every"`
-}
-
-// soakResult is one line of results.jsonl.
-type soakResult struct {
-	Seed        uint64                       `json:"seed"`
-	Class       string                       `json:"class"` // "ok", "outside-envelope", or a failure class
-	Settings    map[string]string            `json:"settings,omitempty"`
-	Checks      map[string]scenarios.Verdict `json:"checks,omitempty"`
-	TraceHash   string                       `json:"trace_hash,omitempty"`
-	SimSeconds  float64                      `json:"sim_seconds"`
-	WallSeconds float64                      `json:"wall_seconds"`
-	Events      uint64                       `json:"events"`
-	Marks       map[string]int               `json:"marks,omitempty"`
-	Failure     string                       `json:"failure_file,omitempty"`
-	Detail      string                       `json:"detail,omitempty"`
-	Verified    bool                         `json:"determinism_verified,omitempty"`
-}
-
-// workerMsg is what a worker sends back for a seed.
-type workerMsg struct {
-	Seed uint64 `json:"seed"`
-	// "found" (a failure, as found), "result" (the seed's result, sent
-	// before shrinking), "shrunk" (the failure shrunk), "idle" (done with
-	// the seed: ready for the next).
-	Kind    string             `json:"kind"`
-	Failure *scenarios.Failure `json:"failure,omitempty"`
-	Result  *soakResult        `json:"result,omitempty"`
-}
-
 const soakUsage = `usage: hasim soak --out DIR (--seeds N | --duration D) [flags]
 
 Runs many seeds in worker processes and keeps every failure as a failure
@@ -76,6 +38,11 @@ the scenario's settings not pinned (hasim scenarios lists them; --set
 pins one), the fault kinds it enables, the fault rate, the share of faults
 aimed at the moments components announce, and the schedule. Re-running
 with the same --out resumes where the soak stopped; Ctrl-C stops cleanly.
+
+With --exec BIN, the workers are a test binary of your own (go test -c),
+started with the arguments after "--", whose ctrl.Check serves the seeds:
+hasim soak --out DIR --seeds 500 --exec ./operator.test -- -test.run '^TestOperator$'
+Each seed's case is drawn there; the scenario's flags do not apply.
 
 `
 
@@ -94,9 +61,14 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 	maxMem := fs.Int64("max-memory-mb", 4096, "a worker whose heap passes this fails its seed as a crash (out of memory)")
 	maxFail := fs.Int("max-failures", 0, "stop handing out seeds after this many failing seeds (0: never); seeds in flight finish")
 	fs.BoolVar(&rf.swarm, "swarm", true, "draw every setting not pinned per seed (false: the scenario's defaults)")
+	execBin := fs.String("exec", "", "run a test binary of your own as the workers (arguments for it after \"--\"); see above")
 	fs.Usage = func() { fmt.Fprint(stderr, soakUsage); fs.PrintDefaults() }
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var execArgs []string // after "--": the binary's
+	if i := slices.Index(args, "--"); i >= 0 && *execBin != "" {
+		execArgs = args[i+1:]
 	}
 	rf.noteGiven(fs)
 	given := rf.given
@@ -109,7 +81,7 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	switch {
-	case fs.NArg() > 0:
+	case fs.NArg() > len(execArgs):
 		return usagef("unexpected argument %q", fs.Arg(0))
 	case rf.out == "":
 		return usagef("--out: a soak needs a directory for its results")
@@ -136,14 +108,26 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *simDur == 0 {
-		*simDur = DefaultSimDuration(rf.scenario)
+	cfg := scenarios.SoakConfig{Shard: *shard, VerifyEvery: *verify}
+	if *execBin != "" {
+		e, err := execSpec(*execBin, execArgs, rf.given)
+		if err != nil {
+			return err
+		}
+		cfg.Exec = &e
+		if *simDur > 0 {
+			cfg.SimDuration = simDur.String() // else the binary's own
+		}
+	} else {
+		if *simDur == 0 {
+			*simDur = DefaultSimDuration(rf.scenario)
+		}
+		tpl, err := rf.template()
+		if err != nil {
+			return err
+		}
+		cfg.Template, cfg.SimDuration = &tpl, simDur.String()
 	}
-	tpl, err := rf.template()
-	if err != nil {
-		return err
-	}
-	cfg := soakConfig{Template: tpl, SimDuration: simDur.String(), Shard: *shard, VerifyEvery: *verify}
 	done, err := openSoakDir(rf.out, cfg, stderr)
 	if err != nil {
 		return err
@@ -154,6 +138,27 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 		s.deadline = time.Now().Add(*wall)
 	}
 	return s.run(stdout)
+}
+
+// execSpec checks a soak's --exec binary and the flags given with it.
+func execSpec(bin string, args []string, given map[string]bool) (scenarios.ExecSpec, error) {
+	for _, f := range []string{"scenario", "size", "topology", "bug", "standby-lb", "cache-reads", "set", "envelope", "fault-rate", "faults", "aim", "swarm"} {
+		if given[f] {
+			return scenarios.ExecSpec{}, usagef("--%s: a soak of a test binary (--exec) draws its cases there; leave --%s out", f, f)
+		}
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return scenarios.ExecSpec{}, usagef("--exec: %v", err)
+	}
+	st, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return scenarios.ExecSpec{}, usagef("--exec: %v", err)
+	case st.IsDir() || st.Mode()&0o111 == 0:
+		return scenarios.ExecSpec{}, usagef("--exec: %s is not an executable file (build one with go test -c)", bin)
+	}
+	return scenarios.ExecSpec{Binary: abs, Args: args}, nil
 }
 
 // DefaultSimDuration is a soak seed's simulated time: 10 minutes for the
@@ -185,14 +190,14 @@ func parseShard(s string) (int, int, error) {
 // have died of something else than its seed: the machine's memory, a
 // kill). A torn last line of the results (a soak killed while writing it)
 // is cut off before anything is appended, and said so on stderr.
-func openSoakDir(dir string, cfg soakConfig, stderr io.Writer) (map[uint64]bool, error) {
+func openSoakDir(dir string, cfg scenarios.SoakConfig, stderr io.Writer) (map[uint64]bool, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "failures"), 0o755); err != nil {
 		return nil, usagef("--out: %v", err)
 	}
 	path := filepath.Join(dir, "soak.json")
 	want, _ := json.MarshalIndent(cfg, "", "  ")
 	if have, err := os.ReadFile(path); err == nil {
-		var old soakConfig
+		var old scenarios.SoakConfig
 		if err := json.Unmarshal(have, &old); err != nil {
 			return nil, usagef("--out: %s is not a soak configuration: %v", path, err)
 		}
@@ -263,12 +268,12 @@ func cutTornLine(path string) (int, error) {
 // latestResults keeps, of a results file's lines, the last one of each
 // seed (a crashed seed run again on resume has two), in the order of those
 // last lines.
-func latestResults(rs []soakResult) []soakResult {
+func latestResults(rs []scenarios.SoakResult) []scenarios.SoakResult {
 	last := map[uint64]int{}
 	for i, r := range rs {
 		last[r.Seed] = i
 	}
-	var out []soakResult
+	var out []scenarios.SoakResult
 	for i, r := range rs {
 		if last[r.Seed] == i {
 			out = append(out, r)
@@ -279,7 +284,7 @@ func latestResults(rs []soakResult) []soakResult {
 
 // readResults reads a results file; a torn last line (a soak killed while
 // writing it) is ignored, any other bad line is an error.
-func readResults(path string) ([]soakResult, error) {
+func readResults(path string) ([]scenarios.SoakResult, error) {
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -288,7 +293,7 @@ func readResults(path string) ([]soakResult, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []soakResult
+	var out []scenarios.SoakResult
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	var bad error
@@ -296,7 +301,7 @@ func readResults(path string) ([]soakResult, error) {
 		if bad != nil {
 			return nil, bad
 		}
-		var r soakResult
+		var r scenarios.SoakResult
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			bad = fmt.Errorf("%s: line %d: %v", path, n, err)
 			continue
@@ -308,7 +313,7 @@ func readResults(path string) ([]soakResult, error) {
 
 type soak struct {
 	out         string
-	cfg         soakConfig
+	cfg         scenarios.SoakConfig
 	done        map[uint64]bool
 	stderr      io.Writer
 	workers     int
@@ -347,7 +352,7 @@ type worker struct {
 
 type event struct {
 	w    *worker
-	msg  *workerMsg
+	msg  *scenarios.WorkerMsg
 	exit error
 }
 
@@ -388,11 +393,18 @@ func (s *soak) run(stdout io.Writer) error {
 	var pool []*worker
 	start := func() (*worker, error) {
 		w := &worker{stderr: &tailBuffer{max: 4096}}
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, err
+		if e := s.cfg.Exec; e != nil {
+			// The user's binary; its test framework's own output goes
+			// to stdout too, and is ignored. Its heap is not watched.
+			w.cmd = exec.Command(e.Binary, e.Args...)
+			w.cmd.Env = append(os.Environ(), scenarios.WorkerEnv+"="+configPath)
+		} else {
+			exe, err := os.Executable()
+			if err != nil {
+				return nil, err
+			}
+			w.cmd = exec.Command(exe, "soak-worker", "--config", configPath, "--max-memory-mb", strconv.FormatInt(s.maxMem, 10))
 		}
-		w.cmd = exec.Command(exe, "soak-worker", "--config", configPath, "--max-memory-mb", strconv.FormatInt(s.maxMem, 10))
 		w.cmd.Stderr = w.stderr
 		if w.in, err = w.cmd.StdinPipe(); err != nil {
 			return nil, err
@@ -408,8 +420,7 @@ func (s *soak) run(stdout io.Writer) error {
 			sc := bufio.NewScanner(outPipe)
 			sc.Buffer(make([]byte, 1<<20), 256<<20)
 			for sc.Scan() {
-				var m workerMsg
-				if json.Unmarshal(sc.Bytes(), &m) == nil {
+				if m, ok := scenarios.ParseWorkerMsg(sc.Bytes()); ok {
 					events <- event{w: w, msg: &m}
 				}
 			}
@@ -482,9 +493,9 @@ func (s *soak) run(stdout io.Writer) error {
 					return err
 				}
 				switch ev.msg.Kind {
-				case "result":
+				case scenarios.MsgResult:
 					w.resulted, w.resultAt = true, time.Now()
-				case "idle":
+				case scenarios.MsgIdle:
 					w.seed = 0
 					if !dispatch(w) {
 						w.in.Close()
@@ -499,7 +510,7 @@ func (s *soak) run(stdout io.Writer) error {
 			}
 			if w.seed != 0 && !w.timedOut && !w.resulted {
 				class, detail := scenarios.ClassCrash, "the worker died: "+describeExit(ev.exit, w.stderr.String())
-				if err := s.record(soakResult{Seed: w.seed, Class: class, Detail: detail}); err != nil {
+				if err := s.record(scenarios.SoakResult{Seed: w.seed, Class: class, Detail: detail}); err != nil {
 					return err
 				}
 			}
@@ -541,7 +552,7 @@ func (s *soak) run(stdout io.Writer) error {
 				}
 				if w.seed != 0 && !w.gone && !w.timedOut && !w.resulted && time.Since(w.since) > s.seedTimeout {
 					w.timedOut = true
-					if err := s.record(soakResult{Seed: w.seed, Class: scenarios.ClassTimeout,
+					if err := s.record(scenarios.SoakResult{Seed: w.seed, Class: scenarios.ClassTimeout,
 						Detail: fmt.Sprintf("no result after %s of wall time", s.seedTimeout)}); err != nil {
 						return err
 					}
@@ -586,7 +597,7 @@ func (s *soak) run(stdout io.Writer) error {
 func (s *soak) failed() int {
 	n := 0
 	for _, k := range harness.SortedKeys(s.failures) {
-		if k != classOutside {
+		if k != scenarios.ClassOutside {
 			n += s.failures[k]
 		}
 	}
@@ -597,12 +608,8 @@ func (s *soak) failed() int {
 // the same command resumes it. Exit code 3.
 var errInterrupted = errors.New("soak interrupted")
 
-// classOutside is the class of a seed whose only violations were outside
-// the envelope the property is claimed in: expected, not a failure.
-const classOutside = "outside-envelope"
-
 // failing reports whether a result's class is a failure.
-func failing(class string) bool { return class != "ok" && class != classOutside }
+func failing(class string) bool { return class != "ok" && class != scenarios.ClassOutside }
 
 func (s *soak) finished() bool {
 	if !s.deadline.IsZero() && time.Now().After(s.deadline) {
@@ -615,15 +622,18 @@ func (s *soak) finished() bool {
 }
 
 // handle takes one message of a worker.
-func (s *soak) handle(w *worker, m *workerMsg) error {
+func (s *soak) handle(w *worker, m *scenarios.WorkerMsg) error {
 	switch m.Kind {
-	case "found", "shrunk":
+	case scenarios.MsgFound, scenarios.MsgShrunk:
+		if s.cfg.Exec != nil {
+			m.Failure.Exec, m.Failure.Spec = s.cfg.Exec, scenarios.Spec{} // replayed by the binary
+		}
 		name := fmt.Sprintf("failure-%d.json", m.Seed)
-		if m.Kind == "shrunk" {
+		if m.Kind == scenarios.MsgShrunk {
 			name = fmt.Sprintf("failure-%d-shrunk.json", m.Seed)
 		}
 		return m.Failure.Write(filepath.Join(s.out, "failures", name))
-	case "result":
+	case scenarios.MsgResult:
 		if w.timedOut {
 			return nil // already recorded as a time-out
 		}
@@ -639,12 +649,15 @@ func (s *soak) handle(w *worker, m *workerMsg) error {
 }
 
 // record appends a result and makes it durable before anything else.
-func (s *soak) record(r soakResult) error {
+func (s *soak) record(r scenarios.SoakResult) error {
 	if failing(r.Class) && r.Failure == "" {
 		f := scenarios.Failure{Version: scenarios.FailureVersion, Seed: r.Seed, Duration: s.cfg.SimDuration,
 			Class: r.Class, Found: "soak: " + r.Detail}
 		d, _ := time.ParseDuration(s.cfg.SimDuration)
-		if c, err := s.cfg.Template.Draw(r.Seed, d); err == nil {
+		if s.cfg.Exec != nil {
+			// A crash or time-out of the binary: its seed replays there.
+			f.Exec = s.cfg.Exec
+		} else if c, err := s.cfg.Template.Draw(r.Seed, d); err == nil {
 			f.Schedule = c.Schedule.String()
 			f.Spec, _ = scenarios.SpecOf(c.Scenario)
 			r.Settings = c.Settings
@@ -750,7 +763,7 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--config: %v", err)
 	}
-	var cfg soakConfig
+	var cfg scenarios.SoakConfig
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return usagef("--config: %v", err)
 	}
@@ -764,34 +777,14 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 	// parent closes its input, or kills it.
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
 	go watchMemory(*maxMem << 20)
-	enc := json.NewEncoder(stdout)
-	in := bufio.NewScanner(os.Stdin)
-	passed := 0
-	for in.Scan() {
-		seed, err := strconv.ParseUint(strings.TrimSpace(in.Text()), 10, 64)
-		if err != nil {
-			return usagef("bad seed line %q", in.Text())
-		}
-		injectWorkerFault(seed)
-		r, shrink, err := soakSeed(cfg, seed, d, enc, &passed)
-		if err != nil {
-			return err
-		}
-		// The result goes out before shrinking: the seed's verdict is
-		// known, and safe, whatever becomes of the shrinking.
-		if err := enc.Encode(workerMsg{Seed: seed, Kind: "result", Result: &r}); err != nil {
-			return err
-		}
-		if shrink != nil {
-			if err := shrink(); err != nil {
-				return err
-			}
-		}
-		if err := enc.Encode(workerMsg{Seed: seed, Kind: "idle"}); err != nil {
-			return err
-		}
+	if cfg.Template == nil {
+		return usagef("--config: %s is a soak of a test binary (exec), not of a scenario", *config)
 	}
-	return in.Err()
+	passed := 0
+	return scenarios.ServeWorker(os.Stdin, stdout, func(seed uint64, send func(scenarios.WorkerMsg) error) (scenarios.SoakResult, func() error, error) {
+		injectWorkerFault(seed)
+		return soakSeed(cfg, seed, d, send, &passed)
+	})
 }
 
 // joinChecks lists check names, comma-separated.
@@ -825,22 +818,22 @@ const MaxShrinkRuns = 200
 // soakSeed runs one seed; on a violation it reports the failure at once and
 // returns, with the result, how to shrink the schedule and report the
 // shrunk failure.
-func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, passed *int) (soakResult, func() error, error) {
+func soakSeed(cfg scenarios.SoakConfig, seed uint64, d time.Duration, send func(scenarios.WorkerMsg) error, passed *int) (scenarios.SoakResult, func() error, error) {
 	c, err := cfg.Template.Draw(seed, d)
 	if err != nil {
-		return soakResult{}, nil, err
+		return scenarios.SoakResult{}, nil, err
 	}
 	spec, err := scenarios.SpecOf(c.Scenario)
 	if err != nil {
-		return soakResult{}, nil, err
+		return scenarios.SoakResult{}, nil, err
 	}
 	build := func() (scenarios.Scenario, error) { return spec.Build() }
 	sc, sched := c.Scenario, c.Schedule
 	res, err := harness.Run(harness.Config{Scenario: sc, Duration: d}, seed, sched)
 	if err != nil {
-		return soakResult{}, nil, err
+		return scenarios.SoakResult{}, nil, err
 	}
-	r := soakResult{Seed: seed, Class: "ok", Settings: c.Settings, Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
+	r := scenarios.SoakResult{Seed: seed, Class: "ok", Settings: c.Settings, Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
 		SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events, Marks: res.Marks}
 	var violated []harness.CheckName
 	for _, v := range res.Verdicts {
@@ -848,7 +841,7 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 		if v.Fails() {
 			violated = append(violated, v.Check)
 		} else if v.Status == harness.Violated && v.Outside != "" {
-			r.Class = classOutside
+			r.Class = scenarios.ClassOutside
 		}
 	}
 	slices.Sort(violated)
@@ -858,7 +851,7 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 			sc2, _ := build()
 			again, err := harness.Run(harness.Config{Scenario: sc2, Duration: d}, seed, sched)
 			if err != nil {
-				return soakResult{}, nil, err
+				return scenarios.SoakResult{}, nil, err
 			}
 			r.Verified = true
 			if again.TraceHash != res.TraceHash {
@@ -866,10 +859,10 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 				r.Detail = fmt.Sprintf("the same seed gave trace hash %s, then %s", res.TraceHash, again.TraceHash)
 				f, err := scenarios.NewFailure(sc, seed, d, sched, res, "soak determinism re-run")
 				if err != nil {
-					return soakResult{}, nil, err
+					return scenarios.SoakResult{}, nil, err
 				}
 				f.Class = scenarios.ClassDivergence
-				return r, nil, enc.Encode(workerMsg{Seed: seed, Kind: "found", Failure: &f})
+				return r, nil, send(scenarios.WorkerMsg{Seed: seed, Kind: scenarios.MsgFound, Failure: &f})
 			}
 		}
 		return r, nil, nil
@@ -878,11 +871,11 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 	r.Detail = joinChecks(violated) + " violated"
 	f, err := scenarios.NewFailure(sc, seed, d, sched, res, "soak")
 	if err != nil {
-		return soakResult{}, nil, err
+		return scenarios.SoakResult{}, nil, err
 	}
 	f.Class = scenarios.ClassViolation
-	if err := enc.Encode(workerMsg{Seed: seed, Kind: "found", Failure: &f}); err != nil {
-		return soakResult{}, nil, err
+	if err := send(scenarios.WorkerMsg{Seed: seed, Kind: scenarios.MsgFound, Failure: &f}); err != nil {
+		return scenarios.SoakResult{}, nil, err
 	}
 	shrink := func() error {
 		small, runs, err := scenarios.Shrink(build, seed, d, sched, violated, MaxShrinkRuns)
@@ -902,7 +895,7 @@ func soakSeed(cfg soakConfig, seed uint64, d time.Duration, enc *json.Encoder, p
 			return err
 		}
 		fs.Class, fs.Shrunk = scenarios.ClassViolation, true
-		return enc.Encode(workerMsg{Seed: seed, Kind: "shrunk", Failure: &fs})
+		return send(scenarios.WorkerMsg{Seed: seed, Kind: scenarios.MsgShrunk, Failure: &fs})
 	}
 	return r, shrink, nil
 }

@@ -135,7 +135,7 @@ func TestSoakInterruptAndResume(t *testing.T) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var r soakResult
+		var r scenarios.SoakResult
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -217,9 +217,9 @@ func TestSoakWorkerFailures(t *testing.T) {
 				t.Fatalf("exit %d, want 1\n%s", code, errs)
 			}
 			b, _ := os.ReadFile(filepath.Join(dir, "results.jsonl"))
-			var got []soakResult
+			var got []scenarios.SoakResult
 			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-				var r soakResult
+				var r scenarios.SoakResult
 				json.Unmarshal([]byte(l), &r)
 				got = append(got, r)
 			}

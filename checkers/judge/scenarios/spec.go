@@ -105,6 +105,10 @@ type Failure struct {
 	Class string `json:"class,omitempty"`
 	// Shrunk says the schedule was reduced from a larger failing one.
 	Shrunk bool `json:"shrunk,omitempty"`
+	// Exec, for a failure of a user's test binary (hasim soak --exec), is
+	// the binary that replays it: Spec is empty then, and hasim repro runs
+	// the binary with ReproEnv set to the failure file.
+	Exec *ExecSpec `json:"exec,omitempty"`
 }
 
 // Failure classes.
@@ -121,12 +125,21 @@ func NewFailure(sc Scenario, seed uint64, d time.Duration, sched harness.Schedul
 	if err != nil {
 		return Failure{}, err
 	}
-	f := Failure{Version: FailureVersion, Spec: spec, Seed: seed, Duration: d.String(), Schedule: sched.String(),
-		TraceHash: res.TraceHash, Verdicts: map[harness.CheckName]Verdict{}, Found: found}
+	f := NewExecFailure(ExecSpec{}, seed, d, sched, res, found)
+	f.Spec, f.Exec = spec, nil
+	return f, nil
+}
+
+// NewExecFailure describes a finished run of a user's test binary, e:
+// the binary replays it (see ReproEnv). A soak of the binary (hasim soak
+// --exec) fills e in for its workers, which may leave it empty.
+func NewExecFailure(e ExecSpec, seed uint64, d time.Duration, sched harness.Schedule, res harness.Result, found string) Failure {
+	f := Failure{Version: FailureVersion, Seed: seed, Duration: d.String(), Schedule: sched.String(),
+		TraceHash: res.TraceHash, Verdicts: map[harness.CheckName]Verdict{}, Found: found, Exec: &e}
 	for _, v := range res.Verdicts {
 		f.Verdicts[v.Check] = Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
 	}
-	return f, nil
+	return f
 }
 
 // Write saves the failure file (indented JSON).
@@ -158,6 +171,22 @@ func ReadFailure(path string) (Failure, error) {
 	case f.Class != "" && f.Class != ClassViolation && f.Class != ClassCrash && f.Class != ClassTimeout && f.Class != ClassDivergence:
 		return Failure{}, fmt.Errorf("%s: class: unknown %q", path, f.Class)
 	}
+	if f.Exec != nil {
+		if f.Exec.Binary == "" {
+			return Failure{}, fmt.Errorf("%s: exec.binary: missing", path)
+		}
+		if f.Spec.Scenario != "" {
+			return Failure{}, fmt.Errorf("%s: spec: a failure of a test binary (exec) has no spec, got scenario %q", path, f.Spec.Scenario)
+		}
+		// The binary's own duration when none is given.
+		if _, err := harness.ParseSchedule(f.Schedule); err != nil {
+			return Failure{}, fmt.Errorf("%s: schedule: %v", path, err)
+		}
+		if d, err := time.ParseDuration(f.Duration); f.Duration != "" && (err != nil || d <= 0) {
+			return Failure{}, fmt.Errorf("%s: duration: %q is not a positive duration", path, f.Duration)
+		}
+		return f, nil
+	}
 	if _, err := f.Plan(); err != nil {
 		return Failure{}, fmt.Errorf("%s: %v", path, err)
 	}
@@ -173,17 +202,29 @@ type Plan struct {
 
 // Plan parses what the failure file holds.
 func (f Failure) Plan() (Plan, error) {
+	if f.Exec != nil {
+		return Plan{}, fmt.Errorf("a failure of the test binary %s: it replays there (hasim repro runs it)", f.Exec.Binary)
+	}
 	sc, err := f.Spec.Build()
 	if err != nil {
 		return Plan{}, err
 	}
+	d, sched, err := f.parts()
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{Scenario: sc, Duration: d, Schedule: sched}, nil
+}
+
+// parts parses the failure's duration and schedule.
+func (f Failure) parts() (time.Duration, harness.Schedule, error) {
 	d, err := time.ParseDuration(f.Duration)
 	if err != nil || d <= 0 {
-		return Plan{}, fmt.Errorf("duration: %q is not a positive duration", f.Duration)
+		return 0, nil, fmt.Errorf("duration: %q is not a positive duration", f.Duration)
 	}
 	sched, err := harness.ParseSchedule(f.Schedule)
 	if err != nil {
-		return Plan{}, fmt.Errorf("schedule: %v", err)
+		return 0, nil, fmt.Errorf("schedule: %v", err)
 	}
-	return Plan{Scenario: sc, Duration: d, Schedule: sched}, nil
+	return d, sched, nil
 }
