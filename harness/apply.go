@@ -392,6 +392,18 @@ func (s *Sim) applyFault(f Fault, res map[string]string) (undo func(), skip stri
 				s.startOrDefer(p)
 			}
 		}, ""
+	case Signal:
+		p := s.procs[s.procOf(f.Proc, res)]
+		if p.inst == nil {
+			return nil, "process " + p.name + " is not running"
+		}
+		inc := p.inc
+		s.step(p, Input{Kind: InputSignal, Tag: f.Name, Arg: 1})
+		return func() {
+			if p.inst != nil && p.inc == inc {
+				s.step(p, Input{Kind: InputSignal, Tag: f.Name})
+			}
+		}, ""
 	case Term:
 		p := s.procs[s.procOf(f.Proc, res)]
 		if p.inst == nil {

@@ -141,6 +141,17 @@ type NetFault struct {
 	Reorder Prob
 }
 
+// Signal tells one process of a fault only the model knows how to play
+// (the cluster's "watch-gap": the process's watches lose their events, and
+// go on from later ones). The process gets InputSignal with Tag Name and
+// Arg 1 when it fires, and Arg 0 when it is undone, if the same
+// incarnation still runs then. The scenario declares its signals
+// (Sim.AddSignal); a process that does not know one ignores it.
+type Signal struct {
+	Proc Target
+	Name string
+}
+
 // NetReset restores the run's default link conditions between A and B, or
 // on every link when both are empty.
 type NetReset struct{ A, B []Target }
@@ -160,6 +171,7 @@ func (ClockRate) Reversible() bool { return true }
 func (NetFault) Reversible() bool  { return true }
 func (NetReset) Reversible() bool  { return false }
 func (DiskSlow) Reversible() bool  { return true }
+func (Signal) Reversible() bool    { return true }
 
 func (f Partition) targets() []Target { return append(append([]Target(nil), f.A...), f.B...) }
 func (f Isolate) targets() []Target   { return []Target{f.Host} }
@@ -176,6 +188,7 @@ func (f ClockRate) targets() []Target { return []Target{f.Host} }
 func (f NetFault) targets() []Target  { return append(append([]Target(nil), f.A...), f.B...) }
 func (f NetReset) targets() []Target  { return append(append([]Target(nil), f.A...), f.B...) }
 func (f DiskSlow) targets() []Target  { return []Target{f.Host} }
+func (f Signal) targets() []Target    { return []Target{f.Proc} }
 
 func group(ts []Target) string {
 	var b strings.Builder
@@ -213,6 +226,7 @@ func (f Term) String() string    { return "term " + f.Proc.String() }
 func (f Start) String() string   { return "start " + f.Proc.String() }
 func (f Pause) String() string   { return "pause " + f.Host.String() }
 func (f Resume) String() string  { return "resume " + f.Host.String() }
+func (f Signal) String() string  { return "signal " + f.Proc.String() + " " + f.Name }
 func (f ClockJump) String() string {
 	return "clock " + f.Host.String() + " jump " + signed(f.By)
 }

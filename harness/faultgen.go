@@ -31,7 +31,19 @@ const (
 	// fault that finds acknowledgements sent before the disk had them.
 	// MaxDown does not bound it.
 	KindPowerLoss = "power-loss"
+	// KindSignal tells a process of a fault the model plays (Signal),
+	// drawn from GenOptions.Signals; not in AllKinds (scenarios whose
+	// processes play signals ask for it).
+	KindSignal = "signal"
 )
+
+// SignalSpec is a signal a scenario's processes play: generated entries
+// send it to one of Roles or Procs.
+type SignalSpec struct {
+	Name  string
+	Roles []Role
+	Procs []string
+}
 
 // AllKinds lists every generated fault kind.
 var AllKinds = []string{KindPartition, KindIsolate, KindCrash, KindKill, KindPause,
@@ -131,6 +143,9 @@ type GenOptions struct {
 	// election's safety envelope is such bounds.
 	MinClock, MaxClock Rate
 	MaxPause           time.Duration
+	// Signals are the model's own faults its processes play (KindSignal
+	// draws from them).
+	Signals []SignalSpec
 	// Cues are the moments the scenario's components announce, which
 	// entries may be aimed at; Aim is the share of entries aimed at them,
 	// in percent (0 draws one of AimShares per run; negative: none).
@@ -289,6 +304,22 @@ func (g *gen) entry(s Source) (Entry, bool) {
 		e.Faults = []Fault{Isolate{Host: target("host"), Hold: s.Bool("hold")}}
 	case KindCrash:
 		e.Faults = []Fault{Crash{target("host")}}
+	case KindSignal:
+		if len(o.Signals) == 0 {
+			return Entry{}, false
+		}
+		sig := pick(s, "signal", o.Signals)
+		n := len(sig.Roles) + len(sig.Procs)
+		if n == 0 {
+			return Entry{}, false
+		}
+		var p Target
+		if k := int(s.Int("signal target", 0, int64(n-1))); k < len(sig.Roles) {
+			p = RoleT(sig.Roles[k])
+		} else {
+			p = HostT(sig.Procs[k-len(sig.Roles)])
+		}
+		e.Faults = []Fault{Signal{Proc: p, Name: sig.Name}}
 	case KindPowerLoss:
 		perm := g.perm(s, "hosts")
 		n := int(s.Int("hosts_down", int64(len(perm)/2+1), int64(len(perm))))
@@ -594,6 +625,13 @@ func (t genTopology) Roles() []string {
 	out := make([]string, len(t.o.Roles))
 	for i, r := range t.o.Roles {
 		out[i] = string(r)
+	}
+	return out
+}
+func (t genTopology) Signals() []string {
+	out := make([]string, len(t.o.Signals))
+	for i, c := range t.o.Signals {
+		out[i] = c.Name
 	}
 	return out
 }

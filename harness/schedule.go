@@ -366,6 +366,16 @@ func (p *parser) fault() (Fault, error) {
 		return Isolate{Host: t, Hold: p.hold()}, nil
 	case "heal":
 		return Heal{}, nil
+	case "signal":
+		t, err := p.target(kw)
+		if err != nil {
+			return nil, err
+		}
+		name := p.next()
+		if err := validName(name); err != nil {
+			return nil, p.errf("signal", "expected the signal's name after the process, got %q", name)
+		}
+		return Signal{Proc: t, Name: name}, nil
 	case "crash", "restart", "kill", "term", "start", "pause", "resume":
 		t, err := p.target(kw)
 		if err != nil {

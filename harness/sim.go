@@ -54,6 +54,9 @@ const (
 	// InputStop: the process is asked to stop (a Term fault); see
 	// Terminator.
 	InputStop
+	// InputSignal: a Signal fault named Tag fired (Arg 1) or was undone
+	// (Arg 0).
+	InputSignal
 )
 
 // Input is what the kernel hands a process in one step.
@@ -195,10 +198,11 @@ type Sim struct {
 	started  bool
 	// armed lists the aimed entries (indexes into faults) waiting for
 	// their cues, in schedule order.
-	armed    []int
-	cueNames map[string]bool
-	onFault  []func(FaultRecord)
-	states   []string // scratch for StateReporter
+	armed       []int
+	signalNames map[string]bool
+	cueNames    map[string]bool
+	onFault     []func(FaultRecord)
+	states      []string // scratch for StateReporter
 
 	nextRateID int
 	marks      map[string]int
@@ -342,6 +346,21 @@ func (s *Sim) AddCue(name string) {
 
 // Cues returns the declared cue names, sorted.
 func (s *Sim) Cues() []string { return SortedKeys(s.cueNames) }
+
+// AddSignal declares a signal the scenario's processes play (see Signal):
+// schedules may name only declared ones.
+func (s *Sim) AddSignal(name string) {
+	if err := validName(name); err != nil {
+		panic(fmt.Sprintf("hasim: signal name: %v", err))
+	}
+	if s.signalNames == nil {
+		s.signalNames = map[string]bool{}
+	}
+	s.signalNames[name] = true
+}
+
+// Signals returns the declared signal names, sorted.
+func (s *Sim) Signals() []string { return SortedKeys(s.signalNames) }
 
 // OnFault registers f to hear of every fault as it fires, just before it
 // takes effect: scenario observers mark the states it strikes (coverage).

@@ -322,12 +322,13 @@ func concatInts(parts ...[]int) []int {
 func equalInts(a, b []int) bool { return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b)) }
 
 // staticTopo is a Topology for validation tests.
-type staticTopo struct{ hosts, procs, roles, cues []string }
+type staticTopo struct{ hosts, procs, roles, cues, signals []string }
 
-func (t staticTopo) Hosts() []string { return t.hosts }
-func (t staticTopo) Procs() []string { return t.procs }
-func (t staticTopo) Roles() []string { return t.roles }
-func (t staticTopo) Cues() []string  { return t.cues }
+func (t staticTopo) Hosts() []string   { return t.hosts }
+func (t staticTopo) Procs() []string   { return t.procs }
+func (t staticTopo) Roles() []string   { return t.roles }
+func (t staticTopo) Cues() []string    { return t.cues }
+func (t staticTopo) Signals() []string { return t.signals }
 
 // panicMessage runs f and returns the panic's message; it fails if f returns.
 func panicMessage(t *testing.T, f func()) (msg string) {

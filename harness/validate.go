@@ -16,6 +16,8 @@ type Topology interface {
 	// Cues lists the cues the scenario's components give, which aimed
 	// entries may wait for.
 	Cues() []string
+	// Signals lists the signals the scenario's processes play (Signal).
+	Signals() []string
 }
 
 // ValidationError is a schedule that does not fit its scenario; it names the
@@ -68,6 +70,10 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 	for _, c := range topo.Cues() {
 		cues[c] = true
 	}
+	signals := map[string]bool{}
+	for _, c := range topo.Signals() {
+		signals[c] = true
+	}
 	known := func(m map[string]bool) string {
 		k := SortedKeys(m)
 		if len(k) > 12 {
@@ -114,12 +120,21 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 		for _, f := range e.Faults {
 			name := strings.Fields(f.String())[0]
 			if e.For > 0 && !f.Reversible() {
-				return fail("for", "%q cannot be undone; only partition, isolate, crash, kill, term, pause, clock rate, disk and net faults take \"for\"", name)
+				return fail("for", "%q cannot be undone; only partition, isolate, crash, kill, term, pause, clock rate, disk, net and signal faults take \"for\"", name)
 			}
 			wantProc := false
-			switch f.(type) {
+			switch f := f.(type) {
 			case Kill, Term, Start:
 				wantProc = true
+			case Signal:
+				wantProc = true
+				if !signals[f.Name] {
+					known := "none"
+					if len(signals) > 0 {
+						known = strings.Join(SortedKeys(signals), " ")
+					}
+					return fail("signal", "unknown signal %q (this scenario plays: %s)", f.Name, known)
+				}
 			}
 			for _, t := range f.targets() {
 				switch {

@@ -58,6 +58,9 @@ type Client struct {
 	calls    map[uint64]*apiCall
 	connTo   map[uint64]harness.ProcID // where each open connection goes, with Resolve
 	watches  map[uint64]*apiWatch
+	// gap: the watches lose their events (WatchGap); dropped counts them.
+	gap     bool
+	dropped int
 }
 
 type apiCall struct {
@@ -254,6 +257,10 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 			}
 		case Event:
 			if w := c.watches[m.ID]; w != nil {
+				if c.gap && m.Type != Error {
+					c.dropped++ // lost in the gap: the watch goes on from a later one
+					return true
+				}
 				if m.Type == Error {
 					delete(c.watches, m.ID)
 				}
@@ -269,6 +276,25 @@ func (c *Client) Handle(ctx *harness.Ctx, in harness.Input) bool {
 		return true
 	}
 	return false
+}
+
+// WatchGap starts (on) or ends a gap in the client's watches: while it
+// lasts their events are lost, as if each watch had been restarted from a
+// later resourceVersion, and what changed meanwhile is seen only when it
+// changes again or a relist reads it. A watch that ends (an error event)
+// still says so. It is a fault (the cluster's watch-gap signal), for the
+// controllers that trust their watches to see every change.
+func (c *Client) WatchGap(ctx *harness.Ctx, on bool) {
+	if on == c.gap {
+		return
+	}
+	c.gap = on
+	if on {
+		c.dropped = 0
+		ctx.Notef("watch gap: the watches lose their events")
+		return
+	}
+	ctx.Notef("watch gap over: %d events lost; the watches go on from later ones", c.dropped)
 }
 
 // idle is the HTTP/2 read-idle check of connection conn.

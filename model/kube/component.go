@@ -178,6 +178,11 @@ func (r *Replica) Step(ctx *harness.Ctx, in harness.Input) {
 		r.elector.Start(ctx)
 		r.ctl.Start(ctx, r)
 		return
+	case harness.InputSignal:
+		if in.Tag == SignalWatchGap {
+			r.client.WatchGap(ctx, in.Arg == 1)
+		}
+		return
 	case harness.InputStop:
 		if !r.elector.Leading() {
 			ctx.Exit(-1)
@@ -194,6 +199,12 @@ func (r *Replica) Step(ctx *harness.Ctx, in harness.Input) {
 		r.ctl.Handle(ctx, r, in)
 	}
 }
+
+// SignalWatchGap is the signal that makes a replica's watches lose their
+// events for a while (Client.WatchGap): "at 1m signal @active-mirror
+// watch-gap for 30s". Generated schedules send it to the registered
+// components.
+const SignalWatchGap = "watch-gap"
 
 // Terminates implements harness.Terminator: only a replica that releases
 // its lease on stop handles InputStop.

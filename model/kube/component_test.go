@@ -345,3 +345,53 @@ func TestRegisteredComponentWritesAreCues(t *testing.T) {
 		t.Errorf("generated faults never aim at the mirror's writes (and only at registered components'): %v", o.Cues)
 	}
 }
+
+// A watch-gap signal makes the active replica's watches lose their
+// events: the mirror misses the rescales made meanwhile and writes nothing
+// until a later change reaches it after the gap.
+func TestWatchGapLosesEvents(t *testing.T) {
+	sched, err := harness.ParseSchedule("at 50s signal @active-mirror watch-gap for 70s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &Scenario{Cfg: Config{ScaleEvery: 20 * time.Second, Components: []Elected{mirrorComponent(mirrorBugs{})}}}
+	res, err := harness.Run(harness.Config{Scenario: unjudged{sc}, Duration: 3 * time.Minute, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := res.Faults[0].Resolved["active-mirror"]
+	var lost int
+	var inGap, after []string
+	for _, line := range strings.Split(string(res.Trace), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.Contains(line, proc) {
+			continue
+		}
+		at, _ := time.ParseDuration(f[0] + "s")
+		if i := strings.Index(line, "watch gap over: "); i >= 0 {
+			fmt.Sscanf(line[i:], "watch gap over: %d events lost", &lost)
+		}
+		if strings.Contains(line, "issues update configmaps/"+mirrorName) {
+			if at > 51*time.Second && at < 120*time.Second {
+				inGap = append(inGap, line)
+			} else if at >= 120*time.Second {
+				after = append(after, line)
+			}
+		}
+	}
+	if lost == 0 {
+		t.Fatalf("%s lost no watch events in the gap", proc)
+	}
+	if len(inGap) > 0 {
+		t.Errorf("the mirror followed the ReplicaSet during the gap:\n%s", strings.Join(inGap, "\n"))
+	}
+	if len(after) == 0 {
+		t.Errorf("the mirror never caught up after the gap")
+	}
+	if o := sc.GenOptions(10 * time.Minute); !contains(o.Kinds, harness.KindSignal) || len(o.Signals) != 1 || !contains(o.Signals[0].Roles, "active-mirror") {
+		t.Errorf("generated faults do not send watch-gap to the mirror: kinds %v, signals %+v", o.Kinds, o.Signals)
+	}
+	if o := (&Scenario{}).GenOptions(10 * time.Minute); contains(o.Kinds, harness.KindSignal) {
+		t.Errorf("the default cluster's generated faults send signals: %v", o.Kinds)
+	}
+}

@@ -247,6 +247,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	for _, e := range c.components() {
 		s.AddCue(e.WriteCue()) // a schedule may aim at the built-in controllers' writes too
 	}
+	s.AddSignal(SignalWatchGap)
 	alive := func(p harness.ProcID, inc int) bool { return s.Running(p) && s.Incarnation(p) == inc }
 	sc.comps = c.components()
 	sc.races, sc.tenures = map[string]*election.Race{}, map[string]*tenureLog{}
@@ -462,10 +463,23 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 	if c.StandbyLB {
 		procs = append(procs, "lb/lb", "lb2/lb", "lb/keepalived", "lb2/keepalived")
 	}
+	kinds := append(append([]string(nil), harness.AllKinds...), harness.KindTerm)
+	var signals []harness.SignalSpec
+	if len(c.Components) > 0 {
+		// The registered components' watches lose events now and then
+		// (watch-gap); the built-in controllers' are left alone, so that
+		// the default cluster's schedules stay as they were.
+		gap := harness.SignalSpec{Name: SignalWatchGap}
+		for _, e := range c.Components {
+			gap.Roles = append(gap.Roles, e.Role())
+		}
+		kinds, signals = append(kinds, harness.KindSignal), []harness.SignalSpec{gap}
+	}
 	return harness.GenOptions{Duration: duration, Settle: c.Settle, Hosts: hosts, Procs: procs,
-		Roles: roles,
-		Kinds: append(append([]string(nil), harness.AllKinds...), harness.KindTerm),
-		Cues:  sc.cues(),
+		Roles:   roles,
+		Kinds:   kinds,
+		Signals: signals,
+		Cues:    sc.cues(),
 		// Long enough to outlast what the control plane's defences wait
 		// for: the LB's fall, a lease, the API availability grace, a
 		// kubelet's minute without its node lease.
