@@ -464,10 +464,12 @@ func (r *recorder) faults(ctx context.Context, sched []recFault, log *faultLog) 
 	}
 }
 
-// findLeader asks the members for the leader for up to 3s (an election
-// may be under way after the previous fault).
+// findLeader asks the members for the leader for up to 10s: an election
+// may be under way after the previous fault, and a member resumed from a
+// pause campaigns at a higher term (etcd 3.4 runs without pre-vote), which
+// on a loaded machine may take several rounds to settle.
 func (r *recorder) findLeader(ctx context.Context) int {
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if l := r.cluster.Leader(ctx, 300*time.Millisecond); l >= 0 {
 			return l
