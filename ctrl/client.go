@@ -76,6 +76,18 @@ func (c *Client) Get(_ context.Context, key client.ObjectKey, obj client.Object,
 // order. It takes a namespace and a label selector; field selectors and
 // paging are unsupported.
 func (c *Client) List(_ context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return c.h.spec.m.list(list, opts, func(k kindInfo) ([]kube.Object, error) {
+		_, inf, err := c.informer(list)
+		if err != nil {
+			return nil, err
+		}
+		return inf.List(), nil
+	})
+}
+
+// list sets list to the objects source gives for its kind that match the
+// options (a namespace and a label selector).
+func (m *Manager) list(list client.ObjectList, opts []client.ListOption, source func(kindInfo) ([]kube.Object, error)) error {
 	lo := (&client.ListOptions{}).ApplyOptions(opts)
 	switch {
 	case lo.FieldSelector != nil && !lo.FieldSelector.Empty():
@@ -83,19 +95,23 @@ func (c *Client) List(_ context.Context, list client.ObjectList, opts ...client.
 	case lo.Limit > 0 || lo.Continue != "":
 		return unsupported("paging a LIST (limit, continue)")
 	}
-	k, inf, err := c.informer(list)
+	k, err := m.kindOf(list)
+	if err != nil {
+		return err
+	}
+	objs, err := source(k)
 	if err != nil {
 		return err
 	}
 	items := []any{}
-	for _, o := range inf.List() {
+	for _, o := range objs {
 		if lo.Namespace != "" && o.Namespace() != lo.Namespace {
 			continue
 		}
 		if lo.LabelSelector != nil && !lo.LabelSelector.Matches(labels.Set(o.Labels)) {
 			continue
 		}
-		u, err := c.h.spec.m.unstructuredOf(o, k)
+		u, err := m.unstructuredOf(o, k)
 		if err != nil {
 			return err
 		}

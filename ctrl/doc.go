@@ -51,6 +51,25 @@
 // host's. Outside a bubble (harness.Run called directly) nothing sleeps and
 // user code reads the real clock.
 //
+// # Check
+//
+// Check(t, Setup) is the entry point for go test: rapid draws cases, each
+// a seed and a fault schedule generated for the cluster with the
+// reconcilers registered (faults on their processes and hosts, on the role
+// @active-<name>, aimed at their writes), kept inside leader election's
+// safety envelope. A process on host DriverHost, outside the fault model,
+// creates Setup.Objects and makes Setup.Changes through the load balancer.
+// Every verdict must hold: the cluster's own checks, invariant/<name> for
+// each of Setup.Invariants (judged on the ground truth, a State, at every
+// new store revision), and recovers-after-heal, which includes
+// Setup.Settled. A failure is shrunk and reported with its seed, schedule,
+// verdicts and one command that replays it (-hasim.replay=FILE); its
+// trace and the checkers' views go under FailureDir. The first case, every
+// RecheckEvery-th and the failure reported run twice: traces that differ
+// are reported as a nondeterministic reconciler, with the first line that
+// differs. Find is Check for tests that expect a failure; Fuzz is Check as
+// a fuzz target. The package example is a worked example.
+//
 // # What hasim serves
 //
 // Objects are converted through the user's scheme to the API model's

@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	hasim v0.0.0
 	k8s.io/apimachinery v0.37.2
+	pgregory.net/rapid v1.3.0
 	sigs.k8s.io/controller-runtime v0.25.3
 )
 

@@ -1,0 +1,189 @@
+package example
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// LabelFleet labels each drone with the name of its fleet.
+const LabelFleet = "example.com/fleet"
+
+// Resync is how often a fleet is reconciled when nothing changes.
+const Resync = 30 * time.Second
+
+// Bugs plants bugs in the reconciler; the zero value is the fixed
+// operator. Each is a class of bug that studies of real operators found
+// most often (stale reads, crashes between writes, lost updates).
+type Bugs struct {
+	// StaleList: drones are named with a fresh suffix (as generateName
+	// names them), and how many to create is decided from the cached List
+	// alone. The cache may not yet show the drones this replica, or the
+	// leader before it, just created (a new leader's informer lists from
+	// its API server's watch cache, which may lag), and it creates them
+	// again. The fix: deterministic names (<fleet>-<ordinal>), so that a
+	// create made twice is refused as AlreadyExists.
+	StaleList bool
+	// RecordAfterCreate: drones are named with a fresh suffix, created one
+	// at a time, and counted from status.drones, which a status write
+	// after each create records. A crash (or a failed status write)
+	// between the two writes leaves a drone unrecorded, and the next
+	// reconcile creates another. The fix: count what exists (the List),
+	// and make creates idempotent.
+	RecordAfterCreate bool
+	// BlindStatus: the status is written with a JSON merge patch without
+	// the resourceVersion precondition. A deposed leader's status write,
+	// held by a partition, lands after its successor's and overwrites a
+	// newer status with an older one (a lost update: observedGeneration
+	// goes back). The fix: Status().Update, conditional on the
+	// resourceVersion read, which the server refuses with a conflict once
+	// anything else wrote.
+	BlindStatus bool
+}
+
+// Reconciler is the Fleet operator: ordinary controller-runtime code.
+type Reconciler struct {
+	Client client.Client
+	Bugs   Bugs
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	var f Fleet
+	if err := r.Client.Get(ctx, req.NamespacedName, &f); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !f.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil // the garbage collector deletes its drones
+	}
+	drones, err := r.owned(ctx, &f)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if r.Bugs.RecordAfterCreate {
+		return r.reconcileRecorded(ctx, &f, drones)
+	}
+	count := int32(len(drones))
+	if r.Bugs.StaleList {
+		for i := count; i < f.Spec.Replicas; i++ {
+			if err := r.create(ctx, &f, generatedName(f.Name, int(i))); err != nil {
+				return reconcile.Result{}, err
+			}
+			count++
+		}
+	} else {
+		have := map[string]bool{}
+		for _, d := range drones {
+			have[d.Name] = true
+		}
+		for i := range int(f.Spec.Replicas) {
+			name := f.Name + "-" + strconv.Itoa(i)
+			if have[name] {
+				continue
+			}
+			switch err := r.create(ctx, &f, name); {
+			case apierrors.IsAlreadyExists(err):
+				// Made before, not yet in the cache: it counts.
+			case err != nil:
+				return reconcile.Result{}, err
+			}
+			count++
+		}
+	}
+	for i := range drones {
+		d := &drones[i]
+		if d.Spec.Version == f.Spec.Version {
+			continue
+		}
+		d.Spec.Version = f.Spec.Version
+		if err := r.Client.Update(ctx, d); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	return reconcile.Result{RequeueAfter: Resync}, r.writeStatus(ctx, &f, FleetStatus{Replicas: count, ObservedGeneration: f.Generation})
+}
+
+// reconcileRecorded is the RecordAfterCreate variant: one create per
+// reconcile, recorded in status afterwards.
+func (r *Reconciler) reconcileRecorded(ctx context.Context, f *Fleet, drones []Drone) (reconcile.Result, error) {
+	recorded := slices.Clone(f.Status.Drones)
+	if int32(len(recorded)) < f.Spec.Replicas {
+		name := generatedName(f.Name, len(recorded))
+		if err := r.create(ctx, f, name); err != nil {
+			return reconcile.Result{}, err
+		}
+		recorded = append(recorded, name)
+	}
+	for i := range drones {
+		d := &drones[i]
+		if d.Spec.Version != f.Spec.Version {
+			d.Spec.Version = f.Spec.Version
+			if err := r.Client.Update(ctx, d); err != nil {
+				return reconcile.Result{}, err
+			}
+		}
+	}
+	st := FleetStatus{Replicas: int32(len(recorded)), ObservedGeneration: f.Generation, Drones: recorded}
+	if err := r.writeStatus(ctx, f, st); err != nil {
+		return reconcile.Result{}, err
+	}
+	if int32(len(recorded)) < f.Spec.Replicas {
+		return reconcile.Result{Requeue: true}, nil
+	}
+	return reconcile.Result{RequeueAfter: Resync}, nil
+}
+
+// owned lists the fleet's drones from the cache: those labelled for it
+// whose controller is this fleet, and not being deleted.
+func (r *Reconciler) owned(ctx context.Context, f *Fleet) ([]Drone, error) {
+	var list DroneList
+	if err := r.Client.List(ctx, &list, client.InNamespace(f.Namespace), client.MatchingLabels{LabelFleet: f.Name}); err != nil {
+		return nil, err
+	}
+	var out []Drone
+	for _, d := range list.Items {
+		if ref := metav1.GetControllerOf(&d); ref != nil && ref.UID == f.UID && d.DeletionTimestamp.IsZero() {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// create creates a drone of the fleet, owned by it.
+func (r *Reconciler) create(ctx context.Context, f *Fleet, name string) error {
+	d := &Drone{ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name, Labels: map[string]string{LabelFleet: f.Name}},
+		Spec: DroneSpec{Version: f.Spec.Version}}
+	if err := controllerutil.SetControllerReference(f, d, r.Client.Scheme()); err != nil {
+		return err
+	}
+	return r.Client.Create(ctx, d)
+}
+
+// generatedName is a name with a fresh suffix, as the API server's
+// generateName would give: here from the clock (simulated under hasim).
+func generatedName(fleet string, i int) string {
+	return fmt.Sprintf("%s-%s", fleet, strconv.FormatInt(time.Now().UnixNano()/int64(time.Millisecond)+int64(i), 36))
+}
+
+// writeStatus writes the fleet's status if it changed: conditional on the
+// resourceVersion read, unless BlindStatus.
+func (r *Reconciler) writeStatus(ctx context.Context, f *Fleet, st FleetStatus) error {
+	if f.Status.Replicas == st.Replicas && f.Status.ObservedGeneration == st.ObservedGeneration && slices.Equal(f.Status.Drones, st.Drones) {
+		return nil
+	}
+	if r.Bugs.BlindStatus {
+		patch := client.MergeFrom(f.DeepCopy())
+		f.Status = st
+		return r.Client.Status().Patch(ctx, f, patch)
+	}
+	f.Status = st
+	return r.Client.Status().Update(ctx, f)
+}
