@@ -140,6 +140,9 @@ func (f *Failure) String() string { return f.Report }
 // parallel tests.
 func Check(t *testing.T, s Setup) {
 	t.Helper()
+	if soakOrRepro(t, s) {
+		return
+	}
 	if *replayFlag != "" {
 		replay(t, t.Name(), s)
 		return
@@ -294,6 +297,15 @@ func (r *runner) build() (*Manager, kube.Config, []plannedWrite, error) {
 // run runs a case: with its trace kept in memory when keep is set, and the
 // checkers' views written to artifacts when it is not "".
 func (r *runner) run(c caseSpec, keep bool, artifacts string) (outcome, error) {
+	trace := harness.TraceOptions{Off: true}
+	if keep {
+		trace = harness.TraceOptions{Keep: true}
+	}
+	return r.runTraced(c, trace, artifacts)
+}
+
+// runTraced runs a case with the trace options given.
+func (r *runner) runTraced(c caseSpec, trace harness.TraceOptions, artifacts string) (outcome, error) {
 	m, cfg, writes, err := r.build()
 	if err != nil {
 		return outcome{}, err
@@ -314,10 +326,6 @@ func (r *runner) run(c caseSpec, keep bool, artifacts string) (outcome, error) {
 	}
 	if artifacts != "" {
 		j.SetArtifacts(artifacts)
-	}
-	trace := harness.TraceOptions{Off: true}
-	if keep {
-		trace = harness.TraceOptions{Keep: true}
 	}
 	res, err := m.Run(r.t, harness.Config{Scenario: &withDriver{Cluster: j, writes: writes}, Duration: r.s.Duration, Trace: trace}, c.seed, c.sched)
 	if err != nil {

@@ -17,17 +17,33 @@ import (
 // with the smallest schedule found so far. It returns that schedule and the
 // number of runs it took.
 func Shrink(build func() (Scenario, error), seed uint64, d time.Duration, sched harness.Schedule, want []harness.CheckName, maxRuns int) (harness.Schedule, int, error) {
+	var buildErr error
+	run := func(s harness.Schedule) (harness.Result, error) {
+		sc, err := build()
+		if err != nil {
+			buildErr = err
+			return harness.Result{}, err
+		}
+		return harness.Run(harness.Config{Scenario: sc, Duration: d, Trace: harness.TraceOptions{Off: true}}, seed, s)
+	}
+	small, runs, err := ShrinkWith(run, sched, want, maxRuns)
+	if buildErr != nil {
+		return sched, runs, buildErr
+	}
+	return small, runs, err
+}
+
+// ShrinkWith is Shrink for runs made another way (a test binary's, in
+// its synctest bubble): run runs the case with a schedule (an error: that
+// schedule does not count).
+func ShrinkWith(run func(harness.Schedule) (harness.Result, error), sched harness.Schedule, want []harness.CheckName, maxRuns int) (harness.Schedule, int, error) {
 	runs := 0
 	fails := func(s harness.Schedule) (bool, error) {
 		if maxRuns > 0 && runs >= maxRuns {
 			return false, errBudget
 		}
-		sc, err := build()
-		if err != nil {
-			return false, err
-		}
 		runs++
-		res, err := harness.Run(harness.Config{Scenario: sc, Duration: d, Trace: harness.TraceOptions{Off: true}}, seed, s)
+		res, err := run(s)
 		if err != nil {
 			return false, nil // an invalid smaller schedule just does not count
 		}

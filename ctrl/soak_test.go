@@ -1,0 +1,123 @@
+package ctrl
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"hasim/checkers/judge/scenarios"
+)
+
+// underHasim reports whether hasim started this binary (a soak worker or
+// a replay).
+func underHasim() bool {
+	return os.Getenv(scenarios.WorkerEnv) != "" || os.Getenv(scenarios.ReproEnv) != ""
+}
+
+// TestSoakSubjectBroken is the failing subject of TestSoakExec: the widget
+// reconciler under an invariant that breaks once its config exists. It
+// runs only under hasim.
+func TestSoakSubjectBroken(t *testing.T) {
+	if !underHasim() {
+		t.Skip("the subject of TestSoakExec: it runs under hasim soak --exec and hasim repro")
+	}
+	s := widgetSetup(func(c client.Client) reconcile.Reconciler { return &widgetReconciler{c: c} })
+	s.Invariants = func() []Invariant {
+		return []Invariant{{Name: "never-configured", Check: func(st State) error {
+			var cfg WidgetConfig
+			if st.Get(client.ObjectKey{Namespace: "default", Name: configName("w1")}, &cfg) == nil {
+				return errors.New("the config exists")
+			}
+			return nil
+		}}}
+	}
+	Check(t, s)
+}
+
+// hasimCLI builds the hasim command into dir and returns its path.
+func hasimCLI(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "hasim")
+	if out, err := exec.Command("go", "build", "-o", bin, "hasim/cmd/hasim").CombinedOutput(); err != nil {
+		t.Fatalf("go build hasim: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// run runs a command and returns its exit code and output.
+func runCmd(t *testing.T, name string, args ...string) (int, string) {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return exit.ExitCode(), string(out)
+	case err != nil:
+		t.Fatalf("%s: %v", name, err)
+	}
+	return 0, string(out)
+}
+
+// hasim soak --exec runs this test binary as its workers: a passing
+// test's seeds all pass, a failing one's fail, each with a failure file
+// (and a shrunk one) that hasim repro replays through the binary; hasim
+// report merges the results.
+func TestSoakExec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the hasim command")
+	}
+	dir := t.TempDir()
+	hasim := hasimCLI(t, dir)
+	soak := func(name, test string) (int, string) {
+		out := filepath.Join(dir, name)
+		code, text := runCmd(t, hasim, "soak", "--out", out, "--seeds", "4", "--workers", "2", "--verify-every", "2",
+			"--exec", os.Args[0], "--", "-test.run=^"+test+"$")
+		return code, out + "\n" + text
+	}
+	code, text := soak("ok", "TestCheckPassesTheWidgetReconciler")
+	okDir, _, _ := strings.Cut(text, "\n")
+	if code != 0 {
+		t.Fatalf("soak of a passing test: exit %d\n%s", code, text)
+	}
+	code, text = soak("broken", "TestSoakSubjectBroken")
+	brokenDir, _, _ := strings.Cut(text, "\n")
+	if code != 1 {
+		t.Fatalf("soak of a failing test: exit %d, want 1\n%s", code, text)
+	}
+	var rep struct {
+		Seeds, Failures int
+		Verified        int                 `json:"determinism_verified"`
+		ByCheck         map[string][]uint64 `json:"by_check"`
+	}
+	code, text = runCmd(t, hasim, "report", "--json", okDir)
+	if err := json.Unmarshal([]byte(text), &rep); err != nil || code != 0 || rep.Seeds != 4 || rep.Failures != 0 || rep.Verified == 0 {
+		t.Fatalf("report of the passing soak: exit %d, %+v (%v)\n%s", code, rep, err, text)
+	}
+	code, text = runCmd(t, hasim, "report", "--json", brokenDir)
+	if err := json.Unmarshal([]byte(text), &rep); err != nil || code != 1 || rep.Seeds != 4 || rep.Failures != 4 || len(rep.ByCheck["invariant/never-configured"]) != 4 {
+		t.Fatalf("report of the failing soak: exit %d, %+v (%v)\n%s", code, rep, err, text)
+	}
+	shrunk, _ := filepath.Glob(filepath.Join(brokenDir, "failures", "*-shrunk.json"))
+	files, _ := filepath.Glob(filepath.Join(brokenDir, "failures", "failure-*.json"))
+	if len(files) == 0 {
+		t.Fatal("no failure files")
+	}
+	replay := files[0]
+	if len(shrunk) > 0 {
+		replay = shrunk[0]
+	}
+	code, text = runCmd(t, hasim, "repro", "--out", filepath.Join(dir, "repro"), replay)
+	if code != 1 || !strings.Contains(text, "identical to the recorded run") || !strings.Contains(text, "invariant/never-configured") {
+		t.Fatalf("repro %s: exit %d, want 1 (the failure recurs)\n%s", replay, code, text)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repro", "trace.txt")); err != nil {
+		t.Errorf("repro --out wrote no trace: %v", err)
+	}
+}
