@@ -327,10 +327,13 @@ func (r *runner) runTraced(c caseSpec, trace harness.TraceOptions, artifacts str
 	if artifacts != "" {
 		j.SetArtifacts(artifacts)
 	}
+	start := time.Now() //detlint:allow wallclock the run's real duration, measured outside the bubble
 	res, err := m.Run(r.t, harness.Config{Scenario: &withDriver{Cluster: j, writes: writes}, Duration: r.s.Duration, Trace: trace}, c.seed, c.sched)
 	if err != nil {
 		return outcome{}, err
 	}
+	// Inside the bubble the run's own wall clock is simulated time.
+	res.Wall = time.Since(start) //detlint:allow wallclock as above
 	out := outcome{res: res, paths: j.ArtifactPaths()}
 	for _, v := range res.Verdicts {
 		if v.Fails() {

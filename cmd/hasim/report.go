@@ -167,6 +167,9 @@ func mergeReports(dirs []string) (*report, error) {
 		key := string(spec) + "|" + cfg.SimDuration
 		if specKey == "" {
 			specKey, rep.Spec, rep.SimDuration = key, spec, cfg.SimDuration
+			if cfg.SimDuration == "" {
+				rep.SimDuration = "the test's own simulated time" // an exec soak without --sim-duration
+			}
 		} else if key != specKey {
 			return nil, usagef("%s: a soak of another configuration than %s; report merges shards of one soak", dir, dirs[0])
 		}
