@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,17 +83,7 @@ func (r *runner) serveSoak(configPath string) error {
 			return scenarios.SoakResult{}, nil, err
 		}
 		res := out.res
-		result := scenarios.SoakResult{Class: "ok", Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
-			SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events, Marks: res.Marks}
-		var broke []harness.CheckName
-		for _, v := range res.Verdicts {
-			result.Checks[string(v.Check)] = scenarios.Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
-			if v.Fails() {
-				broke = append(broke, v.Check)
-			} else if v.Status == harness.Violated && v.Outside != "" {
-				result.Class = scenarios.ClassOutside
-			}
-		}
+		result, broke := scenarios.NewSoakResult(seed, res)
 		if len(broke) == 0 {
 			passed++
 			if cfg.VerifyEvery <= 0 || passed%cfg.VerifyEvery != 0 {
@@ -119,7 +108,6 @@ func (r *runner) serveSoak(configPath string) error {
 			f.Class = scenarios.ClassDivergence
 			return result, nil, send(scenarios.WorkerMsg{Seed: seed, Kind: scenarios.MsgFound, Failure: &f})
 		}
-		slices.Sort(broke)
 		result.Class, result.Detail = scenarios.ClassViolation, joinChecks(broke)+" violated"
 		f := scenarios.NewExecFailure(scenarios.ExecSpec{}, seed, r.s.Duration, c.sched, res, "soak")
 		f.Class = scenarios.ClassViolation

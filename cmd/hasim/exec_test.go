@@ -65,15 +65,7 @@ func fakeUserBinary() int {
 		if err != nil {
 			return scenarios.SoakResult{}, nil, err
 		}
-		r := scenarios.SoakResult{Class: "ok", Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
-			SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events}
-		var broke []harness.CheckName
-		for _, v := range res.Verdicts {
-			r.Checks[string(v.Check)] = scenarios.Verdict{Verdict: v.Status, Detail: v.Detail}
-			if v.Fails() {
-				broke = append(broke, v.Check)
-			}
-		}
+		r, broke := scenarios.NewSoakResult(seed, res)
 		if len(broke) == 0 {
 			return r, nil, nil
 		}

@@ -833,18 +833,8 @@ func soakSeed(cfg scenarios.SoakConfig, seed uint64, d time.Duration, send func(
 	if err != nil {
 		return scenarios.SoakResult{}, nil, err
 	}
-	r := scenarios.SoakResult{Seed: seed, Class: "ok", Settings: c.Settings, Checks: map[string]scenarios.Verdict{}, TraceHash: res.TraceHash,
-		SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events, Marks: res.Marks}
-	var violated []harness.CheckName
-	for _, v := range res.Verdicts {
-		r.Checks[string(v.Check)] = scenarios.Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
-		if v.Fails() {
-			violated = append(violated, v.Check)
-		} else if v.Status == harness.Violated && v.Outside != "" {
-			r.Class = scenarios.ClassOutside
-		}
-	}
-	slices.Sort(violated)
+	r, violated := scenarios.NewSoakResult(seed, res)
+	r.Settings = c.Settings
 	if len(violated) == 0 {
 		*passed++
 		if cfg.VerifyEvery > 0 && *passed%cfg.VerifyEvery == 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -74,6 +75,26 @@ type SoakResult struct {
 	Failure     string             `json:"failure_file,omitempty"`
 	Detail      string             `json:"detail,omitempty"`
 	Verified    bool               `json:"determinism_verified,omitempty"`
+}
+
+// NewSoakResult is the result of a seed's run: class "ok", or
+// ClassOutside when its only violations came outside their envelopes; it
+// also returns the checks that fail the run, sorted (the caller makes the
+// class a failure's when there are any).
+func NewSoakResult(seed uint64, res harness.Result) (SoakResult, []harness.CheckName) {
+	r := SoakResult{Seed: seed, Class: "ok", Checks: map[string]Verdict{}, TraceHash: res.TraceHash,
+		SimSeconds: res.SimTime.Seconds(), WallSeconds: res.Wall.Seconds(), Events: res.Events, Marks: res.Marks}
+	var failed []harness.CheckName
+	for _, v := range res.Verdicts {
+		r.Checks[string(v.Check)] = Verdict{Verdict: v.Status, Detail: v.Detail, Outside: v.Outside, Advisory: v.Advisory}
+		if v.Fails() {
+			failed = append(failed, v.Check)
+		} else if v.Status == harness.Violated && v.Outside != "" {
+			r.Class = ClassOutside
+		}
+	}
+	slices.Sort(failed)
+	return r, failed
 }
 
 // ClassOutside is the class of a seed whose only violations came outside
