@@ -152,17 +152,18 @@ type Replica struct {
 	bugs    model.Bugs
 	res     []Resource
 
-	ctl     Controller
-	client  Client
-	lock    LeaseLock
-	elector election.Elector
+	ctl      Controller
+	client   Client
+	writeCue string // the component's WriteCue, made once
+	lock     LeaseLock
+	elector  election.Elector
 }
 
 // Step implements harness.Process.
 func (r *Replica) Step(ctx *harness.Ctx, in harness.Input) {
 	switch in.Kind {
 	case harness.InputStart:
-		r.ctl = r.comp.New()
+		r.ctl, r.writeCue = r.comp.New(), r.comp.WriteCue()
 		id := election.Identity(ctx)
 		r.client = Client{Server: r.server, ID: ctx.ClientID(0), Agent: id}
 		r.lock = LeaseLock{Lease: r.comp.LeaseRef(), Client: &r.client, Timeout: r.timings.ClientTimeout}
@@ -248,7 +249,7 @@ func (r *Replica) Write(ctx *harness.Ctx, req Request, cb func(Response)) {
 	}
 	ctx.Notef("%s issues %s", r.elector.Identity, what)
 	r.hooks.issued(ctx, r.comp.LeaseRef(), r.elector.Identity, id, what)
-	ctx.Cue(r.comp.WriteCue(), 0)
+	ctx.Cue(r.writeCue, 0)
 }
 
 // Report tells the scenario's observers a fact about what the controller
