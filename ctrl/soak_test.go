@@ -21,24 +21,13 @@ func underHasim() bool {
 	return os.Getenv(scenarios.WorkerEnv) != "" || os.Getenv(scenarios.ReproEnv) != ""
 }
 
-// TestSoakSubjectBroken is the failing subject of TestSoakExec: the widget
-// reconciler under an invariant that breaks once its config exists. It
-// runs only under hasim.
+// TestSoakSubjectBroken is the failing subject of TestSoakExec (see
+// brokenWidgetSetup). It runs only under hasim.
 func TestSoakSubjectBroken(t *testing.T) {
 	if !underHasim() {
 		t.Skip("the subject of TestSoakExec: it runs under hasim soak --exec and hasim repro")
 	}
-	s := widgetSetup(func(c client.Client) reconcile.Reconciler { return &widgetReconciler{c: c} })
-	s.Invariants = func() []Invariant {
-		return []Invariant{{Name: "never-configured", Check: func(st State) error {
-			var cfg WidgetConfig
-			if st.Get(client.ObjectKey{Namespace: "default", Name: configName("w1")}, &cfg) == nil {
-				return errors.New("the config exists")
-			}
-			return nil
-		}}}
-	}
-	Check(t, s)
+	Check(t, brokenWidgetSetup())
 }
 
 // hasimCLI builds the hasim command into dir and returns its path.
@@ -119,5 +108,62 @@ func TestSoakExec(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "repro", "trace.txt")); err != nil {
 		t.Errorf("repro --out wrote no trace: %v", err)
+	}
+}
+
+// brokenWidgetSetup is the widget reconciler under an invariant that
+// breaks once its config exists: every case fails.
+func brokenWidgetSetup() Setup {
+	s := widgetSetup(func(c client.Client) reconcile.Reconciler { return &widgetReconciler{c: c} })
+	s.Invariants = func() []Invariant {
+		return []Invariant{{Name: "never-configured", Check: func(st State) error {
+			var cfg WidgetConfig
+			if st.Get(client.ObjectKey{Namespace: "default", Name: configName("w1")}, &cfg) == nil {
+				return errors.New("the config exists")
+			}
+			return nil
+		}}}
+	}
+	return s
+}
+
+// TestReplaySubject fails under Check when TestReplayCommand starts it
+// ($HASIM_CTRL_REPLAY_SUBJECT), and replays with -hasim.replay.
+func TestReplaySubject(t *testing.T) {
+	if os.Getenv("HASIM_CTRL_REPLAY_SUBJECT") == "" && *replayFlag == "" {
+		t.Skip("the subject of TestReplayCommand")
+	}
+	Check(t, brokenWidgetSetup())
+}
+
+// The replay command a failing Check prints replays the case exactly: it
+// fails again, with the recorded trace hash.
+func TestReplayCommand(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReplaySubject$", "-test.count=1")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "HASIM_CTRL_REPLAY_SUBJECT=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the failing subject passed:\n%s", out)
+	}
+	_, after, ok := strings.Cut(string(out), "-hasim.replay=")
+	if !ok {
+		t.Fatalf("no replay command in the report:\n%s", out)
+	}
+	casePath := strings.Fields(after)[0]
+	data, err := os.ReadFile(casePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded string
+	for _, line := range strings.Split(string(data), "\n") {
+		if h, ok := strings.CutPrefix(line, "trace-hash "); ok {
+			recorded = h
+		}
+	}
+	code, text := runCmd(t, os.Args[0], "-test.run=^TestReplaySubject$", "-test.count=1", "-test.v", "-hasim.replay="+casePath)
+	if code == 0 || !strings.Contains(text, "fails: invariant/never-configured violated") ||
+		recorded == "" || !strings.Contains(text, "(hash "+recorded+")") || strings.Contains(text, "differs from the one recorded") {
+		t.Fatalf("replay of %s (recorded hash %s): exit %d\n%s", casePath, recorded, code, text)
 	}
 }
