@@ -34,10 +34,12 @@ type Bugs struct {
 	StaleList bool
 	// RecordAfterCreate: drones are named with a fresh suffix, created one
 	// at a time, and counted from status.drones, which a status write
-	// after each create records. A crash (or a failed status write)
-	// between the two writes leaves a drone unrecorded, and the next
-	// reconcile creates another. The fix: count what exists (the List),
-	// and make creates idempotent.
+	// after each create records. In-memory expectations (the drones this
+	// replica created that its cached status does not yet show, as the
+	// ReplicaSet controller keeps) make it right while nothing fails; a
+	// crash or a failover between the two writes loses them, and the
+	// successor, trusting the status, creates another drone. The fix:
+	// count what exists (the List), and make creates idempotent.
 	RecordAfterCreate bool
 	// BlindStatus: the status is written with a JSON merge patch without
 	// the resourceVersion precondition. A deposed leader's status write,
@@ -53,6 +55,9 @@ type Bugs struct {
 type Reconciler struct {
 	Client client.Client
 	Bugs   Bugs
+	// expected are the drones the RecordAfterCreate variant created and
+	// its cached status does not yet record, by fleet (namespace/name).
+	expected map[string][]string
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -111,16 +116,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return reconcile.Result{RequeueAfter: Resync}, r.writeStatus(ctx, &f, FleetStatus{Replicas: count, ObservedGeneration: f.Generation})
 }
 
-// reconcileRecorded is the RecordAfterCreate variant: one create per
-// reconcile, recorded in status afterwards.
+// reconcileRecorded is the RecordAfterCreate variant: it counts the drones
+// that status.drones records, creates one at a time and records each with
+// a status write after the create. Its reads of its own status come from
+// the cache, which lags its writes; so, as Kubernetes' ReplicaSet
+// controller keeps expectations of the creates it made and has not yet
+// observed, it remembers the drones it created until the cached status
+// records them. That memory is what a crash, or a failover, loses.
 func (r *Reconciler) reconcileRecorded(ctx context.Context, f *Fleet, drones []Drone) (reconcile.Result, error) {
+	key := f.Namespace + "/" + f.Name
+	if r.expected == nil {
+		r.expected = map[string][]string{}
+	}
 	recorded := slices.Clone(f.Status.Drones)
-	if int32(len(recorded)) < f.Spec.Replicas {
-		name := generatedName(f.Name, len(recorded))
+	// Expectations the cached status records are met.
+	r.expected[key] = slices.DeleteFunc(r.expected[key], func(name string) bool { return slices.Contains(recorded, name) })
+	known := append(recorded, r.expected[key]...)
+	if int32(len(known)) < f.Spec.Replicas {
+		name := generatedName(f.Name, len(known))
 		if err := r.create(ctx, f, name); err != nil {
 			return reconcile.Result{}, err
 		}
-		recorded = append(recorded, name)
+		r.expected[key] = append(r.expected[key], name)
+		known = append(known, name)
+	}
+	st := FleetStatus{Replicas: int32(len(known)), ObservedGeneration: f.Generation, Drones: known}
+	if err := r.writeStatus(ctx, f, st); err != nil {
+		return reconcile.Result{}, err
 	}
 	for i := range drones {
 		d := &drones[i]
@@ -131,11 +153,7 @@ func (r *Reconciler) reconcileRecorded(ctx context.Context, f *Fleet, drones []D
 			}
 		}
 	}
-	st := FleetStatus{Replicas: int32(len(recorded)), ObservedGeneration: f.Generation, Drones: recorded}
-	if err := r.writeStatus(ctx, f, st); err != nil {
-		return reconcile.Result{}, err
-	}
-	if int32(len(recorded)) < f.Spec.Replicas {
+	if int32(len(known)) < f.Spec.Replicas {
 		return reconcile.Result{Requeue: true}, nil
 	}
 	return reconcile.Result{RequeueAfter: Resync}, nil
