@@ -96,13 +96,15 @@ func (m *Manager) metaToModel(v any, o *kube.Object) error {
 			o.Generation, err = toInt64(val)
 		case "labels":
 			o.Labels, err = toStringMap(val)
+		case "annotations":
+			o.Annotations, err = toStringMap(val)
 		case "finalizers":
 			o.Finalizers, err = toStrings(key, val)
 		case "ownerReferences":
 			o.OwnerRefs, err = m.ownerRefsToModel(val)
 		case "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink":
 			// Set by the server, which ignores them in a request body.
-		default: // annotations, generateName, managedFields, ...
+		default: // generateName, managedFields, ...
 			if !empty(val) {
 				return unsupported("metadata.%s (the API model does not store it)", key)
 			}
@@ -124,8 +126,7 @@ func (m *Manager) metaToModel(v any, o *kube.Object) error {
 }
 
 // ownerRefsToModel converts ownerReferences: the API model names an
-// owner's kind by its resource ("widgets"). blockOwnerDeletion is dropped:
-// it matters to foreground deletion only, which the model does not have.
+// owner's kind by its resource ("widgets").
 func (m *Manager) ownerRefsToModel(v any) ([]kube.OwnerRef, error) {
 	list, ok := v.([]any)
 	if !ok {
@@ -142,8 +143,9 @@ func (m *Manager) ownerRefsToModel(v any) ([]kube.OwnerRef, error) {
 		name, _ := r["name"].(string)
 		uid, _ := r["uid"].(string)
 		controller, _ := r["controller"].(bool)
+		block, _ := r["blockOwnerDeletion"].(bool)
 		out = append(out, kube.OwnerRef{APIVersion: apiVersion, Kind: m.resourceFor(apiVersion, kind), Name: name,
-			UID: uid, Controller: controller})
+			UID: uid, Controller: controller, BlockOwnerDeletion: block})
 	}
 	return out, nil
 }
@@ -198,12 +200,22 @@ func (m *Manager) unstructuredOf(o kube.Object, k kindInfo) (map[string]any, err
 		}
 		md["labels"] = labels
 	}
+	if len(o.Annotations) > 0 {
+		ann := make(map[string]any, len(o.Annotations))
+		for _, key := range sortedKeys(o.Annotations) {
+			ann[key] = o.Annotations[key]
+		}
+		md["annotations"] = ann
+	}
 	if len(o.OwnerRefs) > 0 {
 		refs := make([]any, 0, len(o.OwnerRefs))
 		for _, r := range o.OwnerRefs {
 			ref := map[string]any{"apiVersion": r.APIVersion, "kind": m.kindFor(r.APIVersion, r.Kind), "name": r.Name, "uid": r.UID}
 			if r.Controller {
 				ref["controller"] = true
+			}
+			if r.BlockOwnerDeletion {
+				ref["blockOwnerDeletion"] = true
 			}
 			refs = append(refs, ref)
 		}
@@ -292,7 +304,7 @@ func (m *Manager) patchToModel(data []byte) (string, int64, error) {
 			for _, mk := range sortedKeys(md) {
 				val := md[mk]
 				switch mk {
-				case "labels", "finalizers":
+				case "labels", "annotations", "finalizers":
 				case "ownerReferences":
 					if list, ok := val.([]any); ok {
 						for _, item := range list {
@@ -300,7 +312,6 @@ func (m *Manager) patchToModel(data []byte) (string, int64, error) {
 								apiVersion, _ := r["apiVersion"].(string)
 								kind, _ := r["kind"].(string)
 								r["kind"] = string(m.resourceFor(apiVersion, kind))
-								delete(r, "blockOwnerDeletion")
 							}
 						}
 					}

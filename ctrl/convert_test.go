@@ -47,8 +47,7 @@ func TestResourcesAreTheWatchedKinds(t *testing.T) {
 }
 
 // A typed object becomes the API model's generic object (owners named by
-// their resource), and comes back as it was, less what the model does not
-// hold (blockOwnerDeletion).
+// their resource), and comes back as it was.
 func TestTypedObjectRoundTrip(t *testing.T) {
 	m := testManager(t)
 	in := ownedConfig()
@@ -58,7 +57,7 @@ func TestTypedObjectRoundTrip(t *testing.T) {
 	}
 	want := kube.Object{Kind: widgetConfigs, Name: "default/w1-config", RV: 17, APIVersion: "example.com/v1", UID: "u-2",
 		Labels: map[string]string{"widget": "w1"}, Finalizers: []string{"example.com/keep"}, Generation: 3,
-		OwnerRefs: []kube.OwnerRef{{APIVersion: "example.com/v1", Kind: widgets, Name: "w1", UID: "u-1", Controller: true}},
+		OwnerRefs: []kube.OwnerRef{{APIVersion: "example.com/v1", Kind: widgets, Name: "w1", UID: "u-1", Controller: true, BlockOwnerDeletion: true}},
 		Spec:      `{"data":{"message":"hi","size":"3"}}`}
 	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("toModel:\n got %+v\nwant %+v", o, want)
@@ -67,7 +66,6 @@ func TestTypedObjectRoundTrip(t *testing.T) {
 	if err := m.fromModel(o, k, &out); err != nil {
 		t.Fatal(err)
 	}
-	in.OwnerReferences[0].BlockOwnerDeletion = nil
 	in.TypeMeta = metav1.TypeMeta{APIVersion: "example.com/v1", Kind: "WidgetConfig"}
 	if !reflect.DeepEqual(&out, in) {
 		t.Fatalf("fromModel:\n got %+v\nwant %+v", out, *in)
@@ -120,7 +118,6 @@ func TestUnstructuredObjects(t *testing.T) {
 func TestUnsupportedMetadataIsRefused(t *testing.T) {
 	m := testManager(t)
 	for name, mutate := range map[string]func(*WidgetConfig){
-		"annotations":  func(c *WidgetConfig) { c.Annotations = map[string]string{"a": "b"} },
 		"generateName": func(c *WidgetConfig) { c.Name, c.GenerateName = "", "w1-" },
 		"no namespace": func(c *WidgetConfig) { c.Namespace = "" },
 	} {
@@ -155,15 +152,21 @@ func TestMergePatchToModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"metadata":{"ownerReferences":[{"apiVersion":"example.com/v1","controller":true,"kind":"widgets","name":"w1","uid":"u-1"}]},"spec":{"data":{"size":"4"}}}`
+	want := `{"metadata":{"ownerReferences":[{"apiVersion":"example.com/v1","blockOwnerDeletion":true,"controller":true,"kind":"widgets","name":"w1","uid":"u-1"}]},"spec":{"data":{"size":"4"}}}`
 	if body != want || rv != 17 {
 		t.Fatalf("patch %s rv %d,\nwant %s rv 17", body, rv, want)
+	}
+	named := before.DeepCopy()
+	named.GenerateName = "w1-"
+	data, _ = client.MergeFrom(before).Data(named)
+	if _, _, err := m.patchToModel(data); err == nil || !strings.Contains(err.Error(), Unsupported) {
+		t.Errorf("a patch of generateName: %v", err)
 	}
 	annotated := before.DeepCopy()
 	annotated.Annotations = map[string]string{"a": "b"}
 	data, _ = client.MergeFrom(before).Data(annotated)
-	if _, _, err := m.patchToModel(data); err == nil || !strings.Contains(err.Error(), Unsupported) {
-		t.Errorf("a patch of annotations: %v", err)
+	if body, _, err := m.patchToModel(data); err != nil || body != `{"metadata":{"annotations":{"a":"b"}}}` {
+		t.Errorf("a patch of annotations: %s, %v", body, err)
 	}
 }
 

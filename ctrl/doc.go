@@ -74,17 +74,18 @@
 //
 // Objects are converted through the user's scheme to the API model's
 // generic objects (see hasim/model/kube's generic.go): name and namespace,
-// uid, resourceVersion, generation, labels, ownerReferences (with their
-// controller flag), finalizers, deletionTimestamp, spec and status. The
+// uid, resourceVersion, generation, labels, annotations, ownerReferences
+// (with their controller and blockOwnerDeletion flags), finalizers,
+// deletionTimestamp, spec and status. The
 // kinds a reconciler names in For and Owns are registered with the cluster
 // as custom resources (Manager.Resources). Whatever the model does not hold
 // is refused with an error that says "unsupported by hasim" rather than
-// dropped: annotations, generateName, managedFields, top-level fields
+// dropped: generateName, managedFields, top-level fields
 // other than spec and status, server-side apply, patch types other than a
 // JSON merge patch, dry runs, field selectors, paging, DeleteAllOf,
 // foreground or orphan deletion, uid preconditions, subresources other
 // than status, and reads of kinds the reconciler does not watch (reads
 // come from its informers). Silently dropped, because the model has no
-// place for them and they change nothing it models: an ownerReference's
-// blockOwnerDeletion, creationTimestamp, and a delete's grace period.
+// place for them and they change nothing it models: creationTimestamp,
+// and a delete's grace period.
 package ctrl

@@ -91,8 +91,10 @@ type Object struct {
 	APIVersion string
 	UID        string
 	Labels     map[string]string
-	OwnerRefs  []OwnerRef
-	Finalizers []string
+	// Annotations are free-form metadata (not selectable).
+	Annotations map[string]string
+	OwnerRefs   []OwnerRef
+	Finalizers  []string
 	// DeletionTimestamp is when deletion began, on the API server's
 	// clock (0: not being deleted).
 	DeletionTimestamp time.Duration

@@ -13,8 +13,9 @@ import (
 
 // Generic objects: any resource registered with the cluster
 // (Config.Resources), such as a user's custom resource, carries
-// Kubernetes' object metadata (uid, labels, ownerReferences, finalizers,
-// deletionTimestamp, generation) and its spec and status as opaque JSON.
+// Kubernetes' object metadata (uid, labels, annotations,
+// ownerReferences, finalizers, deletionTimestamp, generation) and its spec
+// and status as opaque JSON.
 // The API servers treat them as kube-apiserver treats a custom resource
 // with the status subresource:
 //   - create assigns the uid and generation 1 and drops the status;
@@ -29,7 +30,9 @@ import (
 //     (and bumps its generation); no finalizer may be added to it then,
 //     and the update that removes its last finalizer deletes it;
 //   - ownerReferences need an apiVersion, kind, name (in the object's
-//     namespace) and uid, and at most one is the controller; labels and
+//     namespace) and uid, and at most one is the controller (their
+//     blockOwnerDeletion is kept; it matters to foreground deletion only,
+//     which the model does not have); labels, annotation keys and
 //     finalizers are checked too; validation failures answer 422;
 //   - LIST takes a label selector.
 //
@@ -62,6 +65,9 @@ type OwnerRef struct {
 	Name       string `json:"name"` // in the dependent's namespace
 	UID        string `json:"uid"`
 	Controller bool   `json:"controller,omitempty"`
+	// BlockOwnerDeletion is stored and served; it matters to foreground
+	// deletion only, which the model does not have.
+	BlockOwnerDeletion bool `json:"blockOwnerDeletion,omitempty"`
 }
 
 // Namespace is the namespace part of the object's name ("default").
@@ -81,7 +87,7 @@ func (o *Object) Deleting() bool { return o.DeletionTimestamp != 0 }
 // hasGenericFields reports whether any generic field is set (which the
 // built-in kinds do not store).
 func (o *Object) hasGenericFields() bool {
-	return o.APIVersion != "" || o.UID != "" || len(o.Labels) > 0 || len(o.OwnerRefs) > 0 || len(o.Finalizers) > 0 ||
+	return o.APIVersion != "" || o.UID != "" || len(o.Labels) > 0 || len(o.Annotations) > 0 || len(o.OwnerRefs) > 0 || len(o.Finalizers) > 0 ||
 		o.DeletionTimestamp != 0 || o.Generation != 0 || o.Spec != "" || o.Status != ""
 }
 
@@ -94,6 +100,7 @@ type wireGeneric struct {
 	APIVersion string            `json:"apiVersion"`
 	UID        string            `json:"uid,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
+	Annots     map[string]string `json:"annotations,omitempty"`
 	OwnerRefs  []OwnerRef        `json:"ownerReferences,omitempty"`
 	Finalizers []string          `json:"finalizers,omitempty"`
 	Deletion   time.Duration     `json:"deletionTimestamp,omitempty"`
@@ -104,7 +111,7 @@ type wireGeneric struct {
 }
 
 func (o *Object) encodeGeneric() string {
-	w := wireGeneric{APIVersion: o.APIVersion, UID: o.UID, Labels: o.Labels, OwnerRefs: o.OwnerRefs, Finalizers: o.Finalizers,
+	w := wireGeneric{APIVersion: o.APIVersion, UID: o.UID, Labels: o.Labels, Annots: o.Annotations, OwnerRefs: o.OwnerRefs, Finalizers: o.Finalizers,
 		Deletion: o.DeletionTimestamp, Generation: o.Generation, Data: o.Data}
 	w.Spec, w.Status = rawOrQuoted(o.Spec), rawOrQuoted(o.Status)
 	b, err := json.Marshal(w) // map keys sorted: deterministic
@@ -144,6 +151,9 @@ func (o Object) DeepCopy() Object {
 	if o.Labels != nil {
 		o.Labels = maps.Clone(o.Labels)
 	}
+	if o.Annotations != nil {
+		o.Annotations = maps.Clone(o.Annotations)
+	}
 	o.OwnerRefs = slices.Clone(o.OwnerRefs)
 	o.Finalizers = slices.Clone(o.Finalizers)
 	return o
@@ -154,7 +164,7 @@ func (o *Object) decodeGeneric(s string) bool {
 	if err := json.Unmarshal([]byte(s), &w); err != nil {
 		return false
 	}
-	o.APIVersion, o.UID, o.Labels, o.OwnerRefs, o.Finalizers = w.APIVersion, w.UID, w.Labels, w.OwnerRefs, w.Finalizers
+	o.APIVersion, o.UID, o.Labels, o.Annotations, o.OwnerRefs, o.Finalizers = w.APIVersion, w.UID, w.Labels, w.Annots, w.OwnerRefs, w.Finalizers
 	o.DeletionTimestamp, o.Generation, o.Spec, o.Status, o.Data = w.Deletion, w.Generation, string(w.Spec), string(w.Status), w.Data
 	return true
 }
@@ -226,6 +236,11 @@ func validateMeta(o Object) error {
 	for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
 		if err := validLabel(k, o.Labels[k]); err != nil {
 			return fmt.Errorf("metadata.labels: %v", err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Annotations)) {
+		if k == "" || !labelChars(k, true) {
+			return fmt.Errorf("metadata.annotations: key %q: use letters, digits, '-', '_', '.' (and one '/' after a prefix)", k)
 		}
 	}
 	for i, f := range o.Finalizers {
@@ -406,13 +421,14 @@ type patchDoc struct {
 }
 
 type patchMeta struct {
-	Labels     map[string]string `json:"labels,omitempty"`
-	OwnerRefs  []OwnerRef        `json:"ownerReferences,omitempty"`
-	Finalizers []string          `json:"finalizers,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	OwnerRefs   []OwnerRef        `json:"ownerReferences,omitempty"`
+	Finalizers  []string          `json:"finalizers,omitempty"`
 }
 
 // mergePatch applies a JSON merge patch (RFC 7386) to the object's
-// metadata (labels, ownerReferences, finalizers), spec and status, and
+// metadata (labels, annotations, ownerReferences, finalizers), spec and status, and
 // returns the result; the caller decides which parts it may change.
 func mergePatch(o Object, patch string) (Object, error) {
 	p, err := decodeJSON(patch)
@@ -422,7 +438,7 @@ func mergePatch(o Object, patch string) (Object, error) {
 	if _, ok := p.(map[string]any); !ok {
 		return o, errors.New("patch: must be a JSON object")
 	}
-	doc := patchDoc{Metadata: patchMeta{Labels: o.Labels, OwnerRefs: o.OwnerRefs, Finalizers: o.Finalizers}}
+	doc := patchDoc{Metadata: patchMeta{Labels: o.Labels, Annotations: o.Annotations, OwnerRefs: o.OwnerRefs, Finalizers: o.Finalizers}}
 	if o.Spec != "" {
 		doc.Spec = json.RawMessage(o.Spec)
 	}
@@ -446,7 +462,7 @@ func mergePatch(o Object, patch string) (Object, error) {
 		return o, fmt.Errorf("patch: %v", err)
 	}
 	o = o.DeepCopy()
-	o.Labels, o.OwnerRefs, o.Finalizers = out.Metadata.Labels, out.Metadata.OwnerRefs, out.Metadata.Finalizers
+	o.Labels, o.Annotations, o.OwnerRefs, o.Finalizers = out.Metadata.Labels, out.Metadata.Annotations, out.Metadata.OwnerRefs, out.Metadata.Finalizers
 	o.Spec, o.Status = "", ""
 	if len(out.Spec) > 0 && string(out.Spec) != "null" {
 		o.Spec = string(out.Spec)

@@ -263,8 +263,9 @@ func TestSelectors(t *testing.T) {
 
 func TestGenericObjectsRoundTripInTheStore(t *testing.T) {
 	o := Object{Kind: "widgets", Name: "default/w1", APIVersion: "example.com/v1", UID: "u1", Labels: map[string]string{"b": "2", "a": "1;x"},
-		OwnerRefs:  []OwnerRef{{APIVersion: "example.com/v1", Kind: "gadgets", Name: "g1", UID: "u0", Controller: true}},
-		Finalizers: []string{"f"}, DeletionTimestamp: 5, Generation: 3, Spec: `{"s":";data=x"}`, Status: `{"n":1}`, Data: "d;e"}
+		Annotations: map[string]string{"example.com/note": "free text; any=thing"},
+		OwnerRefs:   []OwnerRef{{APIVersion: "example.com/v1", Kind: "gadgets", Name: "g1", UID: "u0", Controller: true, BlockOwnerDeletion: true}},
+		Finalizers:  []string{"f"}, DeletionTimestamp: 5, Generation: 3, Spec: `{"s":";data=x"}`, Status: `{"n":1}`, Data: "d;e"}
 	enc := o.encode()
 	got, ok := decodeObject(Key(o.Kind, o.Name), enc, 0)
 	if !ok || !reflect.DeepEqual(got, o) {
@@ -431,6 +432,9 @@ func TestGenericObjectValidation(t *testing.T) {
 		{"a bad label", func() Request {
 			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w2", Obj: Object{Spec: `{}`, Labels: map[string]string{"app": "a b"}}}
 		}, invalid("metadata.labels")},
+		{"a bad annotation key", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w2", Obj: Object{Spec: `{}`, Annotations: map[string]string{"a key": "v"}}}
+		}, invalid("metadata.annotations")},
 		// A body that is not JSON is refused as such (and traced without
 		// harm), even when it names its apiVersion.
 		{"a spec that is not JSON", func() Request {
@@ -497,4 +501,41 @@ func FuzzParseSelector(f *testing.F) {
 			sel.Matches(map[string]string{"a": "b"})
 		}
 	})
+}
+
+// Annotations are stored, merged by a patch (null removes one), kept by a
+// status write, and change no generation; an ownerReference's
+// blockOwnerDeletion is kept as written.
+func TestAnnotationsAndBlockOwnerDeletion(t *testing.T) {
+	want := func(ann map[string]string, gen int64, block bool) func(Response) string {
+		return func(r Response) string {
+			switch {
+			case r.Code != StatusOK && r.Code != StatusCreated:
+				return fmt.Sprintf("code %d: %s", r.Code, r.Reason)
+			case !reflect.DeepEqual(r.Obj.Annotations, ann):
+				return fmt.Sprintf("annotations %v, want %v", r.Obj.Annotations, ann)
+			case r.Obj.Generation != gen:
+				return fmt.Sprintf("generation %d, want %d", r.Obj.Generation, gen)
+			case len(r.Obj.OwnerRefs) != 1 || r.Obj.OwnerRefs[0].BlockOwnerDeletion != block:
+				return fmt.Sprintf("ownerReferences %+v, want blockOwnerDeletion %v", r.Obj.OwnerRefs, block)
+			}
+			return ""
+		}
+	}
+	owner := OwnerRef{APIVersion: widgets.APIVersion, Kind: widgets.Kind, Name: "w0", UID: "u0", Controller: true, BlockOwnerDeletion: true}
+	steps := []apiStep{
+		{"create", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w1", Obj: Object{Spec: `{}`, OwnerRefs: []OwnerRef{owner},
+				Annotations: map[string]string{"example.com/a": "1", "example.com/b": "two words"}}}
+		}, want(map[string]string{"example.com/a": "1", "example.com/b": "two words"}, 1, true)},
+		{"patch the annotations", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", PatchBody: `{"metadata":{"annotations":{"example.com/a":null,"example.com/c":"3"}}}`}
+		}, want(map[string]string{"example.com/b": "two words", "example.com/c": "3"}, 1, true)},
+		{"patch the status", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", Subresource: "status", PatchBody: `{"status":{"n":1},"metadata":{"annotations":{"example.com/b":null}}}`}
+		}, want(map[string]string{"example.com/b": "two words", "example.com/c": "3"}, 1, true)},
+	}
+	for _, f := range runScript(t, steps) {
+		t.Error(f)
+	}
 }
