@@ -355,17 +355,24 @@ func (s *subResource) Create(context.Context, client.Object, client.Object, ...c
 	return unsupported("CREATE of subresource %q", s.name)
 }
 
+// writable refuses what a subresource write may ask that hasim does not
+// serve (a dry run, a body of its own), and subresources other than
+// status.
+func (s *subResource) writable(dryRun []string, body client.Object) error {
+	switch {
+	case len(dryRun) > 0:
+		return unsupported("dry-run writes")
+	case body != nil:
+		return unsupported("a subresource body")
+	}
+	return s.served()
+}
+
 // Update implements client.SubResourceWriter: an update of the object's
 // status, conditional on its resourceVersion.
 func (s *subResource) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
 	o := (&client.SubResourceUpdateOptions{}).ApplyOptions(opts)
-	switch {
-	case len(o.DryRun) > 0:
-		return unsupported("dry-run writes")
-	case o.SubResourceBody != nil:
-		return unsupported("a subresource body")
-	}
-	if err := s.served(); err != nil {
+	if err := s.writable(o.DryRun, o.SubResourceBody); err != nil {
 		return err
 	}
 	return s.c.update(ctx, obj, s.name)
@@ -375,13 +382,7 @@ func (s *subResource) Update(ctx context.Context, obj client.Object, opts ...cli
 // object's status.
 func (s *subResource) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 	o := (&client.SubResourcePatchOptions{}).ApplyOptions(opts)
-	switch {
-	case len(o.DryRun) > 0:
-		return unsupported("dry-run writes")
-	case o.SubResourceBody != nil:
-		return unsupported("a subresource body")
-	}
-	if err := s.served(); err != nil {
+	if err := s.writable(o.DryRun, o.SubResourceBody); err != nil {
 		return err
 	}
 	return s.c.patch(ctx, obj, patch, s.name)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -108,7 +107,7 @@ func (r *runner) serveSoak(configPath string) error {
 			f.Class = scenarios.ClassDivergence
 			return result, nil, send(scenarios.WorkerMsg{Seed: seed, Kind: scenarios.MsgFound, Failure: &f})
 		}
-		result.Class, result.Detail = scenarios.ClassViolation, joinChecks(broke)+" violated"
+		result.Class, result.Detail = scenarios.ClassViolation, scenarios.JoinChecks(broke)+" violated"
 		f := scenarios.NewExecFailure(scenarios.ExecSpec{}, seed, r.s.Duration, c.sched, res, "soak")
 		f.Class = scenarios.ClassViolation
 		if err := send(scenarios.WorkerMsg{Seed: seed, Kind: scenarios.MsgFound, Failure: &f}); err != nil {
@@ -143,15 +142,6 @@ func mustRun(r *runner, c caseSpec) outcome {
 		r.t.Fatal(err)
 	}
 	return o
-}
-
-// joinChecks lists check names, comma-separated.
-func joinChecks(cs []harness.CheckName) string {
-	parts := make([]string, len(cs))
-	for i, c := range cs {
-		parts[i] = string(c)
-	}
-	return strings.Join(parts, ", ")
 }
 
 // repro replays a failure file of a soak of this binary: it prints the

@@ -86,7 +86,7 @@ func (j *Cluster) Build(s *harness.Sim) error {
 		return err
 	}
 	if len(j.Invariants) > 0 {
-		j.Raft = revisionTap{RaftObserver: j.raft, on: j.inv.revision}
+		j.Raft = store.RevisionTap{Next: j.raft, Heard: j.inv.revision}
 	}
 	if err := j.Scenario.Build(s); err != nil {
 		return err

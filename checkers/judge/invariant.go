@@ -7,7 +7,6 @@ import (
 	"hasim/harness"
 	"hasim/model"
 	"hasim/model/kube"
-	"hasim/model/store"
 )
 
 // Invariant is a user's safety property of the API's objects: Check
@@ -91,16 +90,4 @@ func (iv *invariants) verdicts() []harness.Verdict {
 		out = append(out, v)
 	}
 	return out
-}
-
-// revisionTap passes the members' raft facts on, and hears each new
-// revision first.
-type revisionTap struct {
-	store.RaftObserver
-	on func(at time.Duration, rev int64)
-}
-
-func (r revisionTap) Revision(at time.Duration, member uint64, rev int64) {
-	r.RaftObserver.Revision(at, member, rev)
-	r.on(at, rev)
 }

@@ -458,28 +458,10 @@ func (j *Store) finalOps(key string) []checkers.KVOp {
 	return []checkers.KVOp{op}
 }
 
-// KVOps turns the calls of a history that act on a single key (the
-// workload's put, get, delete and compare-and-swap shapes) into the
-// checkers' language. Calls of other shapes (multi-key transactions,
-// ranges, compactions) are left out; the second result counts them.
-func KVOps(h *store.History) ([]checkers.KVOp, int) {
-	var out []checkers.KVOp
-	skipped := 0
-	for _, c := range h.Calls {
-		if c.End == -2 {
-			continue // forgotten
-		}
-		op, ok := KVOp(c)
-		if !ok {
-			skipped++
-			continue
-		}
-		out = append(out, op)
-	}
-	return out, skipped
-}
-
-// KVOp turns one call into the checkers' language (see KVOps).
+// KVOp turns one call into the checkers' language: the calls that act on
+// a single key (the workload's put, get, delete and compare-and-swap
+// shapes); false for calls of other shapes (multi-key transactions,
+// ranges, compactions).
 func KVOp(c store.Call) (checkers.KVOp, bool) {
 	t := c.Txn
 	op := checkers.KVOp{Client: c.Client, Start: c.Start, End: c.End, Indeterminate: c.Indeterminate}

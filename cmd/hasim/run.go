@@ -552,7 +552,7 @@ func cmdBugs(args []string, w io.Writer) error {
 		width = max(width, len(b.Name))
 	}
 	for _, b := range bugs {
-		fmt.Fprintf(w, "%-*s  %s (caught by %s)\n", width, b.Name, b.Plants, joinChecks(b.Caught))
+		fmt.Fprintf(w, "%-*s  %s (caught by %s)\n", width, b.Name, b.Plants, scenarios.JoinChecks(b.Caught))
 	}
 	return nil
 }

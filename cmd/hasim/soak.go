@@ -787,15 +787,6 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 	})
 }
 
-// joinChecks lists check names, comma-separated.
-func joinChecks(cs []harness.CheckName) string {
-	parts := make([]string, len(cs))
-	for i, c := range cs {
-		parts[i] = string(c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // minMemoryMB is the least heap limit a run may be given: a simulation's
 // own working set is tens of megabytes, so below it every seed would fail
 // as out of memory.
@@ -858,7 +849,7 @@ func soakSeed(cfg scenarios.SoakConfig, seed uint64, d time.Duration, send func(
 		return r, nil, nil
 	}
 	r.Class = scenarios.ClassViolation
-	r.Detail = joinChecks(violated) + " violated"
+	r.Detail = scenarios.JoinChecks(violated) + " violated"
 	f, err := scenarios.NewFailure(sc, seed, d, sched, res, "soak")
 	if err != nil {
 		return scenarios.SoakResult{}, nil, err

@@ -57,8 +57,8 @@ type Scenario struct {
 	store   store.Scenario
 	sim     *harness.Sim
 	procs   []harness.ProcID
-	leaders []actor  // currently acting, in the order they began
-	tenures []Tenure // every tenure of the run, in the order they began
+	leaders []actor   // currently acting, in the order they began
+	tenures TenureLog // every tenure of the run, in the order they began
 	race    Race
 }
 
@@ -76,24 +76,63 @@ type Tenure struct {
 }
 
 // Tenures returns the tenures of the run (so far), in the order they began.
-func (sc *Scenario) Tenures() []Tenure { return sc.tenures }
+func (sc *Scenario) Tenures() []Tenure { return sc.tenures.List }
+
+// TenureLog records who acts when, as acting replicas report it: a start
+// of an identity that acts already, or a stop of one that does not, is no
+// change.
+type TenureLog struct {
+	// List holds the tenures in the order they began.
+	List []Tenure
+	open map[string]int // identity → index of its open tenure
+}
+
+// Start records that who began acting at true time at; it reports whether
+// that changed anything.
+func (l *TenureLog) Start(at time.Duration, who string) bool {
+	if _, ok := l.open[who]; ok {
+		return false
+	}
+	if l.open == nil {
+		l.open = map[string]int{}
+	}
+	l.open[who] = len(l.List)
+	l.List = append(l.List, Tenure{Identity: who, Start: at, End: -1})
+	return true
+}
+
+// Stop records that who stopped acting at true time at; it reports
+// whether that changed anything.
+func (l *TenureLog) Stop(at time.Duration, who string) bool {
+	i, ok := l.open[who]
+	if !ok {
+		return false
+	}
+	l.List[i].End = at
+	delete(l.open, who)
+	return true
+}
+
+// ActedAt reports whether who acted at true time t.
+func (l *TenureLog) ActedAt(who string, t time.Duration) bool {
+	for _, s := range l.List {
+		if s.Identity == who && s.Start <= t && (s.End < 0 || t < s.End) {
+			return true
+		}
+	}
+	return false
+}
 
 func (sc *Scenario) acting(identity string, on bool) {
 	now := sc.sim.Now()
-	open := -1
-	for i := len(sc.tenures) - 1; i >= 0; i-- {
-		if t := sc.tenures[i]; t.Identity == identity && t.End < 0 {
-			open = i
-			break
-		}
+	changed := false
+	if on {
+		changed = sc.tenures.Start(now, identity)
+	} else {
+		changed = sc.tenures.Stop(now, identity)
 	}
-	switch {
-	case on && open >= 0, !on && open < 0:
-		return // no change
-	case on:
-		sc.tenures = append(sc.tenures, Tenure{Identity: identity, Start: now, End: -1})
-	default:
-		sc.tenures[open].End = now
+	if !changed {
+		return
 	}
 	if sc.Observer != nil {
 		sc.Observer.Acting(now, identity, on)
@@ -127,7 +166,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		}
 	})
 	sc.sim = s
-	sc.procs, sc.leaders, sc.tenures = nil, nil, nil
+	sc.procs, sc.leaders, sc.tenures = nil, nil, TenureLog{}
 	for i, h := range store.MemberHosts(sc.store.Cfg) {
 		member := sc.store.Members()[i]
 		id := 2000 + i
@@ -189,7 +228,7 @@ const RoleActive harness.Role = "active-cm"
 // tenures.
 func (sc *Scenario) Timeline(s *harness.Sim) []harness.Span {
 	out := sc.store.Timeline(s)
-	for _, t := range sc.tenures {
+	for _, t := range sc.tenures.List {
 		e := t.End
 		if e < 0 {
 			e = s.Now()

@@ -91,44 +91,9 @@ type WorkloadSample struct {
 // in the order they began; End is -1 while it acts.
 func (sc *Scenario) Tenures(lease string) []election.Tenure {
 	if l := sc.tenures[lease]; l != nil {
-		return l.list
+		return l.List
 	}
 	return nil
-}
-
-// tenureLog is a lease's tenures, as the replicas report them: a second
-// start of an identity already acting is one tenure.
-type tenureLog struct {
-	list []election.Tenure
-	open map[string]int // identity → index of its open tenure
-}
-
-func (l *tenureLog) start(at time.Duration, who string) {
-	if _, ok := l.open[who]; ok {
-		return
-	}
-	if l.open == nil {
-		l.open = map[string]int{}
-	}
-	l.open[who] = len(l.list)
-	l.list = append(l.list, election.Tenure{Identity: who, Start: at, End: -1})
-}
-
-func (l *tenureLog) stop(at time.Duration, who string) {
-	if i, ok := l.open[who]; ok {
-		l.list[i].End = at
-		delete(l.open, who)
-	}
-}
-
-// actedAt reports whether who acted at true time t.
-func (l *tenureLog) actedAt(who string, t time.Duration) bool {
-	for _, s := range l.list {
-		if s.Identity == who && s.Start <= t && (s.End < 0 || t < s.End) {
-			return true
-		}
-	}
-	return false
 }
 
 // nobody is the observer of a cluster run without a judge.

@@ -329,7 +329,7 @@ func (sc *Scenario) sampleSurplus(now time.Duration) (want int, pods []Object, o
 		}
 		landed := sc.seenPods[p.Name].landed
 		switch {
-		case !sc.tenures[LeaseControllerManager].actedAt(c.key.agent, landed):
+		case !sc.tenures[LeaseControllerManager].ActedAt(c.key.agent, landed):
 			excuses = append(excuses, "landed after its creator was deposed (see deposed-writes)")
 			if is, pending := sc.issuedAt[c.key]; pending {
 				delete(sc.issuedAt, c.key)

@@ -76,13 +76,13 @@ func (sc *Scenario) active(lease string) (harness.ProcID, bool) {
 
 // started, stopped and issued implement replicaHooks.
 func (sc *Scenario) started(ctx *harness.Ctx, lease, identity string, proc harness.ProcID) {
-	sc.tenures[lease].start(sc.sim.Now(), identity)
+	sc.tenures[lease].Start(sc.sim.Now(), identity)
 	sc.obs.Acting(sc.sim.Now(), lease, identity, true)
 	sc.actors[lease] = append(sc.actors[lease], actor{identity: identity, proc: proc, inc: ctx.Incarnation()})
 }
 
 func (sc *Scenario) stopped(_ *harness.Ctx, lease, identity string) {
-	sc.tenures[lease].stop(sc.sim.Now(), identity)
+	sc.tenures[lease].Stop(sc.sim.Now(), identity)
 	sc.obs.Acting(sc.sim.Now(), lease, identity, false)
 	as := sc.actors[lease]
 	for i, a := range as {
@@ -100,7 +100,7 @@ func (sc *Scenario) replicaStopped(lease string, st harness.Stopped) {
 	as := sc.actors[lease][:0]
 	for _, a := range sc.actors[lease] {
 		if a.proc == st.Proc && a.inc == st.Incarnation {
-			sc.tenures[lease].stop(now, a.identity)
+			sc.tenures[lease].Stop(now, a.identity)
 			sc.obs.Acting(now, lease, a.identity, false)
 			continue
 		}

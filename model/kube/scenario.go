@@ -169,10 +169,10 @@ type Scenario struct {
 	lbs         []harness.ProcID // with a standby: lb, lb2
 	vip         harness.ProcID   // the LB the virtual IP leads to
 	vipSince    time.Duration
-	comps       []Elected                  // the elected components
-	tenures     map[string]*tenureLog      // lease → its tenures
-	actors      map[string][]actor         // lease → acting now, in order of starting
-	running     map[string]map[string]bool // node → pods running
+	comps       []Elected                      // the elected components
+	tenures     map[string]*election.TenureLog // lease → its tenures
+	actors      map[string][]actor             // lease → acting now, in order of starting
+	running     map[string]map[string]bool     // node → pods running
 	issuedAt    map[issueKey]issue
 	races       map[string]*election.Race // lease → its candidates' takeover writes
 	truthRev    int64                     // the highest store revision the observers read
@@ -237,7 +237,7 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		sc.obs = nobody{}
 	}
 	sc.store = store.Scenario{Cfg: store.Config{Members: c.Masters, Topology: c.Topology, Bugs: c.Bugs, Network: c.Network, NoWorkload: true},
-		Raft: raftTap{sc: sc, next: sc.Raft}}
+		Raft: store.RevisionTap{Next: sc.Raft, Heard: sc.heardRevision}}
 	if err := sc.store.Build(s); err != nil {
 		return err
 	}
@@ -250,10 +250,10 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 	s.AddSignal(SignalWatchGap)
 	alive := func(p harness.ProcID, inc int) bool { return s.Running(p) && s.Incarnation(p) == inc }
 	sc.comps = c.components()
-	sc.races, sc.tenures = map[string]*election.Race{}, map[string]*tenureLog{}
+	sc.races, sc.tenures = map[string]*election.Race{}, map[string]*election.TenureLog{}
 	for _, e := range sc.comps {
 		sc.races[e.LeaseRef()] = &election.Race{Alive: alive}
-		sc.tenures[e.LeaseRef()] = &tenureLog{}
+		sc.tenures[e.LeaseRef()] = &election.TenureLog{}
 	}
 	s.OnFault(func(harness.FaultRecord) {
 		for _, e := range sc.comps {
@@ -386,49 +386,11 @@ func (sc *Scenario) Components() []Elected { return sc.Cfg.components() }
 // since when.
 func (sc *Scenario) MastersDownSince() (time.Duration, bool) { return sc.downSince, sc.downSince >= 0 }
 
-// raftTap hears the members' raft facts first (when the store first
-// reached each revision, for when writes landed), then passes them on.
-type raftTap struct {
-	sc   *Scenario
-	next store.RaftObserver
-}
-
-func (r raftTap) Leader(at time.Duration, member, term uint64) {
-	if r.next != nil {
-		r.next.Leader(at, member, term)
-	}
-}
-
-func (r raftTap) LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool)) {
-	if r.next != nil {
-		r.next.LeaderLog(at, member, leaderTerm, first, term)
-	}
-}
-
-func (r raftTap) Applied(at time.Duration, member, index, term, digest, by uint64) {
-	if r.next != nil {
-		r.next.Applied(at, member, index, term, digest, by)
-	}
-}
-
-func (r raftTap) Reset(member, index uint64) {
-	if r.next != nil {
-		r.next.Reset(member, index)
-	}
-}
-
-func (r raftTap) Revision(at time.Duration, member uint64, rev int64) {
-	if n := len(r.sc.applied); n == 0 || rev > r.sc.applied[n-1].rev {
-		r.sc.applied = append(r.sc.applied, revAt{rev, at})
-	}
-	if r.next != nil {
-		r.next.Revision(at, member, rev)
-	}
-}
-
-func (r raftTap) Panicked(at time.Duration, member uint64, msg string) {
-	if r.next != nil {
-		r.next.Panicked(at, member, msg)
+// heardRevision notes when the store first reached each new revision
+// (when writes landed).
+func (sc *Scenario) heardRevision(at time.Duration, rev int64) {
+	if n := len(sc.applied); n == 0 || rev > sc.applied[n-1].rev {
+		sc.applied = append(sc.applied, revAt{rev, at})
 	}
 }
 

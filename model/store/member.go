@@ -70,6 +70,58 @@ type RaftObserver interface {
 	Panicked(at time.Duration, member uint64, msg string)
 }
 
+// RevisionTap is a RaftObserver that hears each revision a member
+// reports (Heard), then passes every fact on to Next, if set: a scenario
+// learns when the store first reached a revision while its judge watches
+// raft.
+type RevisionTap struct {
+	Next  RaftObserver
+	Heard func(at time.Duration, rev int64)
+}
+
+// Leader implements RaftObserver.
+func (r RevisionTap) Leader(at time.Duration, member, term uint64) {
+	if r.Next != nil {
+		r.Next.Leader(at, member, term)
+	}
+}
+
+// LeaderLog implements RaftObserver.
+func (r RevisionTap) LeaderLog(at time.Duration, member, leaderTerm, first uint64, term func(uint64) (uint64, bool)) {
+	if r.Next != nil {
+		r.Next.LeaderLog(at, member, leaderTerm, first, term)
+	}
+}
+
+// Applied implements RaftObserver.
+func (r RevisionTap) Applied(at time.Duration, member, index, term, digest, by uint64) {
+	if r.Next != nil {
+		r.Next.Applied(at, member, index, term, digest, by)
+	}
+}
+
+// Reset implements RaftObserver.
+func (r RevisionTap) Reset(member, index uint64) {
+	if r.Next != nil {
+		r.Next.Reset(member, index)
+	}
+}
+
+// Revision implements RaftObserver: Heard first, then Next.
+func (r RevisionTap) Revision(at time.Duration, member uint64, rev int64) {
+	r.Heard(at, rev)
+	if r.Next != nil {
+		r.Next.Revision(at, member, rev)
+	}
+}
+
+// Panicked implements RaftObserver.
+func (r RevisionTap) Panicked(at time.Duration, member uint64, msg string) {
+	if r.Next != nil {
+		r.Next.Panicked(at, member, msg)
+	}
+}
+
 // MemberConfig wires one member. One value is shared by every incarnation
 // of the member (it is wiring, not state).
 type MemberConfig struct {

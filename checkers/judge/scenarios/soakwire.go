@@ -97,6 +97,15 @@ func NewSoakResult(seed uint64, res harness.Result) (SoakResult, []harness.Check
 	return r, failed
 }
 
+// JoinChecks lists check names, comma-separated (a failing seed's detail).
+func JoinChecks(cs []harness.CheckName) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = string(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // ClassOutside is the class of a seed whose only violations came outside
 // the envelope their checks are claimed in: expected, not a failure.
 const ClassOutside = "outside-envelope"
