@@ -16,6 +16,10 @@ func TestAimedEntryText(t *testing.T) {
 		"at 10s on lease-expiring -500ms within 30s pause @cued + isolate @cued hold for 1s",
 		"at 1m0s on renew-failing +1.5s within 2m0s partition {@cued} -> {m1 m2} hold for 4s",
 		"at 0s on election-due within 5s kill @raft-leader for 1s",
+		"at 20s on 3rd fleet-write within 1m0s kill @cued",
+		"at 20s on 2nd fleet-write +20ms isolate @cued hold for 30s",
+		"at 1s on 11th go pause @cued for 1s",
+		"at 1s on 22nd go pause @cued for 1s",
 	} {
 		s := mustParseSchedule(t, text)
 		checkRoundTrip(t, s)
@@ -37,6 +41,8 @@ func TestAimedEntryText(t *testing.T) {
 		{"at 1s on x within pause m1", "within", `"pause" is not a duration`},
 		{"at 1s on x within 0s pause m1", "within", "duration must be positive"},
 		{"at 1s on x", "fault", "missing fault"},
+		{"at 1s on 0th x pause m1", "on", `ordinal must be 1st or later, got "0th"`},
+		{"at 1s on 3rd", "on", "missing cue name"},
 	} {
 		_, err := ParseSchedule(c.text)
 		pe, ok := err.(*ParseError)
@@ -46,6 +52,32 @@ func TestAimedEntryText(t *testing.T) {
 	}
 }
 
+func TestOrdinals(t *testing.T) {
+	for n, want := range map[int]string{1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 11: "11th", 12: "12th", 13: "13th", 21: "21st", 102: "102nd", 111: "111th"} {
+		if got := Ordinal(n); got != want {
+			t.Errorf("Ordinal(%d) = %q, want %q", n, got, want)
+		}
+		if back, ok := parseOrdinal(want); !ok || back != n {
+			t.Errorf("parseOrdinal(%q) = %d, %v", want, back, ok)
+		}
+	}
+	for _, tok := range []string{"x", "3", "rd", "3x", "3rdx", "write-1st"} {
+		if _, ok := parseOrdinal(tok); ok {
+			t.Errorf("%q read as an ordinal", tok)
+		}
+	}
+	// The first cue is the default: "on 1st go" prints as "on go".
+	if got := mustParseSchedule(t, "at 1s on 1st go pause @cued for 1s").String(); got != "at 1s on go pause @cued for 1s\n" {
+		t.Errorf("printed %q", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a cue named like an ordinal was declared")
+		}
+	}()
+	NewSim(1, TraceOptions{Off: true}).AddCue("2nd")
+}
+
 func TestAimedEntryValidation(t *testing.T) {
 	topo := staticTopo{hosts: []string{"m1", "m2"}, procs: []string{"m1/p", "m2/p"}, roles: []string{"leader"}, cues: []string{"read-index"}}
 	for _, c := range []struct{ text, want string }{
@@ -53,6 +85,7 @@ func TestAimedEntryValidation(t *testing.T) {
 		{"at 1s pause @cued for 1s", "@cued names the process that gave an aimed entry's cue; this entry has no cue"},
 		{"at 1s on read-index +2h pause m1 for 1s", "offset 2h0m0s is beyond ±1h0m0s"},
 		{"at 1s on read-index kill @cued + crash @leader", ""},
+		{"at 1s on 4th read-index kill @cued", ""},
 	} {
 		err := mustParseSchedule(t, c.text).Validate(topo, time.Minute)
 		switch {
@@ -61,6 +94,14 @@ func TestAimedEntryValidation(t *testing.T) {
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%q: got %v, want %q", c.text, err, c.want)
 		}
+	}
+	bad := Schedule{{At: time.Second, Nth: 2, Faults: []Fault{Kill{HostT("m1/p")}}}}
+	if err := bad.Validate(topo, time.Minute); err == nil || !strings.Contains(err.Error(), "an offset, an ordinal or \"within\" needs a cue") {
+		t.Errorf("an ordinal without a cue: got %v", err)
+	}
+	bad = Schedule{{At: time.Second, On: "read-index", Nth: -1, Faults: []Fault{Kill{HostT("m1/p")}}}}
+	if err := bad.Validate(topo, time.Minute); err == nil || !strings.Contains(err.Error(), "negative ordinal") {
+		t.Errorf("a negative ordinal: got %v", err)
 	}
 	// An aimed entry fires at a time only its cue decides, so the walk over
 	// concrete hosts leaves it out: a crash of a host another entry
@@ -117,6 +158,33 @@ func TestAimedEntryFiresOnItsCue(t *testing.T) {
 	}
 	if l := traceLinesWith(res, "fault-unfired #5"); len(l) != 1 {
 		t.Fatalf("the entry whose cue never came is not traced as unfired: %v", l)
+	}
+}
+
+// An entry on the Nth cue lets the first N-1 from its At pass, whoever
+// gives them, and tells in the trace how many came when the Nth never does.
+func TestAimedEntryFiresOnItsNthCue(t *testing.T) {
+	res, _ := runScripted(t, runSpec{duration: 10 * time.Second, build: cueWorld, sched: "" +
+		"at 500ms on 2nd go pause @cued for 100ms\n" + // cues at 1s and 3s: fires at 3s on h1
+		"at 600ms on 2nd go within 2s pause h2 for 100ms\n" + // the 2nd cue, at 3s, is past 2.6s
+		"at 2s on 3rd go pause @cued for 100ms\n" + // cues at 3s (h1), 4s (h2), 5s (h1, 2s ahead): fires at 7s
+		"at 3500ms on 4th go pause @cued for 100ms\n"}) // cues at 4s and 5s only
+	var got []string
+	for _, r := range res.Faults {
+		got = append(got, FormatTime(r.At)+" "+r.Text)
+	}
+	want := []string{
+		FormatTime(3*time.Second) + " pause @cued for 100ms [@cued=h1/giver]",
+		FormatTime(7*time.Second) + " pause @cued for 100ms [@cued=h1/giver]",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("fired:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if l := traceLinesWith(res, "fault-unfired #4 no cue go (2 of 4 came)"); len(l) != 1 {
+		t.Fatalf("the entry whose 4th cue never came is not traced as unfired with its count: %v", l)
+	}
+	if l := traceLinesWith(res, "fault-expired #2 no cue go within 2s"); len(l) != 1 {
+		t.Fatalf("the entry whose 2nd cue came too late is not traced as expired: %v", l)
 	}
 }
 
@@ -337,5 +405,46 @@ func TestProgressChangesNothing(t *testing.T) {
 	}
 	if len(heard) < 3 || heard[len(heard)-1] <= heard[0] {
 		t.Fatalf("progress heard %v", heard)
+	}
+}
+
+// A cue's Kinds decide what an entry aimed at it strikes with, and its Nth
+// how many of its cues the entry may let pass; other entries are as
+// before.
+func TestGenerateHonoursCueKindsAndNth(t *testing.T) {
+	seen := map[string]int{}
+	for seed := uint64(1); seed <= 300; seed++ {
+		o := genOpts(3 * time.Minute)
+		o.Aim = 50
+		o.Cues = append(o.Cues, CueSpec{Name: "write", Late: 20 * time.Millisecond, Weight: 4, Kinds: []string{KindKill, KindIsolate}, Nth: 3})
+		s := Generate(NewRand(seed, "faults"), o)
+		if err := s.Validate(genTopo(o), o.Duration); err != nil {
+			t.Fatalf("seed %d: %v\n%s", seed, err, s)
+		}
+		checkRoundTrip(t, s)
+		for _, e := range s {
+			kind := strings.Fields(e.Faults[0].String())[0]
+			switch {
+			case e.On == "write":
+				if kind != KindKill && kind != KindIsolate {
+					t.Fatalf("seed %d: %s: aimed at write, which takes kill and isolate", seed, e)
+				}
+				if e.Nth == 1 || e.Nth > 3 {
+					t.Fatalf("seed %d: %s: ordinal %d", seed, e, e.Nth)
+				}
+				seen["write "+kind]++
+				seen["write nth "+Ordinal(max(e.Nth, 1))]++
+			case e.Aimed():
+				if e.Nth != 0 {
+					t.Fatalf("seed %d: %s: an ordinal on a cue that takes none", seed, e)
+				}
+				seen["other "+kind]++
+			}
+		}
+	}
+	for _, want := range []string{"write kill", "write isolate", "write nth 1st", "write nth 2nd", "write nth 3rd", "other pause", "other crash"} {
+		if seen[want] == 0 {
+			t.Errorf("never drew: %s (drawn: %v)", want, seen)
+		}
 	}
 }

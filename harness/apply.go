@@ -43,6 +43,7 @@ type firing struct {
 	undos  []func()
 	rec    int
 	cued   ProcID // for an aimed entry: the process that gave its cue
+	seen   int    // for an aimed entry: the cues it let pass (see Entry.Nth)
 }
 
 // FaultLog returns what the schedule did during the run, in firing order.
@@ -76,7 +77,8 @@ func (s *Sim) load(sched Schedule) {
 
 // cue is a component's cue: the moment named name is in (on p's local
 // clock) from now. Each aimed entry waiting for it since its At, and not
-// past its Within, fires Offset after that moment (now at the earliest).
+// past its Within, fires Offset after that moment (now at the earliest),
+// unless it lets this cue pass (an Nth cue yet to come).
 func (s *Sim) cue(p *proc, name string, in time.Duration) {
 	n := 0
 	for _, ref := range s.armed {
@@ -87,6 +89,11 @@ func (s *Sim) cue(p *proc, name string, in time.Duration) {
 			s.traceFault("fault-expired", f.index, "no cue "+e.On+" within "+e.Within.String())
 			continue
 		case e.On != name || s.now < e.At:
+			s.armed[n] = ref
+			n++
+			continue
+		case f.seen+1 < e.Nth:
+			f.seen++
 			s.armed[n] = ref
 			n++
 			continue
@@ -109,7 +116,11 @@ func (s *Sim) cue(p *proc, name string, in time.Duration) {
 func (s *Sim) unfired() {
 	for _, ref := range s.armed {
 		f := &s.faults[ref]
-		s.traceFault("fault-unfired", f.index, "no cue "+f.entry.On)
+		what := "no cue " + f.entry.On
+		if f.entry.Nth > 1 {
+			what = fmt.Sprintf("%s (%d of %d came)", what, f.seen, f.entry.Nth)
+		}
+		s.traceFault("fault-unfired", f.index, what)
 	}
 	s.armed = nil
 }
@@ -127,7 +138,7 @@ func (s *Sim) traceFault(verb string, index int, text string) {
 
 // entryBody is an entry's text without its time (and cue).
 func entryBody(e Entry) string {
-	e.At, e.On, e.Offset, e.Within = 0, "", 0, 0
+	e.At, e.On, e.Nth, e.Offset, e.Within = 0, "", 0, 0, 0
 	_, body, _ := strings.Cut(e.String(), " ")
 	_, body, _ = strings.Cut(body, " ")
 	return body

@@ -101,15 +101,23 @@ func (r *Rand) Repeat(_ string, lo, hi int, mean int64, item func(Source)) {
 // aimed entry fires between Early and Late after the moment the cue names
 // (Early negative: before a deadline the cue announces), which is at most
 // Ahead after the cue is given. Besides @cued, the process that gave the
-// cue, aimed faults may strike the Roles. Weight (default 1) makes an aimed entry pick the cue
-// that many times as often: rare moments get more of the faults waiting
-// for them.
+// cue, aimed faults may strike the Roles. Weight (default 1) makes an
+// aimed entry pick the cue that many times as often: rare moments get more
+// of the faults waiting for them. Kinds, if set, are the fault kinds that
+// fit the moment (a kill right after a write, say, rather than a clock
+// jump): an entry aimed at the cue draws its kind from those of them the
+// run enabled, and is not aimed when the run enabled none of them. Nth >
+// 1 lets an aimed entry wait for any of the first Nth cues from its At (a
+// cue given in bursts, such as a reconcile's writes, whose last matters as
+// much as its first).
 type CueSpec struct {
 	Name        string
 	Early, Late time.Duration
 	Ahead       time.Duration
 	Roles       []Role
 	Weight      int
+	Kinds       []string
+	Nth         int
 }
 
 // GenOptions shape a generated schedule.
@@ -264,8 +272,15 @@ func (g *gen) entry(s Source) (Entry, bool) {
 	e := Entry{At: millis(s, "at_ms", 0, g.horizon-time.Second)}
 	var cue *CueSpec
 	// Drawn so that shrinking (toward 0) makes the entry plain.
+	kinds := g.kinds
 	if g.aim > 0 && s.Int("aimed", 0, 99) >= int64(100-g.aim) {
 		cue = g.pickCue(s)
+		if cue.Kinds != nil {
+			kinds = fitting(g.kinds, cue.Kinds)
+			if len(kinds) == 0 {
+				cue, kinds = nil, g.kinds
+			}
+		}
 	}
 	maxFor := min(g.horizon-e.At, o.MaxFor)
 	if cue != nil {
@@ -287,7 +302,7 @@ func (g *gen) entry(s Source) (Entry, bool) {
 		}
 		return HostT(pick(s, label, o.Hosts))
 	}
-	switch kind := pick(s, "kind", g.kinds); kind {
+	switch kind := pick(s, "kind", kinds); kind {
 	case KindPartition:
 		if cue != nil {
 			e.Faults = []Fault{g.cut(s, target("host"))}
@@ -408,6 +423,11 @@ func (g *gen) entry(s Source) (Entry, bool) {
 	}
 	if cue != nil {
 		e.On = cue.Name
+		if cue.Nth > 1 {
+			if n := int(s.Int("nth", 1, int64(cue.Nth))); n > 1 {
+				e.Nth = n
+			}
+		}
 		e.Offset = millis(s, "offset_ms", cue.Early, cue.Late)
 		e.Within = g.horizon - e.At - cue.Ahead - max(e.Offset, 0) - e.For
 		if e.Within < time.Second {
@@ -431,6 +451,17 @@ func (g *gen) pickCue(s Source) *CueSpec {
 		}
 	}
 	panic("unreachable")
+}
+
+// fitting returns the enabled kinds that fit a cue, in enabled's order.
+func fitting(enabled, fit []string) []string {
+	var out []string
+	for _, k := range enabled {
+		if slices.Contains(fit, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // cut draws a partition between a target and some other hosts, of any

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,13 +17,17 @@ import (
 // past, and never if no cue comes within Within of At (0: until the run
 // ends). Its faults may name @cued, the process that gave the cue. Aimed
 // entries hit the moments that matter (a ReadIndex outstanding, a lease
-// about to expire) that uniform times seldom reach.
+// about to expire) that uniform times seldom reach. Nth > 1 lets the
+// first Nth-1 cues pass and fires on the Nth ("on 3rd fleet-write": the
+// third write from At on, which may be a reconcile's last), each cue
+// counted once, whoever gives it.
 type Entry struct {
 	At     time.Duration
 	Faults []Fault
 	For    time.Duration
 
 	On     string
+	Nth    int
 	Offset time.Duration
 	Within time.Duration
 }
@@ -36,13 +41,18 @@ func (e Entry) Aimed() bool { return e.On != "" }
 
 // String prints the entry in its canonical text form:
 // "at 10s pause @raft-leader + isolate @raft-leader for 8s",
-// "at 10s on lease-expiring -500ms within 30s pause @cued for 1s".
+// "at 10s on lease-expiring -500ms within 30s pause @cued for 1s",
+// "at 20s on 3rd fleet-write within 1m kill @cued".
 func (e Entry) String() string {
 	var b strings.Builder
 	b.WriteString("at ")
 	b.WriteString(e.At.String())
 	if e.Aimed() {
 		b.WriteString(" on ")
+		if e.Nth > 1 {
+			b.WriteString(Ordinal(e.Nth))
+			b.WriteByte(' ')
+		}
 		b.WriteString(e.On)
 		if e.Offset != 0 {
 			b.WriteByte(' ')
@@ -148,6 +158,41 @@ func ParseSchedule(text string) (Schedule, error) {
 	return out, nil
 }
 
+// Ordinal prints n as an English ordinal: 1st, 2nd, 3rd, 4th, 11th, 22nd.
+func Ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
+}
+
+// parseOrdinal reads an ordinal such as "3rd" (any of the four suffixes
+// after the digits; a cue name never starts with a digit followed by
+// one).
+func parseOrdinal(tok string) (int, bool) {
+	i := 0
+	for i < len(tok) && tok[i] >= '0' && tok[i] <= '9' {
+		i++
+	}
+	if i == 0 || i > 6 {
+		return 0, false
+	}
+	switch tok[i:] {
+	case "st", "nd", "rd", "th":
+	default:
+		return 0, false
+	}
+	n, err := strconv.Atoi(tok[:i])
+	return n, err == nil
+}
+
 func tokenize(line string) []string {
 	r := strings.NewReplacer("{", " { ", "}", " } ", "|", " | ", "->", " -> ")
 	return strings.Fields(r.Replace(line))
@@ -194,6 +239,16 @@ func (p *parser) entry() (Entry, error) {
 	e.At = d
 	if p.peek() == "on" {
 		p.next()
+		if n, ok := parseOrdinal(p.peek()); ok {
+			p.next()
+			if n < 1 {
+				return e, p.errf("on", "the cue's ordinal must be 1st or later, got %q", Ordinal(n))
+			}
+			e.Nth = n
+			if n == 1 {
+				e.Nth = 0 // the first cue: the canonical form names no ordinal
+			}
+		}
 		cue := p.next()
 		if cue == "" {
 			return e, p.errf("on", "missing cue name")

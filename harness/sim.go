@@ -338,6 +338,9 @@ func (s *Sim) AddCue(name string) {
 	if err := validName(name); err != nil {
 		panic(fmt.Sprintf("hasim: cue name: %v", err))
 	}
+	if _, ok := parseOrdinal(name); ok {
+		panic(fmt.Sprintf("hasim: cue name %q reads as an ordinal (\"on 3rd CUE\")", name))
+	}
 	if s.cueNames == nil {
 		s.cueNames = map[string]bool{}
 	}

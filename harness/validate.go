@@ -114,8 +114,11 @@ func (s Schedule) Validate(topo Topology, duration time.Duration) error {
 			if e.Within < 0 {
 				return fail("within", "negative duration %s", e.Within)
 			}
-		} else if e.Offset != 0 || e.Within != 0 {
-			return fail("on", "an offset or \"within\" needs a cue (\"on CUE\")")
+			if e.Nth < 0 {
+				return fail("on", "negative ordinal %d", e.Nth)
+			}
+		} else if e.Offset != 0 || e.Within != 0 || e.Nth != 0 {
+			return fail("on", "an offset, an ordinal or \"within\" needs a cue (\"on CUE\")")
 		}
 		for _, f := range e.Faults {
 			name := strings.Fields(f.String())[0]

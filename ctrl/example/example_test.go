@@ -62,21 +62,24 @@ func findBug(t *testing.T, b Bugs, check string, seed uint64) *ctrl.Failure {
 	return fail
 }
 
-// Measured over rapid seeds 1 to 5 (200 cases each): found at cases 13,
-// 38, not at all, 6 and 80.
+// Measured over rapid seeds 1 to 8 (200 cases each): found at cases 18,
+// 74, 57, 4, 20, 36, 3 and 8.
 func TestStaleListIsFound(t *testing.T) {
-	findBug(t, Bugs{StaleList: true}, "invariant/at-most-replicas", 2)
+	findBug(t, Bugs{StaleList: true}, "invariant/at-most-replicas", 4)
 }
 
-// Measured over rapid seeds 1 to 5: found at cases 5, 7, 55, 6 and 4.
+// Measured over rapid seeds 1 to 8: found at cases 7, 3, 12, 2, 1, 4, 3
+// and 8.
 func TestRecordAfterCreateIsFound(t *testing.T) {
-	findBug(t, Bugs{RecordAfterCreate: true}, "invariant/at-most-replicas", 5)
+	findBug(t, Bugs{RecordAfterCreate: true}, "invariant/at-most-replicas", 6)
 }
 
-// Measured over rapid seeds 1 to 5: found at cases 32, 137, and not at all
-// by the other three: the lost update needs a deposed leader's status
-// write held back for tens of seconds, or a successor acting on a stale
-// cache, which generated schedules reach rarely.
+// Measured over rapid seeds 1 to 8: found at cases 85, 58, 115, 7, 32 and
+// 15, and not at all within 200 cases by seeds 2 and 3: the lost update
+// needs a deposed leader's status write (one of a reconcile's last) held
+// back past its lease while its successor writes a newer status, a cut
+// aimed at the right write and long enough, which rapid's bias toward
+// small choices draws in about one case in thirty.
 func TestBlindStatusIsFound(t *testing.T) {
-	findBug(t, Bugs{BlindStatus: true}, "invariant/observed-generation-monotonic", 1)
+	findBug(t, Bugs{BlindStatus: true}, "invariant/observed-generation-monotonic", 8)
 }

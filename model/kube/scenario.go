@@ -452,7 +452,10 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 // the electors' and the informers', and the writes of the registered
 // components (Elected.WriteCue: aimed at users' controllers, which may not
 // expect to die between two writes; the built-in controllers' are left
-// out, so that the default cluster's schedules stay as they were).
+// out, so that the default cluster's schedules stay as they were). The
+// registered components' come first: rapid, which draws small choices
+// more often than large ones, then picks them more often, and shrinks
+// toward them; a test of a user's controller is about its writes.
 func (sc *Scenario) cues() []harness.CueSpec {
 	c := sc.Cfg
 	c.fill()
@@ -460,12 +463,19 @@ func (sc *Scenario) cues() []harness.CueSpec {
 	for _, e := range c.components() {
 		roles = append(roles, e.Role())
 	}
-	out := append(store.Cues(store.RoleLeader), election.Cues(c.Timings, roles...)...)
-	out = append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []harness.Role{store.RoleLeader}, Weight: 2})
+	var out []harness.CueSpec
 	for _, e := range c.Components {
-		out = append(out, harness.CueSpec{Name: e.WriteCue(), Late: 20 * time.Millisecond, Roles: []harness.Role{e.Role()}, Weight: 4})
+		// What strikes a controller between two writes: it dies (killed,
+		// its host crashed), or its write goes astray (cut or isolated:
+		// dropped, so that it fails or lands unanswered, or held, so that
+		// it lands after its writer was deposed); at any of the next few
+		// writes, so that a reconcile's last write (its status, say) is
+		// struck as often as its first.
+		out = append(out, harness.CueSpec{Name: e.WriteCue(), Late: 3 * time.Millisecond, Roles: []harness.Role{e.Role()}, Weight: 8,
+			Kinds: []string{harness.KindKill, harness.KindCrash, harness.KindPartition, harness.KindIsolate}, Nth: 4})
 	}
-	return out
+	out = append(append(out, store.Cues(store.RoleLeader)...), election.Cues(c.Timings, roles...)...)
+	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []harness.Role{store.RoleLeader}, Weight: 2})
 }
 
 // Timeline draws faults, raft leaders, the active controller-manager and
