@@ -248,8 +248,8 @@ func newRunner(s Setup, name string) (*runner, error) {
 	// Every case aims half its faults at cues (the reconcilers' writes
 	// first among them) rather than drawing the share, which leaves a
 	// third of the cases aiming at nothing: here the moments that matter
-	// are known, and rapid's bias toward small choices already plays some
-	// of the aimed entries plain.
+	// are known. (Under rapid, which favours small draws, somewhat fewer
+	// than half end up aimed.)
 	r.opts.Aim = 50
 	if !s.WatchGaps {
 		var keep []harness.SignalSpec

@@ -138,18 +138,10 @@ func TestAimedEntryFiresOnItsCue(t *testing.T) {
 		"at 4500ms on go -500ms kill @cued for 1s\n" + // the cue at 5s names 7s: fires at 6.5s
 		"at 5500ms on go within 1s pause h2 for 100ms\n" + // the next cue, at 8.5s, is too late
 		"at 9s on go within 1s pause h1 for 1s\n"}) // no cue by the end
-	var got []string
-	for _, r := range res.Faults {
-		got = append(got, FormatTime(r.At)+" "+r.Text)
-	}
-	want := []string{
-		FormatTime(3100*time.Millisecond) + " pause @cued for 500ms [@cued=h1/giver]",
-		FormatTime(4*time.Second) + " pause @cued for 200ms [@cued=h2/other]",
-		FormatTime(6500*time.Millisecond) + " kill @cued for 1s [@cued=h1/giver]",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("fired:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantFired(t, res,
+		FormatTime(3100*time.Millisecond)+" pause @cued for 500ms [@cued=h1/giver]",
+		FormatTime(4*time.Second)+" pause @cued for 200ms [@cued=h2/other]",
+		FormatTime(6500*time.Millisecond)+" kill @cued for 1s [@cued=h1/giver]")
 	wantTraceLines(t, res,
 		FormatTime(3*time.Second)+" cue #1 go by h1/giver in 0s: fires at 3.1s",
 		FormatTime(5*time.Second)+" cue #3 go by h1/giver in 2s: fires at 6.5s")
@@ -169,22 +161,27 @@ func TestAimedEntryFiresOnItsNthCue(t *testing.T) {
 		"at 600ms on 2nd go within 2s pause h2 for 100ms\n" + // the 2nd cue, at 3s, is past 2.6s
 		"at 2s on 3rd go pause @cued for 100ms\n" + // cues at 3s (h1), 4s (h2), 5s (h1, 2s ahead): fires at 7s
 		"at 3500ms on 4th go pause @cued for 100ms\n"}) // cues at 4s and 5s only
-	var got []string
-	for _, r := range res.Faults {
-		got = append(got, FormatTime(r.At)+" "+r.Text)
-	}
-	want := []string{
-		FormatTime(3*time.Second) + " pause @cued for 100ms [@cued=h1/giver]",
-		FormatTime(7*time.Second) + " pause @cued for 100ms [@cued=h1/giver]",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("fired:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	wantFired(t, res,
+		FormatTime(3*time.Second)+" pause @cued for 100ms [@cued=h1/giver]",
+		FormatTime(7*time.Second)+" pause @cued for 100ms [@cued=h1/giver]")
 	if l := traceLinesWith(res, "fault-unfired #4 no cue go (2 of 4 came)"); len(l) != 1 {
 		t.Fatalf("the entry whose 4th cue never came is not traced as unfired with its count: %v", l)
 	}
 	if l := traceLinesWith(res, "fault-expired #2 no cue go within 2s"); len(l) != 1 {
 		t.Fatalf("the entry whose 2nd cue came too late is not traced as expired: %v", l)
+	}
+}
+
+// wantFired fails unless the run's faults fired at exactly these times
+// with these texts ("<time> <fault text>"), in this order.
+func wantFired(t *testing.T, res Result, want ...string) {
+	t.Helper()
+	var got []string
+	for _, r := range res.Faults {
+		got = append(got, FormatTime(r.At)+" "+r.Text)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("fired:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -244,9 +244,8 @@ func (p *parser) entry() (Entry, error) {
 			if n < 1 {
 				return e, p.errf("on", "the cue's ordinal must be 1st or later, got %q", Ordinal(n))
 			}
-			e.Nth = n
-			if n == 1 {
-				e.Nth = 0 // the first cue: the canonical form names no ordinal
+			if n > 1 {
+				e.Nth = n // the first cue is the default, named by no ordinal
 			}
 		}
 		cue := p.next()
