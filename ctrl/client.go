@@ -228,7 +228,7 @@ func (c *Client) Apply(context.Context, runtime.ApplyConfiguration, ...client.Ap
 }
 
 // Status implements client.Client: writes to the status subresource.
-func (c *Client) Status() client.SubResourceWriter { return &subResource{c: c, name: "status"} }
+func (c *Client) Status() client.SubResourceWriter { return &subResource{c: c, name: kube.SubresourceStatus} }
 
 // SubResource implements client.Client: the status subresource can be
 // updated and patched; everything else is unsupported.
@@ -339,7 +339,7 @@ type subResource struct {
 }
 
 func (s *subResource) served() error {
-	if s.name != "status" {
+	if s.name != kube.SubresourceStatus {
 		return unsupported("subresource %q (only status is served)", s.name)
 	}
 	return nil

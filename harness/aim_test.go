@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -440,6 +442,56 @@ func TestGenerateHonoursCueKindsAndNth(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"write kill", "write isolate", "write nth 1st", "write nth 2nd", "write nth 3rd", "other pause", "other crash"} {
+		if seen[want] == 0 {
+			t.Errorf("never drew: %s (drawn: %v)", want, seen)
+		}
+	}
+}
+
+// A cue's MinFor and Hold shape only the entries aimed at it: they last at
+// least MinFor and their cuts and isolations hold what they catch, while
+// the rest keep their short and dropping faults.
+func TestGenerateHonoursCueMinForAndHold(t *testing.T) {
+	seen := map[string]int{}
+	for seed := uint64(1); seed <= 300; seed++ {
+		o := genOpts(3 * time.Minute)
+		o.Aim = 50
+		o.Cues = append(o.Cues, CueSpec{Name: "status", Late: 3 * time.Millisecond, Weight: 4,
+			Kinds: []string{KindPartition, KindIsolate}, Hold: true, MinFor: 19 * time.Second})
+		s := Generate(NewRand(seed, "faults"), o)
+		if err := s.Validate(genTopo(o), o.Duration); err != nil {
+			t.Fatalf("seed %d: %v\n%s", seed, err, s)
+		}
+		checkRoundTrip(t, s)
+		for _, e := range s {
+			var holds []bool
+			for _, f := range e.Faults {
+				switch f := f.(type) {
+				case Partition:
+					holds = append(holds, f.Hold)
+				case Isolate:
+					holds = append(holds, f.Hold)
+				}
+			}
+			label := "other"
+			if e.On == "status" {
+				label = "status"
+				if e.For < 19*time.Second {
+					t.Fatalf("seed %d: %s: aimed at status, which wants faults of 19s or more", seed, e)
+				}
+				if len(holds) == 0 || slices.Contains(holds, false) {
+					t.Fatalf("seed %d: %s: aimed at status, whose cuts and isolations hold", seed, e)
+				}
+			}
+			if e.For < 19*time.Second {
+				seen[label+" short"]++
+			}
+			for _, h := range holds {
+				seen[fmt.Sprintf("%s hold=%t", label, h)]++
+			}
+		}
+	}
+	for _, want := range []string{"status hold=true", "other short", "other hold=true", "other hold=false"} {
 		if seen[want] == 0 {
 			t.Errorf("never drew: %s (drawn: %v)", want, seen)
 		}

@@ -109,7 +109,11 @@ func (r *Rand) Repeat(_ string, lo, hi int, mean int64, item func(Source)) {
 // run enabled, and is not aimed when the run enabled none of them. Nth >
 // 1 lets an aimed entry wait for any of the first Nth cues from its At (a
 // cue given in bursts, such as a reconcile's writes, whose last matters as
-// much as its first).
+// much as its first). MinFor is how long an aimed entry lasts at least,
+// when what the moment is about takes that long to matter (a write held
+// past its writer's lease); Hold makes the cuts and isolations aimed at
+// it hold messages rather than drop them (what matters is a message that
+// lands late).
 type CueSpec struct {
 	Name        string
 	Early, Late time.Duration
@@ -118,6 +122,8 @@ type CueSpec struct {
 	Weight      int
 	Kinds       []string
 	Nth         int
+	MinFor      time.Duration
+	Hold        bool
 }
 
 // GenOptions shape a generated schedule.
@@ -282,14 +288,16 @@ func (g *gen) entry(s Source) (Entry, bool) {
 			}
 		}
 	}
-	maxFor := min(g.horizon-e.At, o.MaxFor)
+	minFor, maxFor := 500*time.Millisecond, min(g.horizon-e.At, o.MaxFor)
 	if cue != nil {
+		minFor = max(minFor, cue.MinFor)
 		maxFor = min(maxFor, g.horizon-e.At-cue.Ahead-max(cue.Late, 0)-time.Second)
 	}
-	if maxFor < 500*time.Millisecond {
+	if maxFor < minFor {
 		return Entry{}, false
 	}
-	e.For = logMillis(s, "for", 500*time.Millisecond, maxFor)
+	e.For = logMillis(s, "for", minFor, maxFor)
+	hold := func() bool { return cue != nil && cue.Hold || s.Bool("hold") }
 	target := func(label string) Target {
 		if cue != nil {
 			if k := s.Int(label+" aimed at", 0, int64(len(cue.Roles))); k > 0 {
@@ -305,7 +313,7 @@ func (g *gen) entry(s Source) (Entry, bool) {
 	switch kind := pick(s, "kind", kinds); kind {
 	case KindPartition:
 		if cue != nil {
-			e.Faults = []Fault{g.cut(s, target("host"))}
+			e.Faults = []Fault{g.cut(s, target("host"), hold)}
 			break
 		}
 		perm := g.perm(s, "hosts")
@@ -316,7 +324,7 @@ func (g *gen) entry(s Source) (Entry, bool) {
 		e.Faults = []Fault{Partition{A: hostTargets(perm[:k]), B: hostTargets(perm[k:]),
 			OneWay: s.Bool("one way"), Hold: s.Bool("hold")}}
 	case KindIsolate:
-		e.Faults = []Fault{Isolate{Host: target("host"), Hold: s.Bool("hold")}}
+		e.Faults = []Fault{Isolate{Host: target("host"), Hold: hold()}}
 	case KindCrash:
 		e.Faults = []Fault{Crash{target("host")}}
 	case KindSignal:
@@ -399,9 +407,9 @@ func (g *gen) entry(s Source) (Entry, bool) {
 			case "pause":
 				e.Faults = append(e.Faults, Pause{t})
 			case "isolate":
-				e.Faults = append(e.Faults, Isolate{Host: t, Hold: s.Bool("hold")})
+				e.Faults = append(e.Faults, Isolate{Host: t, Hold: hold()})
 			case "cut":
-				e.Faults = append(e.Faults, g.cut(s, t))
+				e.Faults = append(e.Faults, g.cut(s, t, hold))
 			case "clock":
 				e.Faults = append(e.Faults, ClockRate{Host: t, Rate: g.clockRate(s)})
 			case "disk":
@@ -465,9 +473,10 @@ func fitting(enabled, fit []string) []string {
 }
 
 // cut draws a partition between a target and some other hosts, of any
-// form: both ways or one way (either direction), dropping or holding.
-func (g *gen) cut(s Source, t Target) Partition {
-	p := Partition{A: []Target{t}, B: hostTargets(g.others(s, t.Name)), OneWay: s.Bool("one way"), Hold: s.Bool("hold")}
+// form: both ways or one way (either direction), dropping or holding (as
+// hold says).
+func (g *gen) cut(s Source, t Target, hold func() bool) Partition {
+	p := Partition{A: []Target{t}, B: hostTargets(g.others(s, t.Name)), OneWay: s.Bool("one way"), Hold: hold()}
 	if p.OneWay && s.Bool("inbound") {
 		p.A, p.B = p.B, p.A
 	}

@@ -252,8 +252,8 @@ type Request struct {
 	// Obj is the body of a create or update; Node the target of a bind.
 	Obj  Object
 	Node string
-	// Subresource "status" makes an UPDATE or PATCH of a generic object
-	// change its status only.
+	// Subresource SubresourceStatus makes an UPDATE or PATCH of a generic
+	// object change its status only.
 	Subresource string
 	// Selector is a LIST's label selector (see ParseSelector).
 	Selector string
@@ -263,6 +263,9 @@ type Request struct {
 	// trace and the deposed-writer check use it.
 	Agent string
 }
+
+// SubresourceStatus is the status subresource, the only one served.
+const SubresourceStatus = "status"
 
 func (r Request) String() string {
 	var b strings.Builder

@@ -461,7 +461,7 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 				return
 			}
 			switch req.Subresource {
-			case "status":
+			case SubresourceStatus:
 				next.Status = status
 			case "":
 				if err := validateMeta(body); err != nil {

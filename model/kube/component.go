@@ -94,6 +94,14 @@ func (e Elected) SingleActiveCheck() harness.CheckName {
 // components.
 func (e Elected) WriteCue() string { return e.Name + "-write" }
 
+// StatusWriteCue is the cue a replica of the component gives, besides its
+// WriteCue, as a write of an object's status subresource goes out
+// ("<name>-status-write"): "at 40s on fleet-status-write isolate @cued
+// hold for 20s" holds the fleet controller's next status write until after
+// its lease ran out and a successor wrote its own, so that a status
+// written without a resourceVersion precondition lands last.
+func (e Elected) StatusWriteCue() string { return e.Name + "-status-write" }
+
 // Lane is the timeline lane of the component's tenures.
 func (e Elected) Lane() string { return "active " + e.LeaseName() }
 
@@ -152,18 +160,20 @@ type Replica struct {
 	bugs    model.Bugs
 	res     []Resource
 
-	ctl      Controller
-	client   Client
-	writeCue string // the component's WriteCue, made once
-	lock     LeaseLock
-	elector  election.Elector
+	ctl    Controller
+	client Client
+	// writeCue and statusCue are the component's WriteCue and
+	// StatusWriteCue, made once.
+	writeCue, statusCue string
+	lock                LeaseLock
+	elector             election.Elector
 }
 
 // Step implements harness.Process.
 func (r *Replica) Step(ctx *harness.Ctx, in harness.Input) {
 	switch in.Kind {
 	case harness.InputStart:
-		r.ctl, r.writeCue = r.comp.New(), r.comp.WriteCue()
+		r.ctl, r.writeCue, r.statusCue = r.comp.New(), r.comp.WriteCue(), r.comp.StatusWriteCue()
 		id := election.Identity(ctx)
 		r.client = Client{Server: r.server, ID: ctx.ClientID(0), Agent: id}
 		r.lock = LeaseLock{Lease: r.comp.LeaseRef(), Client: &r.client, Timeout: r.timings.ClientTimeout}
@@ -250,6 +260,9 @@ func (r *Replica) Write(ctx *harness.Ctx, req Request, cb func(Response)) {
 	ctx.Notef("%s issues %s", r.elector.Identity, what)
 	r.hooks.issued(ctx, r.comp.LeaseRef(), r.elector.Identity, id, what)
 	ctx.Cue(r.writeCue, 0)
+	if req.Subresource == SubresourceStatus {
+		ctx.Cue(r.statusCue, 0)
+	}
 }
 
 // Report tells the scenario's observers a fact about what the controller

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"hasim/harness"
+	"hasim/model/election"
 )
 
 // A user's own leader-elected controller, added with one registration: it
@@ -344,6 +346,70 @@ func TestRegisteredComponentWritesAreCues(t *testing.T) {
 	if !aimed {
 		t.Errorf("generated faults never aim at the mirror's writes (and only at registered components'): %v", o.Cues)
 	}
+}
+
+// A write of an object's status is a cue of its own besides the write
+// cue: an entry aimed at script-status-write lets the create before it
+// pass and strikes as the status write goes out. Generated faults aim
+// held cuts and isolations at it, long enough for a successor to take
+// over.
+func TestStatusWritesAreCues(t *testing.T) {
+	var failed []string
+	done, ran := false, 0
+	steps := []apiStep{
+		{"create w1", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/w1", Obj: Object{Spec: `{"size":1}`}}
+		}, code(StatusCreated)},
+		{"status of w1", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", Subresource: SubresourceStatus, PatchBody: `{"status":{"ready":1}}`}
+		}, code(StatusOK)},
+	}
+	script := Elected{Name: "script", New: func() Controller {
+		return &scripted{steps: steps, failed: &failed, done: &done, ran: &ran, write: true}
+	}}
+	sched, err := harness.ParseSchedule("at 0s on script-status-write kill @cued")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &Scenario{Cfg: Config{Resources: []Resource{widgets}, Components: []Elected{script}}}
+	res, err := harness.Run(harness.Config{Scenario: unjudged{sc}, Duration: time.Minute, Trace: harness.TraceOptions{Keep: true}}, 1, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(failed) > 0 || ran != 1 {
+		t.Fatalf("%d of 2 steps answered, want the create's answer only (the kill came before the status write's): %v", ran, failed)
+	}
+	if len(res.Faults) != 1 || len(res.Faults[0].Skipped) > 0 {
+		t.Fatalf("faults %+v, want the kill to fire", res.Faults)
+	}
+	f := res.Faults[0]
+	proc, at := f.Resolved["cued"], harness.FormatTime(f.At)
+	var created, patched string
+	for _, line := range strings.Split(string(res.Trace), "\n") {
+		switch {
+		case !strings.Contains(line, proc):
+		case strings.Contains(line, "issues create widgets/default/w1"):
+			created = strings.Fields(line)[0]
+		case strings.Contains(line, "issues patch widgets/default/w1"):
+			patched = strings.Fields(line)[0]
+		}
+	}
+	if created == "" || patched != at || created == at {
+		t.Fatalf("the kill of %s fired at %s; its create went out at %q, its status write at %q", proc, at, created, patched)
+	}
+	lease := sc.Cfg.Timings.LeaseDuration
+	if lease == 0 {
+		lease = election.Defaults.LeaseDuration
+	}
+	for _, c := range sc.GenOptions(10 * time.Minute).Cues {
+		if c.Name == script.StatusWriteCue() {
+			if !c.Hold || c.MinFor <= lease || !slices.Equal(c.Kinds, []string{harness.KindPartition, harness.KindIsolate}) {
+				t.Errorf("the status-write cue takes %v, held %t, for at least %s; want held cuts and isolations past the lease", c.Kinds, c.Hold, c.MinFor)
+			}
+			return
+		}
+	}
+	t.Errorf("generated faults never aim at the script's status writes")
 }
 
 // A watch-gap signal makes the active replica's watches lose their

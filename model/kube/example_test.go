@@ -66,7 +66,7 @@ func (s *summarizer) reconcile(ctx *harness.Ctx, r *kube.Replica) {
 	case !exists:
 		r.Write(ctx, kube.Request{Verb: kube.Create, Kind: widgetResource.Kind, Name: summary, Obj: kube.Object{Spec: `{}`}}, retry)
 	case w.Status != want:
-		r.Write(ctx, kube.Request{Verb: kube.Patch, Kind: widgetResource.Kind, Name: summary, Subresource: "status",
+		r.Write(ctx, kube.Request{Verb: kube.Patch, Kind: widgetResource.Kind, Name: summary, Subresource: kube.SubresourceStatus,
 			PatchBody: `{"status":` + want + `}`}, retry)
 	}
 }

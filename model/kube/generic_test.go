@@ -28,6 +28,9 @@ type scripted struct {
 	failed *[]string
 	done   *bool
 	ran    *int // steps answered
+	// write: the steps go out as the component's writes (Replica.Write,
+	// which gives its cues), not as plain calls.
+	write bool
 }
 
 func (s *scripted) Start(*harness.Ctx, *Replica)                      {}
@@ -44,13 +47,18 @@ func (s *scripted) run(ctx *harness.Ctx, r *Replica, i int) {
 		return
 	}
 	st := s.steps[i]
-	r.Client().Do(ctx, st.req(), 30*time.Second, func(resp Response) {
+	cb := func(resp Response) {
 		*s.ran = i + 1
 		if msg := st.check(resp); msg != "" {
 			*s.failed = append(*s.failed, fmt.Sprintf("step %d (%s): %s; got code %d %q %v", i+1, st.what, msg, resp.Code, resp.Reason, resp.Obj))
 		}
 		s.run(ctx, r, i+1)
-	})
+	}
+	if s.write {
+		r.Write(ctx, st.req(), cb)
+		return
+	}
+	r.Client().Do(ctx, st.req(), 30*time.Second, cb)
 }
 
 // runScript runs steps in a quiet cluster serving widgets, and returns the
@@ -161,7 +169,7 @@ func TestGenericObjectsLifecycle(t *testing.T) {
 			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Obj: Object{RV: rv - 1, Spec: `{}`}}
 		}, code(StatusConflict)},
 		{"update the status subresource", func() Request {
-			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Subresource: "status", Obj: Object{RV: rv, Spec: `{"size":99}`, Status: `{"ready":2}`}}
+			return Request{Verb: Update, Kind: widgets.Kind, Name: "default/w1", Subresource: SubresourceStatus, Obj: Object{RV: rv, Spec: `{"size":99}`, Status: `{"ready":2}`}}
 		}, func(r Response) string {
 			if r.Code != StatusOK || r.Obj.Status != `{"ready":2}` || r.Obj.Spec != `{"size":4}` || r.Obj.Generation != 2 {
 				return "want the status changed, the spec and generation not"
@@ -186,7 +194,7 @@ func TestGenericObjectsLifecycle(t *testing.T) {
 			return ""
 		}},
 		{"merge-patch the status", func() Request {
-			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", Subresource: "status", PatchBody: `{"status":{"ready":3}}`}
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", Subresource: SubresourceStatus, PatchBody: `{"status":{"ready":3}}`}
 		}, func(r Response) string {
 			if r.Code != StatusOK || r.Obj.Status != `{"ready":3}` || r.Obj.Generation != 4 {
 				return "want the status patched, the generation unchanged"
@@ -532,7 +540,7 @@ func TestAnnotationsAndBlockOwnerDeletion(t *testing.T) {
 			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", PatchBody: `{"metadata":{"annotations":{"example.com/a":null,"example.com/c":"3"}}}`}
 		}, want(map[string]string{"example.com/b": "two words", "example.com/c": "3"}, 1, true)},
 		{"patch the status", func() Request {
-			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", Subresource: "status", PatchBody: `{"status":{"n":1},"metadata":{"annotations":{"example.com/b":null}}}`}
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: "default/w1", Subresource: SubresourceStatus, PatchBody: `{"status":{"n":1},"metadata":{"annotations":{"example.com/b":null}}}`}
 		}, want(map[string]string{"example.com/b": "two words", "example.com/c": "3"}, 1, true)},
 	}
 	for _, f := range runScript(t, steps) {

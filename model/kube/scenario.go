@@ -245,7 +245,9 @@ func (sc *Scenario) Build(s *harness.Sim) error {
 		s.AddCue(cue.Name)
 	}
 	for _, e := range c.components() {
-		s.AddCue(e.WriteCue()) // a schedule may aim at the built-in controllers' writes too
+		// A schedule may aim at the built-in controllers' writes too.
+		s.AddCue(e.WriteCue())
+		s.AddCue(e.StatusWriteCue())
 	}
 	s.AddSignal(SignalWatchGap)
 	alive := func(p harness.ProcID, inc int) bool { return s.Running(p) && s.Incarnation(p) == inc }
@@ -450,9 +452,10 @@ func (sc *Scenario) GenOptions(duration time.Duration) harness.GenOptions {
 
 // cues are the moments the cluster's components announce: the members',
 // the electors' and the informers', and the writes of the registered
-// components (Elected.WriteCue: aimed at users' controllers, which may not
-// expect to die between two writes; the built-in controllers' are left
-// out, so that the default cluster's schedules stay as they were). The
+// components (Elected.WriteCue and StatusWriteCue: aimed at users'
+// controllers, which may not expect to die between two writes, or a status
+// write to land late; the built-in controllers' are left out, so that the
+// default cluster's schedules stay as they were). The
 // registered components' come first: rapid, which draws small choices
 // more often than large ones, then picks them more often, and shrinks
 // toward them; a test of a user's controller is about its writes.
@@ -473,6 +476,13 @@ func (sc *Scenario) cues() []harness.CueSpec {
 		// struck as often as its first.
 		out = append(out, harness.CueSpec{Name: e.WriteCue(), Late: 3 * time.Millisecond, Roles: []harness.Role{e.Role()}, Weight: 8,
 			Kinds: []string{harness.KindKill, harness.KindCrash, harness.KindPartition, harness.KindIsolate}, Nth: 4})
+		// A status write held until its writer's lease ran out, and its
+		// successor (which retries every RetryPeriod) took over and wrote
+		// a newer status, lands over it unless it was conditional: the
+		// lost update of an operator's status. Its cue strikes only with a
+		// held cut or isolation, long enough for that.
+		out = append(out, harness.CueSpec{Name: e.StatusWriteCue(), Late: 3 * time.Millisecond, Roles: []harness.Role{e.Role()}, Weight: 4,
+			Kinds: []string{harness.KindPartition, harness.KindIsolate}, Hold: true, MinFor: c.Timings.LeaseDuration + 2*c.Timings.RetryPeriod, Nth: 2})
 	}
 	out = append(append(out, store.Cues(store.RoleLeader)...), election.Cues(c.Timings, roles...)...)
 	return append(out, harness.CueSpec{Name: CueRelist, Late: time.Second, Ahead: 30 * time.Second, Roles: []harness.Role{store.RoleLeader}, Weight: 2})
