@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"hasim/checkers/judge"
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 	"hasim/model/election"
 	"hasim/model/kube"
@@ -61,12 +62,17 @@ type Setup struct {
 	// rapid runs a fifth under -short].
 	Cases int
 	// ShrinkRuns bounds how many more runs rapid may spend shrinking a
-	// failure once found [0: up to rapid's -rapid.shrinktime, 30s].
+	// failure once found, and then how many the shrink of the schedule
+	// itself may (dropping entries, shortening faults) [0: rapid up to
+	// its -rapid.shrinktime, 30s; then SoakShrinkRuns].
 	ShrinkRuns int
 	// WatchGaps lets generated schedules make the reconcilers' watches
 	// lose their events for a while (the cluster's watch-gap signal). Off
-	// by default: a reconciler here reads only its caches, and hasim/ctrl
-	// gives it no uncached reader to recover with.
+	// by default: a Kubernetes informer does not lose events silently, so
+	// this is a fault beyond the real cluster's, for reconcilers that
+	// mean to survive a cache that missed a change for good (reading what
+	// matters through Replica.GetAPIReader, say); one that reads only its
+	// caches cannot.
 	WatchGaps bool
 	// RecheckEvery: every RecheckEvery-th case (and the first, and the
 	// failure reported) is run twice and the traces compared [10;
@@ -490,6 +496,9 @@ func (s Setup) durationOrDefault() time.Duration {
 // report.
 func (r *runner) finish() *Failure {
 	c := *r.failing
+	if !r.fuzz {
+		c = r.minimize(c)
+	}
 	dir, err := filepath.Abs(filepath.Join(FailureDir, fileName(r.name)))
 	if err != nil {
 		r.t.Fatal(err)
@@ -531,6 +540,38 @@ func (r *runner) finish() *Failure {
 	fmt.Fprintf(&w, "  replay: %s\n", f.Replay)
 	f.Report = w.String()
 	return f
+}
+
+// minimize shrinks the failing case's schedule further, with the same
+// seed: rapid shrinks the draws the case came from, which can leave
+// entries that no longer matter (a fault drawn before the one that
+// breaks the check), so whole entries are dropped, composite faults split
+// and faults shortened while the case still fails one of the checks it
+// failed (scenarios.ShrinkWith, as soaks shrink). It spends at most
+// ShrinkRuns runs [SoakShrinkRuns when unset].
+func (r *runner) minimize(c caseSpec) caseSpec {
+	var want []harness.CheckName
+	for _, v := range r.failingOut.res.Verdicts {
+		if v.Fails() {
+			want = append(want, v.Check)
+		}
+	}
+	budget := r.s.ShrinkRuns
+	if budget <= 0 {
+		budget = SoakShrinkRuns
+	}
+	run := func(s harness.Schedule) (harness.Result, error) {
+		r.cases++
+		o, err := r.run(caseSpec{seed: c.seed, sched: s}, false, "")
+		return o.res, err
+	}
+	small, _, err := scenarios.ShrinkWith(run, c.sched, want, budget)
+	if err != nil {
+		r.t.Logf("hasim/ctrl: shrinking the schedule further: %v", err)
+		return c
+	}
+	c.sched = small
+	return c
 }
 
 // nondeterministic describes a case whose two runs differed.

@@ -3,6 +3,7 @@ package ctrl
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +12,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"hasim/harness"
 )
 
 // widgetSetup is the widget reconciler's Check setup: one widget, its
 // message changed once, and what "configured" means as Settled.
-func widgetSetup(newRec func(c client.Client) reconcile.Reconciler) Setup {
+func widgetSetup(newRec func(r Replica) reconcile.Reconciler) Setup {
 	w := func(msg string) *Widget {
 		return &Widget{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "w1"}, Spec: WidgetSpec{Message: msg}}
 	}
@@ -48,7 +51,7 @@ func widgetConfigured(s State) error {
 // The widget reconciler passes Check: its cases draw faults aimed at its
 // role and writes, and every verdict holds.
 func TestCheckPassesTheWidgetReconciler(t *testing.T) {
-	Check(t, Setup(widgetSetup(func(c client.Client) reconcile.Reconciler { return &widgetReconciler{c: c} })))
+	Check(t, Setup(widgetSetup(func(r Replica) reconcile.Reconciler { return &widgetReconciler{c: r.GetClient()} })))
 }
 
 // mapPicker creates one of eight configs per reconcile, picking the first
@@ -79,7 +82,7 @@ func (p *mapPicker) Reconcile(ctx context.Context, req reconcile.Request) (recon
 // as nondeterministic, with the first trace line that differs, and not as
 // a violation of any check.
 func TestNondeterministicReconcilerIsReported(t *testing.T) {
-	s := widgetSetup(func(c client.Client) reconcile.Reconciler { return &mapPicker{c: c} })
+	s := widgetSetup(func(r Replica) reconcile.Reconciler { return &mapPicker{c: r.GetClient()} })
 	s.Settled = nil
 	f := Find(t, s)
 	switch {
@@ -94,4 +97,105 @@ func TestNondeterministicReconcilerIsReported(t *testing.T) {
 		t.Errorf("found at case %d, want the first (it is rechecked)", f.FoundAt)
 	}
 	t.Log(f.Report)
+}
+
+// The schedule of a failure rapid shrank is shrunk further, entry by
+// entry: here the invariant breaks with no fault at all (the widget's
+// message changes to one it forbids), so every entry of the case goes.
+func TestFailingScheduleIsMinimized(t *testing.T) {
+	s := widgetSetup(func(r Replica) reconcile.Reconciler { return &widgetReconciler{c: r.GetClient()} })
+	s.Invariants = func() []Invariant {
+		return []Invariant{{Name: "never-again", Check: func(st State) error {
+			var w Widget
+			if err := st.Get(client.ObjectKey{Namespace: "default", Name: "w1"}, &w); err == nil && w.Spec.Message == "again" {
+				return fmt.Errorf("the widget says %q", w.Spec.Message)
+			}
+			return nil
+		}}}
+	}
+	r, err := newRunner(s, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.t = t
+	sched, err := harness.ParseSchedule("at 10s kill @active-widgets\nat 20s isolate m2 for 5s\nat 90s on widgets-write crash @cued for 3s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := caseSpec{seed: 7, sched: sched}
+	if r.judgeCase(c) == "" {
+		t.Fatal("the case passed")
+	}
+	small := r.minimize(*r.failing)
+	if len(small.sched) != 0 || small.seed != c.seed {
+		t.Fatalf("shrunk to seed %d and\n%s\nwant seed %d and no entries", small.seed, small.sched, c.seed)
+	}
+	if r.cases < 2 {
+		t.Errorf("%d cases counted, want the shrink's runs counted too", r.cases)
+	}
+}
+
+// A watch gap loses the widget's change at 1m from the active replica's
+// cache for good (nothing changes the widget after it). A reconciler that
+// reads only its cache never sees the new message, and Settled fails; one
+// that reads the widget through its API reader sees it at its next
+// requeue, a minute after the last, and the cluster settles.
+func TestAPIReaderRecoversFromAWatchGap(t *testing.T) {
+	sched, err := harness.ParseSchedule("at 50s signal @active-widgets watch-gap for 30s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fresh := range []bool{false, true} {
+		s := widgetSetup(func(r Replica) reconcile.Reconciler {
+			w := &widgetReconciler{c: r.GetClient()}
+			if fresh {
+				w.api = r.GetAPIReader()
+			}
+			return w
+		})
+		s.WatchGaps = true
+		r, err := newRunner(s, t.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.t = t
+		out, err := r.run(caseSpec{seed: 3, sched: sched}, true, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads := strings.Count(string(out.res.Trace), "reads get widgets default/w1 from the API")
+		lists := strings.Count(string(out.res.Trace), "reads list widgetconfigs from the API")
+		switch {
+		case fresh && (len(out.broke) > 0 || reads < 2 || lists < 2):
+			t.Errorf("reading through the API reader: %d reads, %d lists, broke %v", reads, lists, out.broke)
+		case !fresh && (!slices.Equal(out.broke, []string{"recovers-after-heal violated"}) || reads > 0):
+			t.Errorf("reading the cache only: %d reads from the API, broke %v; want recovers-after-heal violated", reads, out.broke)
+		}
+	}
+}
+
+// The API reader answers only a Reconcile (whose context carries its
+// run): a read from anywhere else is refused, saying so; a read at a
+// resourceVersion is unsupported.
+func TestAPIReaderReadsFromReconcileOnly(t *testing.T) {
+	m := NewManager(newScheme())
+	if _, err := m.serve(&Widget{}); err != nil {
+		t.Fatal(err)
+	}
+	h := &host{spec: &hostSpec{m: m}}
+	h.cl = &Client{h: h}
+	api := replica{h}.GetAPIReader()
+	key := client.ObjectKey{Namespace: "default", Name: "w1"}
+	err := api.Get(context.Background(), key, &Widget{})
+	if err == nil || !strings.Contains(err.Error(), "a read of the API reader must be made from Reconcile") {
+		t.Errorf("Get outside Reconcile: %v", err)
+	}
+	err = api.List(context.Background(), &WidgetList{})
+	if err == nil || !strings.Contains(err.Error(), "must be made from Reconcile") {
+		t.Errorf("List outside Reconcile: %v", err)
+	}
+	err = api.Get(context.Background(), key, &Widget{}, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "5"}})
+	if err == nil || !strings.Contains(err.Error(), Unsupported) {
+		t.Errorf("Get at a resourceVersion: %v", err)
+	}
 }

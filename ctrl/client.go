@@ -228,7 +228,9 @@ func (c *Client) Apply(context.Context, runtime.ApplyConfiguration, ...client.Ap
 }
 
 // Status implements client.Client: writes to the status subresource.
-func (c *Client) Status() client.SubResourceWriter { return &subResource{c: c, name: kube.SubresourceStatus} }
+func (c *Client) Status() client.SubResourceWriter {
+	return &subResource{c: c, name: kube.SubresourceStatus}
+}
 
 // SubResource implements client.Client: the status subresource can be
 // updated and patched; everything else is unsupported.
@@ -250,7 +252,7 @@ func objectName(obj client.Object) (string, error) {
 // call makes a write and, when into is set, sets it to the object the
 // server answered with.
 func (c *Client) call(ctx context.Context, k kindInfo, into client.Object, req kube.Request) error {
-	resp, err := c.write(ctx, req)
+	resp, err := c.do(ctx, req, false)
 	if err != nil {
 		return err
 	}
@@ -263,20 +265,24 @@ func (c *Client) call(ctx context.Context, k kindInfo, into client.Object, req k
 	return c.h.spec.m.fromModel(resp.Obj, k, into)
 }
 
-// write suspends the calling reconcile until the API's answer to req
-// comes, or until the context's deadline.
-func (c *Client) write(ctx context.Context, req kube.Request) (kube.Response, error) {
+// do suspends the calling reconcile until the API's answer to req (a
+// write; a read, if read) comes, or until the context's deadline.
+func (c *Client) do(ctx context.Context, req kube.Request, read bool) (kube.Response, error) {
 	r, _ := ctx.Value(runKey{}).(*run)
 	switch {
 	case r == nil || r.h != c.h:
-		return kube.Response{}, errors.New("hasim/ctrl: a write must be made from Reconcile, with the context it was given")
+		what := "a write"
+		if read {
+			what = "a read of the API reader"
+		}
+		return kube.Response{}, fmt.Errorf("hasim/ctrl: %s must be made from Reconcile, with the context it was given", what)
 	case r.aborted:
 		return kube.Response{}, ErrAbandoned
 	}
 	if err := ctx.Err(); err != nil {
 		return kube.Response{}, err
 	}
-	cl := &call{req: req}
+	cl := &call{req: req, read: read}
 	if deadline, ok := ctx.Deadline(); ok {
 		if left, simulated := c.h.spec.m.clock.remaining(deadline); simulated {
 			if left <= 0 {
@@ -330,6 +336,59 @@ func apiError(verb kube.Verb, k kindInfo, name string, resp kube.Response) error
 		return fmt.Errorf("%s %s %q: connection lost (the write may still land)", verb, gr, short)
 	}
 	return apierrors.NewGenericServerResponse(resp.Code, string(verb), gr, short, resp.Reason, 0, false)
+}
+
+// apiReader is the client.Reader a replica's GetAPIReader gives: as
+// controller-runtime's manager.GetAPIReader, it bypasses the cache. Each
+// Get and List goes to the replica's master's API server as a quorum read
+// (resourceVersion "": GET through raft's read index, LIST a consistent
+// list), the calling Reconcile waiting (suspended) for the answer, and
+// may fail as writes do (a cut master times out, an API server without
+// its store answers 5xx). Reads must be made from Reconcile, with the
+// context it was given.
+type apiReader struct{ c *Client }
+
+// Get implements client.Reader. A GET at a given resourceVersion is
+// unsupported.
+func (a apiReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	o := (&client.GetOptions{}).ApplyOptions(opts)
+	if o.Raw != nil && o.Raw.ResourceVersion != "" {
+		return unsupported("GET at a resourceVersion (the API reader reads the latest)")
+	}
+	m := a.c.h.spec.m
+	k, err := m.kindOf(obj)
+	if err != nil {
+		return err
+	}
+	if key.Namespace == "" {
+		return unsupported("%s without a namespace (the API model serves namespaced kinds only)", key.Name)
+	}
+	req := kube.Request{Verb: kube.Get, Kind: k.res, Name: key.Namespace + "/" + key.Name}
+	resp, err := a.c.do(ctx, req, true)
+	if err != nil {
+		return err
+	}
+	if err := apiError(req.Verb, k, req.Name, resp); err != nil {
+		return err
+	}
+	return m.fromModel(resp.Obj, k, obj)
+}
+
+// List implements client.Reader: a consistent list of the kind, in name
+// order, narrowed to a namespace and a label selector; field selectors
+// and paging are unsupported.
+func (a apiReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return a.c.h.spec.m.list(list, opts, func(k kindInfo) ([]kube.Object, error) {
+		req := kube.Request{Verb: kube.List, Kind: k.res}
+		resp, err := a.c.do(ctx, req, true)
+		if err != nil {
+			return nil, err
+		}
+		if err := apiError(req.Verb, k, "", resp); err != nil {
+			return nil, err
+		}
+		return resp.Items, nil
+	})
 }
 
 // subResource is a client of one subresource; only status is served.

@@ -22,7 +22,7 @@ func testManager(t *testing.T) *Manager {
 	t.Helper()
 	m := NewManager(newScheme())
 	m.Elected(Options{Name: "widgets", For: &Widget{}, Owns: []client.Object{&WidgetConfig{}},
-		New: func(client.Client) reconcile.Reconciler { return nil }})
+		New: func(Replica) reconcile.Reconciler { return nil }})
 	return m
 }
 

@@ -26,13 +26,15 @@
 //
 // # Coroutines
 //
-// Each Reconcile call runs as a coroutine (iter.Pull). Reads (Get, List)
-// are served from the informers' caches at once. Every write the user's
-// code makes suspends it: the write goes out as an API request through the
-// replica (kube.Replica.Write, which deposed-writes follows), and the
-// coroutine resumes, within the kernel's step that delivers the answer,
-// with the answer mapped to the error controller-runtime's client would
-// return (apierrors' NotFound, AlreadyExists, Conflict, Invalid, ...).
+// Each Reconcile call runs as a coroutine (iter.Pull). The client's reads
+// (Get, List) are served from the informers' caches at once. Every write
+// the user's code makes suspends it: the write goes out as an API request
+// through the replica (kube.Replica.Write, which deposed-writes follows),
+// and the coroutine resumes, within the kernel's step that delivers the
+// answer, with the answer mapped to the error controller-runtime's client
+// would return (apierrors' NotFound, AlreadyExists, Conflict, Invalid,
+// ...). Reads through the API reader (Replica.GetAPIReader) suspend it the
+// same way: each is a quorum read of the replica's master's API server.
 // Nothing of a reconcile outlives its process: when the replica's process
 // stops or crashes, its coroutine is abandoned (stopped; the client calls
 // it still makes fail at once and reach nobody).

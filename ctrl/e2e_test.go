@@ -24,7 +24,7 @@ import (
 func widgetCluster(newRec func(c client.Client) *widgetReconciler, recovered func(*kube.Truth) error) (*Manager, kube.Config) {
 	m := NewManager(newScheme())
 	widgets := m.Elected(Options{Name: "widgets", For: &Widget{}, Owns: []client.Object{&WidgetConfig{}},
-		New:       func(c client.Client) reconcile.Reconciler { return newRec(c) },
+		New:       func(r Replica) reconcile.Reconciler { return newRec(r.GetClient()) },
 		Recovered: recovered})
 	seed := kube.Elected{Name: "seeder", New: func() kube.Controller { return &seeder{} }}
 	return m, kube.Config{Masters: 3, Resources: m.Resources(), Components: []kube.Elected{widgets, seed}}

@@ -8,8 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"hasim/harness"
@@ -22,7 +25,7 @@ type hostSpec struct {
 	name    string
 	forKind kindInfo
 	owns    []kindInfo
-	newRec  func(c *Client) reconcile.Reconciler
+	newRec  func(r Replica) reconcile.Reconciler
 }
 
 // tagDeadline is the timer of a context deadline over a write in flight;
@@ -53,6 +56,14 @@ type host struct {
 	calls   uint64
 }
 
+// replica is the Replica a host hands its reconciler's New.
+type replica struct{ h *host }
+
+func (r replica) GetClient() client.Client       { return r.h.cl }
+func (r replica) GetAPIReader() client.Reader    { return apiReader{c: r.h.cl} }
+func (r replica) GetScheme() *runtime.Scheme     { return r.h.spec.m.scheme }
+func (r replica) GetRESTMapper() meta.RESTMapper { return r.h.spec.m.mapper }
+
 // Start implements kube.Controller: the informers start at once and stay
 // warm while the replica stands by, as a controller-runtime manager starts
 // its caches before it is elected.
@@ -63,7 +74,7 @@ func (h *host) Start(ctx *harness.Ctx, r *kube.Replica) {
 	h.r, h.proc = r, ctx.Name()
 	h.q, h.owners, h.infs = newQueue(), map[string]string{}, map[kube.Kind]*kube.Informer{}
 	h.cl = &Client{h: h}
-	h.rec = h.spec.newRec(h.cl)
+	h.rec = h.spec.newRec(replica{h})
 	h.kinds = append([]kindInfo{h.spec.forKind}, h.spec.owns...)
 	for _, k := range h.kinds {
 		inf := &kube.Informer{Kind: k.res, Client: r.Client(),
@@ -205,9 +216,11 @@ type run struct {
 	err     error
 }
 
-// call is one write of a reconcile: the request, then its answer.
+// call is one write of a reconcile, or one read of its API reader: the
+// request, then its answer.
 type call struct {
-	req kube.Request
+	req  kube.Request
+	read bool
 	// timeout is what is left of the caller's context deadline (0: none).
 	timeout time.Duration
 	id      uint64
@@ -260,13 +273,18 @@ func (h *host) resume(ctx *harness.Ctx) {
 	h.finish(ctx, r)
 }
 
-// send issues a reconcile's write through the replica, and resumes the
-// reconcile with the answer.
+// readTimeout bounds an API reader's read, as kube.Replica.Write bounds
+// a write.
+const readTimeout = 30 * time.Second
+
+// send issues a reconcile's write through the replica (or its read,
+// through the replica's API client), and resumes the reconcile with the
+// answer.
 func (h *host) send(ctx *harness.Ctx, r *run, c *call) {
 	h.calls++
 	c.id = h.calls
 	r.pending = c
-	h.r.Write(ctx, c.req, func(resp kube.Response) {
+	answered := func(resp kube.Response) {
 		if h.cur != r || r.pending != c {
 			return // abandoned, or its deadline passed
 		}
@@ -274,7 +292,17 @@ func (h *host) send(ctx *harness.Ctx, r *run, c *call) {
 		r.pending, c.resp = nil, resp
 		h.resume(ctx)
 		h.pump(ctx)
-	})
+	}
+	if c.read {
+		what := string(c.req.Verb) + " " + string(c.req.Kind)
+		if c.req.Name != "" {
+			what += " " + c.req.Name
+		}
+		ctx.Notef("%s: reconcile %s: reads %s from the API", h.spec.name, r.item, what)
+		h.r.Client().Do(ctx, c.req, readTimeout, answered)
+	} else {
+		h.r.Write(ctx, c.req, answered)
+	}
 	if c.timeout > 0 {
 		c.timer = ctx.After(c.timeout, tagDeadline, c.id)
 	}

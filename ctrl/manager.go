@@ -37,13 +37,32 @@ type Options struct {
 	// true, of For's kind).
 	Owns []client.Object
 	// New makes the reconciler afresh at every start of a replica's
-	// process, with the replica's client; nothing survives a restart but
+	// process, from what the replica gives it (its client, API reader and
+	// scheme, as a manager gives them); nothing survives a restart but
 	// what the API holds.
-	New func(c client.Client) reconcile.Reconciler
+	New func(r Replica) reconcile.Reconciler
 	// Recovered, if set, says what "recovered" means for the reconciler,
 	// judged on the store's ground truth once the faults heal (see
 	// kube.Elected.Recovered).
 	Recovered func(t *kube.Truth) error
+}
+
+// Replica is what a replica of a registered reconciler hands the New that
+// makes it: its methods are those of a controller-runtime manager that a
+// reconciler is usually made from ({Client: mgr.GetClient(), Scheme:
+// mgr.GetScheme()}), so that the same line serves both.
+type Replica interface {
+	// GetClient is the client that reads the replica's caches and writes
+	// through the API server (see Client).
+	GetClient() client.Client
+	// GetAPIReader reads the API server, bypassing the caches: each Get
+	// and List is a quorum read, as up to date as the store, made from
+	// Reconcile, which waits (suspended) for the answer; it fails as a
+	// write does when the master is cut off. A reconciler that must see
+	// a change its cache may have missed (a watch gap) reads through it.
+	GetAPIReader() client.Reader
+	GetScheme() *runtime.Scheme
+	GetRESTMapper() meta.RESTMapper
 }
 
 // Manager holds what the replicas of the registered reconcilers share:
@@ -127,7 +146,7 @@ func (m *Manager) Elected(o Options) kube.Elected {
 		}
 	}
 	spec := &hostSpec{m: m, name: o.Name, forKind: forKind, owns: owns,
-		newRec: func(c *Client) reconcile.Reconciler { return o.New(c) }}
+		newRec: o.New}
 	return kube.Elected{Name: o.Name, Lease: o.Lease, Recovered: o.Recovered,
 		New: func() kube.Controller { return &host{spec: spec} }}
 }

@@ -114,7 +114,7 @@ func TestSoakExec(t *testing.T) {
 // brokenWidgetSetup is the widget reconciler under an invariant that
 // breaks once its config exists: every case fails.
 func brokenWidgetSetup() Setup {
-	s := widgetSetup(func(c client.Client) reconcile.Reconciler { return &widgetReconciler{c: c} })
+	s := widgetSetup(func(r Replica) reconcile.Reconciler { return &widgetReconciler{c: r.GetClient()} })
 	s.Invariants = func() []Invariant {
 		return []Invariant{{Name: "never-configured", Check: func(st State) error {
 			var cfg WidgetConfig

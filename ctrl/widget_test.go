@@ -116,6 +116,9 @@ func newScheme() *runtime.Scheme {
 // records in the Widget's status which generation it acted on.
 type widgetReconciler struct {
 	c client.Client
+	// api, if set, is the API reader the widget and the list of its
+	// configs are read through (the config itself comes from the cache).
+	api client.Reader
 	// seen, if set, hears time.Now() at the start of every Reconcile.
 	seen func(time.Time)
 	// probe, if set, hears the errors of calls hasim does not support,
@@ -150,7 +153,11 @@ func (r *widgetReconciler) reconcile(ctx context.Context, req reconcile.Request)
 		r.seen(time.Now())
 	}
 	var w Widget
-	if err := r.c.Get(ctx, req.NamespacedName, &w); err != nil {
+	var read client.Reader = r.c
+	if r.api != nil {
+		read = r.api
+	}
+	if err := read.Get(ctx, req.NamespacedName, &w); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if r.probe != nil {
@@ -180,7 +187,7 @@ func (r *widgetReconciler) reconcile(ctx context.Context, req reconcile.Request)
 	// The cache may not show a config created a moment ago; it never
 	// shows two.
 	var mine WidgetConfigList
-	if err := r.c.List(ctx, &mine, client.InNamespace(w.Namespace), client.MatchingLabels{"widget": w.Name}); err != nil {
+	if err := read.List(ctx, &mine, client.InNamespace(w.Namespace), client.MatchingLabels{"widget": w.Name}); err != nil {
 		return reconcile.Result{}, err
 	}
 	if n := len(mine.Items); n > 1 {

@@ -39,7 +39,7 @@ func Setup(b Bugs) ctrl.Setup {
 	return ctrl.Setup{
 		Scheme: NewScheme(),
 		Reconcilers: []ctrl.Options{{Name: "fleet", For: &Fleet{}, Owns: []client.Object{&Drone{}},
-			New: func(c client.Client) reconcile.Reconciler { return &Reconciler{Client: c, Bugs: b} }}},
+			New: func(r ctrl.Replica) reconcile.Reconciler { return &Reconciler{Client: r.GetClient(), Bugs: b} }}},
 		Objects:    []client.Object{fleet(2, "v1")},
 		Changes:    changes,
 		Invariants: Invariants,
