@@ -199,3 +199,65 @@ func TestAPIReaderReadsFromReconcileOnly(t *testing.T) {
 		t.Errorf("Get at a resourceVersion: %v", err)
 	}
 }
+
+// namer creates one config with generateName for its widget, once, and
+// remembers what the create answered and when it was made.
+type namer struct {
+	c       client.Client
+	created *WidgetConfig
+	at      time.Time
+}
+
+func (n *namer) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	var w Widget
+	if err := n.c.Get(ctx, req.NamespacedName, &w); err != nil || n.created != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	cfg := &WidgetConfig{ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, GenerateName: w.Name + "-"}}
+	if err := controllerutil.SetControllerReference(&w, cfg, n.c.Scheme()); err != nil {
+		return reconcile.Result{}, err
+	}
+	n.at = time.Now()
+	if err := n.c.Create(ctx, cfg); err != nil {
+		return reconcile.Result{}, err
+	}
+	n.created = cfg
+	return reconcile.Result{}, nil
+}
+
+// A create with generateName is named by the API server, and the object
+// the reconciler passed gets the name, as with a real client; the server
+// stamps its creationTimestamp on its (simulated) clock.
+func TestGenerateNameAndCreationTimestamp(t *testing.T) {
+	var n *namer
+	s := widgetSetup(func(r Replica) reconcile.Reconciler {
+		n = &namer{c: r.GetClient()}
+		return n
+	})
+	s.Settled = nil
+	r, err := newRunner(s, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.t = t
+	out, err := r.run(caseSpec{seed: 1}, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.broke) > 0 {
+		t.Fatalf("broke %v", out.broke)
+	}
+	if n == nil || n.created == nil {
+		t.Fatal("the active replica created no config")
+	}
+	c := n.created
+	suffix, ok := strings.CutPrefix(c.Name, "w1-")
+	if !ok || len(suffix) != 5 || c.GenerateName != "w1-" || c.UID == "" {
+		t.Errorf("created %q (generateName %q, uid %q), want w1- and five characters", c.Name, c.GenerateName, c.UID)
+	}
+	// Within the same second as the create went out, on a simulated clock
+	// that starts at 2000-01-01.
+	if got := c.CreationTimestamp.Time; got.Year() != 2000 || got.Sub(n.at.Truncate(time.Second)) < 0 || got.Sub(n.at) > time.Second {
+		t.Errorf("creationTimestamp %s, the create went out at %s", got, n.at)
+	}
+}

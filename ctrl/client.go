@@ -150,6 +150,9 @@ func (c *Client) update(ctx context.Context, obj client.Object, sub string) erro
 	if err != nil {
 		return err
 	}
+	if obj.GetName() == "" {
+		return apierrors.NewBadRequest("metadata.name: required")
+	}
 	return c.call(ctx, k, obj, kube.Request{Verb: kube.Update, Kind: k.res, Name: mo.Name, Obj: mo, Subresource: sub})
 }
 

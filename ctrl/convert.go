@@ -90,6 +90,8 @@ func (m *Manager) metaToModel(v any, o *kube.Object) error {
 			ns, _ = val.(string)
 		case "uid":
 			o.UID, _ = val.(string)
+		case "generateName":
+			o.GenerateName, _ = val.(string)
 		case "resourceVersion":
 			o.RV, err = parseRV(val)
 		case "generation":
@@ -104,7 +106,7 @@ func (m *Manager) metaToModel(v any, o *kube.Object) error {
 			o.OwnerRefs, err = m.ownerRefsToModel(val)
 		case "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink":
 			// Set by the server, which ignores them in a request body.
-		default: // generateName, managedFields, ...
+		default: // managedFields, ...
 			if !empty(val) {
 				return unsupported("metadata.%s (the API model does not store it)", key)
 			}
@@ -114,12 +116,12 @@ func (m *Manager) metaToModel(v any, o *kube.Object) error {
 		}
 	}
 	switch {
-	case name == "":
-		return apierrors.NewBadRequest("metadata.name: required")
+	case name == "" && o.GenerateName == "":
+		return apierrors.NewBadRequest("metadata.name: required (or metadata.generateName, on a create)")
 	case ns == "":
 		return unsupported("%s without a namespace (the API model serves namespaced kinds only)", name)
-	case strings.Contains(name, "/") || strings.Contains(ns, "/"):
-		return apierrors.NewBadRequest(fmt.Sprintf("metadata.name %q, namespace %q: no '/' allowed", name, ns))
+	case strings.Contains(name, "/") || strings.Contains(ns, "/") || strings.Contains(o.GenerateName, "/"):
+		return apierrors.NewBadRequest(fmt.Sprintf("metadata.name %q, generateName %q, namespace %q: no '/' allowed", name, o.GenerateName, ns))
 	}
 	o.Name = ns + "/" + name
 	return nil
@@ -190,6 +192,9 @@ func (m *Manager) unstructuredOf(o kube.Object, k kindInfo) (map[string]any, err
 	if o.UID != "" {
 		md["uid"] = o.UID
 	}
+	if o.GenerateName != "" {
+		md["generateName"] = o.GenerateName
+	}
 	if o.Generation != 0 {
 		md["generation"] = o.Generation
 	}
@@ -228,8 +233,11 @@ func (m *Manager) unstructuredOf(o kube.Object, k kindInfo) (map[string]any, err
 		}
 		md["finalizers"] = fs
 	}
+	// On the API server's clock, in seconds as metav1.Time keeps them.
+	if o.CreationTimestamp != 0 {
+		md["creationTimestamp"] = m.clock.at(o.CreationTimestamp).UTC().Format(time.RFC3339)
+	}
 	if o.DeletionTimestamp != 0 {
-		// On the API server's clock, in seconds as metav1.Time keeps it.
 		md["deletionTimestamp"] = m.clock.at(o.DeletionTimestamp).UTC().Format(time.RFC3339)
 	}
 	apiVersion := o.APIVersion

@@ -118,8 +118,8 @@ func TestUnstructuredObjects(t *testing.T) {
 func TestUnsupportedMetadataIsRefused(t *testing.T) {
 	m := testManager(t)
 	for name, mutate := range map[string]func(*WidgetConfig){
-		"generateName": func(c *WidgetConfig) { c.Name, c.GenerateName = "", "w1-" },
-		"no namespace": func(c *WidgetConfig) { c.Namespace = "" },
+		"managedFields": func(c *WidgetConfig) { c.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}} },
+		"no namespace":  func(c *WidgetConfig) { c.Namespace = "" },
 	} {
 		c := ownedConfig()
 		mutate(c)

@@ -75,19 +75,21 @@
 // # What hasim serves
 //
 // Objects are converted through the user's scheme to the API model's
-// generic objects (see hasim/model/kube's generic.go): name and namespace,
-// uid, resourceVersion, generation, labels, annotations, ownerReferences
-// (with their controller and blockOwnerDeletion flags), finalizers,
-// deletionTimestamp, spec and status. The
+// generic objects (see hasim/model/kube's generic.go): name (or
+// generateName, which the API server completes on a create) and
+// namespace, uid, resourceVersion, generation, labels, annotations,
+// ownerReferences (with their controller and blockOwnerDeletion flags),
+// finalizers, creationTimestamp and deletionTimestamp (the API server's
+// clock, which the server sets), spec and status. The
 // kinds a reconciler names in For and Owns are registered with the cluster
 // as custom resources (Manager.Resources). Whatever the model does not hold
 // is refused with an error that says "unsupported by hasim" rather than
-// dropped: generateName, managedFields, top-level fields
+// dropped: managedFields, top-level fields
 // other than spec and status, server-side apply, patch types other than a
 // JSON merge patch, dry runs, field selectors, paging, DeleteAllOf,
 // foreground or orphan deletion, uid preconditions, subresources other
 // than status, and reads of kinds the reconciler does not watch (reads
 // come from its informers). Silently dropped, because the model has no
-// place for them and they change nothing it models: creationTimestamp,
-// and a delete's grace period.
+// place for them and they change nothing it models: a delete's grace
+// period, and the timestamps a request sends (the server's to set).
 package ctrl

@@ -175,7 +175,7 @@ func TestUnsupportedCallsSayUnsupportedByHasim(t *testing.T) {
 		}}
 	}, nil)
 	runCluster(t, m, cfg, 3, "", 90*time.Second)
-	want := []string{"apply", "delete-all-of", "foreground-delete", "generate-name", "json-patch"}
+	want := []string{"apply", "delete-all-of", "field-selector", "foreground-delete", "json-patch"}
 	if len(errs) != len(want) {
 		t.Fatalf("probed %d calls, want %d: %v", len(errs), len(want), errs)
 	}

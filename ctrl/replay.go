@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
 )
 
 // replayFlag names a case file to replay (-hasim.replay=FILE).
-var replayFlag = flag.String("hasim.replay", "", "hasim/ctrl: replay the case in this file (a case.txt a failing Check wrote), in the test it names")
+var replayFlag = flag.String("hasim.replay", "", "hasim/ctrl: replay the case in this file (a case.txt a failing Check wrote, in the test it names; or a soak's failure file, in the test -run selects)")
 
 // caseHeader starts a case file.
 const caseHeader = "# hasim/ctrl case"
@@ -39,20 +40,26 @@ func (r *runner) writeCase(dir string, c caseSpec, res harness.Result) ([]string
 
 // savedCase is a case file read back.
 type savedCase struct {
+	// test is the test the case is of ("": whichever test replays it).
 	test      string
 	c         caseSpec
 	duration  time.Duration
 	traceHash string
 }
 
+// readCase reads a case file that Check wrote, or the failure file of a
+// soak of the test binary (hasim soak --exec), which names no test.
 func readCase(path string) (savedCase, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return savedCase{}, err
 	}
 	text := string(data)
+	if strings.HasPrefix(strings.TrimSpace(text), "{") {
+		return readSoakFailure(path)
+	}
 	if !strings.HasPrefix(text, caseHeader) {
-		return savedCase{}, fmt.Errorf("%s: not a hasim/ctrl case file", path)
+		return savedCase{}, fmt.Errorf("%s: not a hasim/ctrl case file (nor a soak's failure file)", path)
 	}
 	head, sched, ok := strings.Cut(text, "\nschedule\n")
 	if !ok {
@@ -83,6 +90,24 @@ func readCase(path string) (savedCase, error) {
 	return sc, nil
 }
 
+// readSoakFailure reads the failure file of a soak of a test binary as a
+// case; its duration is the test's own when the file gives none.
+func readSoakFailure(path string) (savedCase, error) {
+	f, err := scenarios.ReadFailure(path)
+	if err != nil {
+		return savedCase{}, err
+	}
+	if f.Exec == nil {
+		return savedCase{}, fmt.Errorf("%s: a failure of hasim's own scenario %q: replay it with hasim repro", path, f.Spec.Scenario)
+	}
+	sc := savedCase{c: caseSpec{seed: f.Seed}, traceHash: f.TraceHash}
+	sc.c.sched, _ = harness.ParseSchedule(f.Schedule) // ReadFailure checked both
+	if f.Duration != "" {
+		sc.duration, _ = time.ParseDuration(f.Duration)
+	}
+	return sc, nil
+}
+
 // replayCommand is the command that replays a case file in its test.
 func replayCommand(test, casePath string) string {
 	wd, err := os.Getwd()
@@ -105,14 +130,14 @@ func replay(t *testing.T, name string, s Setup) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.test != name {
+	if sc.test != "" && sc.test != name {
 		t.Skipf("hasim/ctrl: -hasim.replay replays %s, not %s", sc.test, name)
 	}
 	r, err := newRunner(s, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := r.s.durationOrDefault(); d != sc.duration {
+	if d := r.s.durationOrDefault(); sc.duration != 0 && d != sc.duration {
 		t.Fatalf("hasim/ctrl: the case ran %s, the setup runs %s", sc.duration, d)
 	}
 	r.t = t

@@ -109,6 +109,17 @@ func TestSoakExec(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "repro", "trace.txt")); err != nil {
 		t.Errorf("repro --out wrote no trace: %v", err)
 	}
+	// go test's -hasim.replay takes the soak's failure file too, in the
+	// test -run selects (TestReplaySubject has the same setup).
+	f, err := scenarios.ReadFailure(replay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, text = runCmd(t, os.Args[0], "-test.run=^TestReplaySubject$", "-test.count=1", "-test.v", "-hasim.replay="+replay)
+	if code == 0 || !strings.Contains(text, "fails: invariant/never-configured violated") || !strings.Contains(text, "(hash "+f.TraceHash+")") ||
+		strings.Contains(text, "differs from the one recorded") {
+		t.Fatalf("-hasim.replay=%s (recorded hash %s): exit %d\n%s", replay, f.TraceHash, code, text)
+	}
 }
 
 // brokenWidgetSetup is the widget reconciler under an invariant that

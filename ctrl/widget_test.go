@@ -222,8 +222,7 @@ func (r *widgetReconciler) probeUnsupported(ctx context.Context, w *Widget) {
 	r.probe("json-patch", r.c.Patch(ctx, w.DeepCopy(), client.RawPatch(types.JSONPatchType, []byte(`[]`))))
 	r.probe("apply", r.c.Apply(ctx, nil))
 	r.probe("delete-all-of", r.c.DeleteAllOf(ctx, &WidgetConfig{}, client.InNamespace(w.Namespace)))
-	named := &WidgetConfig{ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, GenerateName: "w-"}}
-	r.probe("generate-name", r.c.Create(ctx, named))
+	r.probe("field-selector", r.c.List(ctx, &WidgetConfigList{}, client.MatchingFields{"metadata.name": w.Name}))
 	r.probe("foreground-delete", r.c.Delete(ctx, &WidgetConfig{ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: "nope"}},
 		client.PropagationPolicy(metav1.DeletePropagationForeground)))
 }

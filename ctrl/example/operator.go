@@ -2,7 +2,6 @@ package example
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -24,16 +23,15 @@ const Resync = 30 * time.Second
 // operator. Each is a class of bug that studies of real operators found
 // most often (stale reads, crashes between writes, lost updates).
 type Bugs struct {
-	// StaleList: drones are named with a fresh suffix (as generateName
-	// names them), and how many to create is decided from the cached List
-	// alone. The cache may not yet show the drones this replica, or the
+	// StaleList: drones are named by the API server (generateName), and
+	// how many to create is decided from the cached List alone. The cache may not yet show the drones this replica, or the
 	// leader before it, just created (a new leader's informer lists from
 	// its API server's watch cache, which may lag), and it creates them
 	// again. The fix: deterministic names (<fleet>-<ordinal>), so that a
 	// create made twice is refused as AlreadyExists.
 	StaleList bool
-	// RecordAfterCreate: drones are named with a fresh suffix, created one
-	// at a time, and counted from status.drones, which a status write
+	// RecordAfterCreate: drones are named by the API server
+	// (generateName), created one at a time, and counted from status.drones, which a status write
 	// after each create records. In-memory expectations (the drones this
 	// replica created that its cached status does not yet show, as the
 	// ReplicaSet controller keeps) make it right while nothing fails; a
@@ -78,11 +76,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	count := int32(len(drones))
 	if r.Bugs.StaleList {
-		for i := count; i < f.Spec.Replicas; i++ {
-			if err := r.create(ctx, &f, generatedName(f.Name, int(i))); err != nil {
+		for ; count < f.Spec.Replicas; count++ {
+			if _, err := r.create(ctx, &f, ""); err != nil {
 				return reconcile.Result{}, err
 			}
-			count++
 		}
 	} else {
 		have := map[string]bool{}
@@ -94,7 +91,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			if have[name] {
 				continue
 			}
-			switch err := r.create(ctx, &f, name); {
+			switch _, err := r.create(ctx, &f, name); {
 			case apierrors.IsAlreadyExists(err):
 				// Made before, not yet in the cache: it counts.
 			case err != nil:
@@ -133,8 +130,8 @@ func (r *Reconciler) reconcileRecorded(ctx context.Context, f *Fleet, drones []D
 	r.expected[key] = slices.DeleteFunc(r.expected[key], func(name string) bool { return slices.Contains(recorded, name) })
 	known := append(recorded, r.expected[key]...)
 	if int32(len(known)) < f.Spec.Replicas {
-		name := generatedName(f.Name, len(known))
-		if err := r.create(ctx, f, name); err != nil {
+		name, err := r.create(ctx, f, "")
+		if err != nil {
 			return reconcile.Result{}, err
 		}
 		r.expected[key] = append(r.expected[key], name)
@@ -175,20 +172,20 @@ func (r *Reconciler) owned(ctx context.Context, f *Fleet) ([]Drone, error) {
 	return out, nil
 }
 
-// create creates a drone of the fleet, owned by it.
-func (r *Reconciler) create(ctx context.Context, f *Fleet, name string) error {
+// create creates a drone of the fleet, owned by it, and returns its name:
+// the name given, or, if that is "", the one the API server generates
+// (<fleet>-<five random characters>).
+func (r *Reconciler) create(ctx context.Context, f *Fleet, name string) (string, error) {
 	d := &Drone{ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name, Labels: map[string]string{LabelFleet: f.Name}},
 		Spec: DroneSpec{Version: f.Spec.Version}}
-	if err := controllerutil.SetControllerReference(f, d, r.Client.Scheme()); err != nil {
-		return err
+	if name == "" {
+		d.GenerateName = f.Name + "-"
 	}
-	return r.Client.Create(ctx, d)
-}
-
-// generatedName is a name with a fresh suffix, as the API server's
-// generateName would give: here from the clock (simulated under hasim).
-func generatedName(fleet string, i int) string {
-	return fmt.Sprintf("%s-%s", fleet, strconv.FormatInt(time.Now().UnixNano()/int64(time.Millisecond)+int64(i), 36))
+	if err := controllerutil.SetControllerReference(f, d, r.Client.Scheme()); err != nil {
+		return "", err
+	}
+	err := r.Client.Create(ctx, d)
+	return d.Name, err
 }
 
 // writeStatus writes the fleet's status if it changed: conditional on the

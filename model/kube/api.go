@@ -89,12 +89,18 @@ type Object struct {
 	// Generic objects (a registered Resource; see generic.go): their
 	// group/version, metadata, and spec and status as JSON objects.
 	APIVersion string
-	UID        string
-	Labels     map[string]string
+	// GenerateName, on a create whose name is empty ("namespace/"), asks
+	// the server to name the object: GenerateName and a random suffix.
+	GenerateName string
+	UID          string
+	Labels       map[string]string
 	// Annotations are free-form metadata (not selectable).
 	Annotations map[string]string
 	OwnerRefs   []OwnerRef
 	Finalizers  []string
+	// CreationTimestamp is when the object was created, on the clock of
+	// the API server that created it (never 0 for a stored object).
+	CreationTimestamp time.Duration
 	// DeletionTimestamp is when deletion began, on the API server's
 	// clock (0: not being deleted).
 	DeletionTimestamp time.Duration

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"hasim/harness"
@@ -116,6 +117,9 @@ type peerConn struct {
 type pendingReply struct {
 	to  harness.ProcID
 	req Request
+	// named counts the names generateName drew for a create (0: the
+	// request named its object).
+	named int
 }
 
 type pendingList struct {
@@ -235,14 +239,14 @@ func (a *APIServer) message(ctx *harness.Ctx, msg harness.Message) {
 		}
 	case Request:
 		if p.Verb == Healthz {
-			a.healthz(ctx, pendingReply{msg.From, p})
+			a.healthz(ctx, pendingReply{to: msg.From, req: p})
 			return
 		}
 		if !a.conns[peerConn{msg.From, p.Conn}] {
 			ctx.Send(msg.From, Reset{Conn: p.Conn})
 			return
 		}
-		a.serve(ctx, pendingReply{msg.From, p})
+		a.serve(ctx, pendingReply{to: msg.From, req: p})
 	}
 }
 
@@ -307,6 +311,10 @@ func (a *APIServer) serve(ctx *harness.Ctx, p pendingReply) {
 	if !generic && (req.Verb == Patch || req.Subresource != "") {
 		a.reply(ctx, p, Response{Code: StatusBadRequest,
 			Reason: "unsupported by hasim: " + string(req.Verb) + " of " + string(req.Kind) + " (PATCH and the status subresource serve registered resources only)"})
+		return
+	}
+	if generic && req.Verb == Create && req.Obj.GenerateName != "" && strings.HasSuffix(req.Name, "/") {
+		a.generateName(ctx, p)
 		return
 	}
 	if generic && (req.Verb == Create || req.Verb == Update || req.Verb == Delete || req.Verb == Patch) {
@@ -398,8 +406,16 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 		next, del := cur, false
 		switch {
 		case req.Verb == Create:
+			if found && p.named > 0 && p.named <= generateNameRetries {
+				a.generateName(ctx, p)
+				return
+			}
 			if found {
-				a.reply(ctx, p, Response{Code: StatusConflict, Obj: cur, Reason: "already exists"})
+				reason := "already exists"
+				if p.named > 0 {
+					reason += ", the server was not able to generate a unique name for the object"
+				}
+				a.reply(ctx, p, Response{Code: StatusConflict, Obj: cur, Reason: reason})
 				return
 			}
 			if v := a.generic[req.Kind]; req.Obj.APIVersion != "" && req.Obj.APIVersion != v {
@@ -411,6 +427,10 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 				bad(err.Error())
 				return
 			}
+			if strings.HasSuffix(req.Name, "/") {
+				invalid("metadata.name: name or generateName is required")
+				return
+			}
 			if err := validateMeta(req.Obj); err != nil {
 				invalid(err.Error())
 				return
@@ -418,6 +438,7 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 			next = req.Obj.DeepCopy()
 			next.APIVersion, next.Spec = a.generic[req.Kind], spec
 			next.UID, next.Generation, next.Status, next.DeletionTimestamp = newUID(ctx), 1, "", 0
+			next.CreationTimestamp = max(ctx.Now(), 1)
 			cmp.Num = 0
 		case !found:
 			a.reply(ctx, p, Response{Code: StatusNotFound, RV: r.Result.Revision})
@@ -479,6 +500,7 @@ func (a *APIServer) writeGeneric(ctx *harness.Ctx, p pendingReply, attempt int) 
 				next = body.DeepCopy()
 				next.Spec, next.Status = spec, cur.Status
 				next.APIVersion, next.UID, next.DeletionTimestamp, next.Generation = cur.APIVersion, cur.UID, cur.DeletionTimestamp, cur.Generation
+				next.CreationTimestamp = cur.CreationTimestamp
 				if spec != cur.Spec {
 					next.Generation++
 				}
@@ -529,6 +551,26 @@ func (a *APIServer) commit(ctx *harness.Ctx, p pendingReply, txn store.Txn, atte
 
 // newUID draws an object's uid (from the server's random stream: the
 // same in every run of a seed).
+// generateNameRetries is how many more names kube-apiserver draws for a
+// create whose generateName gave a name in use (RetryGenerateName, on by
+// default since Kubernetes 1.32) before it answers 409.
+const generateNameRetries = 7
+
+// generateName names a create that gave generateName and no name: the
+// prefix (cut to leave room for the suffix in 63 characters) and a suffix
+// of five random characters from the API server's random source. A name
+// in use draws another, up to generateNameRetries more times.
+func (a *APIServer) generateName(ctx *harness.Ctx, p pendingReply) {
+	ns, _, _ := strings.Cut(p.req.Name, "/")
+	prefix := p.req.Obj.GenerateName
+	if len(prefix) > 63-5 {
+		prefix = prefix[:63-5]
+	}
+	p.named++
+	p.req.Name = ns + "/" + prefix + nameSuffix(ctx)
+	a.writeGeneric(ctx, p, 0)
+}
+
 func newUID(ctx *harness.Ctx) string {
 	const hex = "0123456789abcdef"
 	b := make([]byte, 0, 36)

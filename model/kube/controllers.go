@@ -265,7 +265,7 @@ func (c *replicaSetController) slowStart(ctx *harness.Ctx, r *Replica, owner str
 	b := min(batch, n)
 	left, failed := b, false
 	for range b {
-		name := owner + "-" + podSuffix(ctx)
+		name := owner + "-" + nameSuffix(ctx)
 		r.Write(ctx, Request{Verb: Create, Kind: Pods, Name: name, Obj: Object{Owner: owner}}, func(resp Response) {
 			if resp.Code != StatusCreated {
 				r.Report(ctx, CreateFailed{Pod: name})
@@ -292,9 +292,9 @@ func (c *replicaSetController) slowStart(ctx *harness.Ctx, r *Replica, owner str
 	}
 }
 
-// podSuffix draws a generateName suffix: five characters from
+// nameSuffix draws a generateName suffix: five characters from
 // Kubernetes' alphabet without vowels and look-alikes.
-func podSuffix(ctx *harness.Ctx) string {
+func nameSuffix(ctx *harness.Ctx) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
 	var b strings.Builder
 	for range 5 {

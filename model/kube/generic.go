@@ -13,12 +13,16 @@ import (
 
 // Generic objects: any resource registered with the cluster
 // (Config.Resources), such as a user's custom resource, carries
-// Kubernetes' object metadata (uid, labels, annotations,
-// ownerReferences, finalizers, deletionTimestamp, generation) and its spec
-// and status as opaque JSON.
+// Kubernetes' object metadata (uid, generateName, labels, annotations,
+// ownerReferences, finalizers, creationTimestamp, deletionTimestamp,
+// generation) and its spec and status as opaque JSON.
 // The API servers treat them as kube-apiserver treats a custom resource
 // with the status subresource:
-//   - create assigns the uid and generation 1 and drops the status;
+//   - create assigns the uid, the creationTimestamp (the API server's
+//     clock) and generation 1, and drops the status; a create with
+//     generateName and no name is named by the server (the prefix and
+//     five random characters, another draw while the name is in use, up
+//     to 7 more, then 409 AlreadyExists);
 //   - an update must name the resourceVersion it read (custom resources
 //     allow no unconditional update); an update of the object keeps its
 //     status, and bumps the generation when the spec changes by value (specs
@@ -87,8 +91,8 @@ func (o *Object) Deleting() bool { return o.DeletionTimestamp != 0 }
 // hasGenericFields reports whether any generic field is set (which the
 // built-in kinds do not store).
 func (o *Object) hasGenericFields() bool {
-	return o.APIVersion != "" || o.UID != "" || len(o.Labels) > 0 || len(o.Annotations) > 0 || len(o.OwnerRefs) > 0 || len(o.Finalizers) > 0 ||
-		o.DeletionTimestamp != 0 || o.Generation != 0 || o.Spec != "" || o.Status != ""
+	return o.APIVersion != "" || o.GenerateName != "" || o.UID != "" || len(o.Labels) > 0 || len(o.Annotations) > 0 || len(o.OwnerRefs) > 0 ||
+		len(o.Finalizers) > 0 || o.CreationTimestamp != 0 || o.DeletionTimestamp != 0 || o.Generation != 0 || o.Spec != "" || o.Status != ""
 }
 
 // generic reports whether the object carries generic metadata.
@@ -98,11 +102,13 @@ func (o *Object) generic() bool { return o.APIVersion != "" }
 // stored: one JSON document, last in the stored value.
 type wireGeneric struct {
 	APIVersion string            `json:"apiVersion"`
+	GenName    string            `json:"generateName,omitempty"`
 	UID        string            `json:"uid,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	Annots     map[string]string `json:"annotations,omitempty"`
 	OwnerRefs  []OwnerRef        `json:"ownerReferences,omitempty"`
 	Finalizers []string          `json:"finalizers,omitempty"`
+	Creation   time.Duration     `json:"creationTimestamp,omitempty"`
 	Deletion   time.Duration     `json:"deletionTimestamp,omitempty"`
 	Generation int64             `json:"generation,omitempty"`
 	Spec       json.RawMessage   `json:"spec,omitempty"`
@@ -111,8 +117,8 @@ type wireGeneric struct {
 }
 
 func (o *Object) encodeGeneric() string {
-	w := wireGeneric{APIVersion: o.APIVersion, UID: o.UID, Labels: o.Labels, Annots: o.Annotations, OwnerRefs: o.OwnerRefs, Finalizers: o.Finalizers,
-		Deletion: o.DeletionTimestamp, Generation: o.Generation, Data: o.Data}
+	w := wireGeneric{APIVersion: o.APIVersion, GenName: o.GenerateName, UID: o.UID, Labels: o.Labels, Annots: o.Annotations, OwnerRefs: o.OwnerRefs, Finalizers: o.Finalizers,
+		Creation: o.CreationTimestamp, Deletion: o.DeletionTimestamp, Generation: o.Generation, Data: o.Data}
 	w.Spec, w.Status = rawOrQuoted(o.Spec), rawOrQuoted(o.Status)
 	b, err := json.Marshal(w) // map keys sorted: deterministic
 	if err != nil {
@@ -164,8 +170,10 @@ func (o *Object) decodeGeneric(s string) bool {
 	if err := json.Unmarshal([]byte(s), &w); err != nil {
 		return false
 	}
-	o.APIVersion, o.UID, o.Labels, o.Annotations, o.OwnerRefs, o.Finalizers = w.APIVersion, w.UID, w.Labels, w.Annots, w.OwnerRefs, w.Finalizers
-	o.DeletionTimestamp, o.Generation, o.Spec, o.Status, o.Data = w.Deletion, w.Generation, string(w.Spec), string(w.Status), w.Data
+	o.APIVersion, o.GenerateName, o.UID = w.APIVersion, w.GenName, w.UID
+	o.Labels, o.Annotations, o.OwnerRefs, o.Finalizers = w.Labels, w.Annots, w.OwnerRefs, w.Finalizers
+	o.CreationTimestamp, o.DeletionTimestamp, o.Generation = w.Creation, w.Deletion, w.Generation
+	o.Spec, o.Status, o.Data = string(w.Spec), string(w.Status), w.Data
 	return true
 }
 

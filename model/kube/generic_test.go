@@ -270,10 +270,10 @@ func TestSelectors(t *testing.T) {
 }
 
 func TestGenericObjectsRoundTripInTheStore(t *testing.T) {
-	o := Object{Kind: "widgets", Name: "default/w1", APIVersion: "example.com/v1", UID: "u1", Labels: map[string]string{"b": "2", "a": "1;x"},
+	o := Object{Kind: "widgets", Name: "default/w1", APIVersion: "example.com/v1", GenerateName: "w", UID: "u1", Labels: map[string]string{"b": "2", "a": "1;x"},
 		Annotations: map[string]string{"example.com/note": "free text; any=thing"},
 		OwnerRefs:   []OwnerRef{{APIVersion: "example.com/v1", Kind: "gadgets", Name: "g1", UID: "u0", Controller: true, BlockOwnerDeletion: true}},
-		Finalizers:  []string{"f"}, DeletionTimestamp: 5, Generation: 3, Spec: `{"s":";data=x"}`, Status: `{"n":1}`, Data: "d;e"}
+		Finalizers:  []string{"f"}, CreationTimestamp: 2, DeletionTimestamp: 5, Generation: 3, Spec: `{"s":";data=x"}`, Status: `{"n":1}`, Data: "d;e"}
 	enc := o.encode()
 	got, ok := decodeObject(Key(o.Kind, o.Name), enc, 0)
 	if !ok || !reflect.DeepEqual(got, o) {
@@ -545,5 +545,75 @@ func TestAnnotationsAndBlockOwnerDeletion(t *testing.T) {
 	}
 	for _, f := range runScript(t, steps) {
 		t.Error(f)
+	}
+}
+
+// A create with generateName and no name is named by the server: the
+// prefix (cut to leave room for five characters in 63) and a random
+// suffix; one with neither is refused (422). The server stamps the
+// creationTimestamp, on its clock, and keeps it through every update.
+func TestGenericObjectsGeneratedNamesAndCreationTimestamp(t *testing.T) {
+	var first, second Object
+	long := strings.Repeat("x", 70)
+	steps := []apiStep{
+		{"create with generateName", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/", Obj: Object{GenerateName: "w-", Spec: `{}`}}
+		}, func(r Response) string {
+			first = r.Obj
+			_, short, _ := strings.Cut(r.Obj.Name, "/")
+			switch {
+			case r.Code != StatusCreated:
+				return "want 201"
+			case !strings.HasPrefix(short, "w-") || len(short) != len("w-")+5 || strings.Trim(short[2:], "bcdfghjklmnpqrstvwxz2456789") != "":
+				return fmt.Sprintf("want w- and five characters, got %q", short)
+			case r.Obj.GenerateName != "w-":
+				return "want generateName kept"
+			case r.Obj.CreationTimestamp <= 0:
+				return "want a creationTimestamp"
+			}
+			return ""
+		}},
+		{"create with the same generateName", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/", Obj: Object{GenerateName: "w-", Spec: `{}`}}
+		}, func(r Response) string {
+			second = r.Obj
+			if r.Code != StatusCreated || r.Obj.Name == first.Name {
+				return fmt.Sprintf("want another name than %s", first.Name)
+			}
+			return ""
+		}},
+		{"create with a long generateName", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/", Obj: Object{GenerateName: long, Spec: `{}`}}
+		}, func(r Response) string {
+			if _, short, _ := strings.Cut(r.Obj.Name, "/"); r.Code != StatusCreated || len(short) != 63 || !strings.HasPrefix(short, long[:58]) {
+				return fmt.Sprintf("want a name of 63 characters, got %q", short)
+			}
+			return ""
+		}},
+		{"create with neither name nor generateName", func() Request {
+			return Request{Verb: Create, Kind: widgets.Kind, Name: "default/", Obj: Object{Spec: `{}`}}
+		}, code(StatusInvalid)},
+		{"update the first", func() Request {
+			o := first
+			o.Spec = `{"size":2}`
+			o.CreationTimestamp = 0 // the server's to keep, whatever a client sends
+			return Request{Verb: Update, Kind: widgets.Kind, Name: first.Name, Obj: o}
+		}, func(r Response) string {
+			if r.Code != StatusOK || r.Obj.CreationTimestamp != first.CreationTimestamp || r.Obj.Generation != 2 {
+				return fmt.Sprintf("want the creationTimestamp %s kept, got %s", first.CreationTimestamp, r.Obj.CreationTimestamp)
+			}
+			return ""
+		}},
+		{"patch the second's status", func() Request {
+			return Request{Verb: Patch, Kind: widgets.Kind, Name: second.Name, Subresource: SubresourceStatus, PatchBody: `{"status":{"ready":1}}`}
+		}, func(r Response) string {
+			if r.Code != StatusOK || r.Obj.CreationTimestamp != second.CreationTimestamp {
+				return "want the creationTimestamp kept"
+			}
+			return ""
+		}},
+	}
+	if failed := runScript(t, steps); len(failed) > 0 {
+		t.Fatal(strings.Join(failed, "\n"))
 	}
 }
