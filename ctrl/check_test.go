@@ -14,6 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"hasim/harness"
+	"hasim/model"
+	"hasim/model/kube"
 )
 
 // widgetSetup is the widget reconciler's Check setup: one widget, its
@@ -259,5 +261,53 @@ func TestGenerateNameAndCreationTimestamp(t *testing.T) {
 	// that starts at 2000-01-01.
 	if got := c.CreationTimestamp.Time; got.Year() != 2000 || got.Sub(n.at.Truncate(time.Second)) < 0 || got.Sub(n.at) > time.Second {
 		t.Errorf("creationTimestamp %s, the create went out at %s", got, n.at)
+	}
+}
+
+// api-linearizable/objects judges the API reader's quorum reads against
+// each object's timeline in the store. The active replica's master (m1
+// with this seed) is cut off from the load balancer from 20s, so that the
+// user's next write goes to another master, and from the other masters
+// just before the widget changes at 1m; the replica's next reconcile,
+// while it still holds its lease, reads the widget through its API
+// reader. Its API server cannot reach a quorum, so the read fails, and
+// every read judged was fresh. With the apiserver-cache-reads bug
+// planted, the server answers from its watch cache instead, which the cut
+// froze: the read returns the widget as it was before the change, and the
+// check catches it.
+func TestAPILinearizableObjectsCatchesStaleReads(t *testing.T) {
+	sched, err := harness.ParseSchedule("at 20s partition {m1} | {lb} for 75s\nat 58s partition {m1} | {m2 m3} for 37s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bug := range []bool{false, true} {
+		s := widgetSetup(func(r Replica) reconcile.Reconciler {
+			return &widgetReconciler{c: r.GetClient(), api: r.GetAPIReader()}
+		})
+		if bug {
+			s.Cluster.Bugs = model.MustBugs(kube.BugCacheReads)
+		}
+		r, err := newRunner(s, t.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.t = t
+		out, err := r.run(caseSpec{seed: 3, sched: sched}, false, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v harness.Verdict
+		for _, x := range out.res.Verdicts {
+			if x.Check == model.CheckAPILinearizable.Of("objects") {
+				v = x
+			}
+		}
+		switch {
+		case !bug && v.Status != harness.OK:
+			t.Errorf("without the bug: %s %s", v.Status, v.Detail)
+		case bug && (v.Status != harness.Violated || !strings.Contains(v.Detail, "a state the store had replaced")):
+			t.Errorf("with %s: %s %s", kube.BugCacheReads, v.Status, v.Detail)
+		}
+		t.Logf("bug %t: %s %s", bug, v.Status, v.Detail)
 	}
 }

@@ -273,13 +273,8 @@ func (h *host) resume(ctx *harness.Ctx) {
 	h.finish(ctx, r)
 }
 
-// readTimeout bounds an API reader's read, as kube.Replica.Write bounds
-// a write.
-const readTimeout = 30 * time.Second
-
-// send issues a reconcile's write through the replica (or its read,
-// through the replica's API client), and resumes the reconcile with the
-// answer.
+// send issues a reconcile's write (or its API reader's read) through the
+// replica, and resumes the reconcile with the answer.
 func (h *host) send(ctx *harness.Ctx, r *run, c *call) {
 	h.calls++
 	c.id = h.calls
@@ -299,7 +294,7 @@ func (h *host) send(ctx *harness.Ctx, r *run, c *call) {
 			what += " " + c.req.Name
 		}
 		ctx.Notef("%s: reconcile %s: reads %s from the API", h.spec.name, r.item, what)
-		h.r.Client().Do(ctx, c.req, readTimeout, answered)
+		h.r.Read(ctx, c.req, answered)
 	} else {
 		h.r.Write(ctx, c.req, answered)
 	}

@@ -36,6 +36,9 @@ func ClusterRecoveryBudget(t election.Timings) time.Duration {
 // leader election's envelope: a violation outside it is expected, and
 // says so); deposed-writes (advisory: leader election has no fencing);
 // api-linearizable (the users' ConfigMaps, through the load balancer);
+// with registered resources, api-linearizable/objects (the quorum reads
+// components make of their objects, Replica.Read, judged against each
+// object's timeline in the store: checkers.FreshReads);
 // no-time-travel of quorum reads (and, with cache reads, of those:
 // advisory, since resourceVersion "0" reads may go back in time, as in
 // real clusters); workload-continuity; no-surplus-pods; api-available;
@@ -61,6 +64,17 @@ type Cluster struct {
 	userEpoch  map[string]int         // by user, the newest key epoch it called in
 	lin        linTally
 	inv        invariants
+	// fresh judges the quorum reads of registered resources' objects
+	// (nil without resources) against their timeline in the store:
+	// freshLast is each object's last resourceVersion seen, freshAt when
+	// the last snapshot was taken, freshRev its revision, freshUnknown
+	// whether the truth was unknown at a revision since.
+	fresh        *checkers.FreshReads
+	freshKinds   map[kube.Kind]bool
+	freshLast    map[string]int64
+	freshAt      time.Duration
+	freshRev     int64
+	freshUnknown bool
 
 	artifacts     string
 	artifactPaths []string
@@ -85,8 +99,15 @@ func (j *Cluster) Build(s *harness.Sim) error {
 	if err := j.inv.validate(); err != nil {
 		return err
 	}
-	if len(j.Invariants) > 0 {
-		j.Raft = store.RevisionTap{Next: j.raft, Heard: j.inv.revision}
+	if len(j.Cfg.Resources) > 0 {
+		j.fresh = checkers.NewFreshReads(model.CheckAPILinearizable.Of("objects"))
+		j.freshKinds, j.freshLast = map[kube.Kind]bool{}, map[string]int64{}
+		for _, r := range j.Cfg.Resources {
+			j.freshKinds[r.Kind] = true
+		}
+	}
+	if len(j.Invariants) > 0 || j.fresh != nil {
+		j.Raft = store.RevisionTap{Next: j.raft, Heard: j.revision}
 	}
 	if err := j.Scenario.Build(s); err != nil {
 		return err
@@ -116,6 +137,66 @@ func (j *Cluster) Build(s *harness.Sim) error {
 		j.live.Condition(cond)
 	}
 	return nil
+}
+
+// revision is the store's first application of each new revision: the
+// invariants are judged, and the registered resources' objects are
+// snapshot for api-linearizable/objects.
+func (j *Cluster) revision(at time.Duration, rev int64) {
+	j.inv.revision(at, rev)
+	if j.fresh == nil || rev <= j.freshRev {
+		return
+	}
+	t := j.Truth()
+	if t == nil {
+		j.freshUnknown = true // what changed meanwhile began after freshAt
+		return
+	}
+	lo := at
+	if j.freshUnknown {
+		lo = j.freshAt
+	}
+	j.freshRev, j.freshAt, j.freshUnknown = t.Rev(), at, false
+	seen := map[string]bool{}
+	for _, k := range harness.SortedKeys(j.freshKinds) {
+		for _, v := range t.Versions(k) {
+			key := string(k) + "/" + v.Name
+			seen[key] = true
+			if j.freshLast[key] != v.RV {
+				j.freshLast[key] = v.RV
+				j.fresh.Changed(lo, at, key, v.RV, t.Rev())
+			}
+		}
+	}
+	for _, key := range harness.SortedKeys(j.freshLast) {
+		if !seen[key] && j.freshLast[key] != 0 {
+			j.freshLast[key] = 0
+			j.fresh.Changed(lo, at, key, 0, t.Rev())
+		}
+	}
+}
+
+// QuorumRead implements kube.Observer: a quorum read of a registered
+// resource's objects is judged against their timeline in the store once
+// its answer comes (answers other than 200 and a GET's 404 say nothing of
+// the object).
+func (j *Cluster) QuorumRead(r kube.QuorumRead) func(kube.Response) {
+	if j.fresh == nil || !j.freshKinds[r.Req.Kind] {
+		return func(kube.Response) {}
+	}
+	return func(resp kube.Response) {
+		now := j.sim.Now()
+		switch {
+		case r.Req.Verb == kube.Get && resp.Code == kube.StatusOK:
+			j.fresh.Read(r.Start, now, string(r.Req.Kind)+"/"+r.Req.Name, resp.Obj.RV)
+		case r.Req.Verb == kube.Get && resp.Code == kube.StatusNotFound:
+			j.fresh.Read(r.Start, now, string(r.Req.Kind)+"/"+r.Req.Name, 0)
+		case r.Req.Verb == kube.List && resp.Code == kube.StatusOK:
+			for _, o := range resp.Items {
+				j.fresh.Read(r.Start, now, string(r.Req.Kind)+"/"+o.Name, o.RV)
+			}
+		}
+	}
 }
 
 // Acting implements kube.Observer.
@@ -272,8 +353,11 @@ func (j *Cluster) Check(s *harness.Sim) []harness.Verdict {
 	out = append(out,
 		deposedV,
 		linV,
-		j.travel.Verdict(checkers.RVQuorum),
 	)
+	if j.fresh != nil {
+		out = append(out, j.fresh.Verdict())
+	}
+	out = append(out, j.travel.Verdict(checkers.RVQuorum))
 	if j.Cfg.CacheReads {
 		cacheV := j.travel.Verdict(checkers.RVCache)
 		cacheV.Advisory = true

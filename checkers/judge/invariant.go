@@ -54,7 +54,7 @@ func (iv *invariants) validate() error {
 // revision judges every invariant once the store reached a revision
 // higher than any judged so far.
 func (iv *invariants) revision(at time.Duration, rev int64) {
-	if rev <= iv.rev {
+	if rev <= iv.rev || len(iv.list) == 0 {
 		return
 	}
 	t := iv.truth()

@@ -146,6 +146,9 @@ type replicaHooks interface {
 	// acquiring: a takeover write for lease went out (on) or was answered.
 	acquiring(ctx *harness.Ctx, lease, identity string, on bool)
 	reported(ctx *harness.Ctx, identity string, f Fact)
+	// reading: a quorum read went out; the function returned hears its
+	// answer.
+	reading(ctx *harness.Ctx, identity string, req Request) func(Response)
 }
 
 // Replica is one replica of an elected component: the process that runs
@@ -263,6 +266,21 @@ func (r *Replica) Write(ctx *harness.Ctx, req Request, cb func(Response)) {
 	if req.Subresource == SubresourceStatus {
 		ctx.Cue(r.statusCue, 0)
 	}
+}
+
+// Read issues a quorum read the component makes (a GET or a consistent
+// LIST: resourceVersion ""), with a 30s timeout: observers judge what it
+// returns against the store's timeline (api-linearizable/objects, for
+// registered resources). Reads from a cache (RVCache) go through Client.
+func (r *Replica) Read(ctx *harness.Ctx, req Request, cb func(Response)) {
+	if req.Verb != Get && req.Verb != List || req.RV != "" {
+		panic(fmt.Sprintf("hasim: Replica.Read takes quorum GETs and LISTs (resourceVersion \"\"), not %s with resourceVersion %q", req.Verb, req.RV))
+	}
+	heard := r.hooks.reading(ctx, r.elector.Identity, req)
+	r.client.Do(ctx, req, 30*time.Second, func(resp Response) {
+		heard(resp)
+		cb(resp)
+	})
 }
 
 // Report tells the scenario's observers a fact about what the controller

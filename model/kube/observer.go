@@ -28,6 +28,9 @@ type Observer interface {
 	// UserCall: a user's call is made; the function returned hears its
 	// answer, at the true time it came.
 	UserCall(c UserCall) func(Response)
+	// QuorumRead: a replica's quorum read (Replica.Read) is made; the
+	// function returned hears its answer, at the true time it came.
+	QuorumRead(r QuorumRead) func(Response)
 	// Servable: every 100ms of true time, whether the API could serve
 	// through the load balancer, as the ground truth has it, and the state
 	// that decides it (a change of state restarts any grace).
@@ -71,6 +74,13 @@ type UserCall struct {
 	Start time.Duration
 }
 
+// QuorumRead is a replica's quorum read (a GET, or a consistent LIST).
+type QuorumRead struct {
+	Who   string // the replica's identity
+	Req   Request
+	Start time.Duration
+}
+
 // WorkloadSample is the workload as the store's ground truth holds it.
 type WorkloadSample struct {
 	At time.Duration
@@ -105,6 +115,7 @@ func (nobody) PodStarted(time.Duration, string, string)         {}
 func (nobody) PodStopped(time.Duration, string, string, string) {}
 func (nobody) MastersDown(time.Duration, time.Duration)         {}
 func (nobody) UserCall(UserCall) func(Response)                 { return func(Response) {} }
+func (nobody) QuorumRead(QuorumRead) func(Response)             { return func(Response) {} }
 func (nobody) Servable(time.Duration, bool, string)             {}
 func (nobody) Workload(WorkloadSample)                          {}
 func (nobody) Condition(time.Duration, string, bool, string)    {}

@@ -116,6 +116,12 @@ func (sc *Scenario) issued(_ *harness.Ctx, lease, identity string, id uint64, wh
 	}
 }
 
+// reading implements replicaHooks: the observers hear a replica's quorum
+// read and its answer.
+func (sc *Scenario) reading(_ *harness.Ctx, identity string, req Request) func(Response) {
+	return sc.obs.QuorumRead(QuorumRead{Who: identity, Req: req, Start: sc.sim.Now()})
+}
+
 // acquiring implements replicaHooks.
 func (sc *Scenario) acquiring(ctx *harness.Ctx, lease, identity string, on bool) {
 	sc.races[lease].Acquiring(ctx, identity, on)

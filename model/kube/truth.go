@@ -37,3 +37,25 @@ func (t *Truth) List(k Kind) []Object {
 	}
 	return out
 }
+
+// Version is an object's name and resourceVersion.
+type Version struct {
+	Name string
+	RV   int64
+}
+
+// Versions returns the name and resourceVersion of every object of a kind,
+// in name order, without decoding them.
+func (t *Truth) Versions(k Kind) []Version {
+	res, err := t.kv.Range(store.Op{Kind: store.OpRange, Key: KindPrefix(k), Prefix: true})
+	if err != nil {
+		return nil
+	}
+	out := make([]Version, 0, len(res.KVs))
+	for _, kv := range res.KVs {
+		if _, name, ok := splitKey(kv.Key); ok {
+			out = append(out, Version{Name: name, RV: kv.ModRevision})
+		}
+	}
+	return out
+}
