@@ -61,7 +61,9 @@
 // @active-<name>, aimed at their writes), kept inside leader election's
 // safety envelope. A process on host DriverHost, outside the fault model,
 // creates Setup.Objects and makes Setup.Changes through the load balancer.
-// Every verdict must hold: the cluster's own checks, invariant/<name> for
+// Every verdict must hold: the cluster's own checks (among them
+// api-linearizable/objects, which judges the API reader's reads against
+// the store), invariant/<name> for
 // each of Setup.Invariants (judged on the ground truth, a State, at every
 // new store revision), and recovers-after-heal, which includes
 // Setup.Settled. A failure is shrunk and reported with its seed, schedule,

@@ -10,6 +10,7 @@ import (
 
 	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
+	"hasim/internal/memguard"
 )
 
 // A test binary whose test calls Check is a worker of hasim's nightly
@@ -73,6 +74,13 @@ func (r *runner) serveSoak(configPath string) error {
 		}
 		r.s.Duration = d
 		r.opts.Duration = d
+	}
+	// hasim soak --exec gives its heap limit (--max-memory-mb): a worker
+	// past it exits, and its seed fails as a crash, out of memory.
+	if mb, ok, err := memguard.FromEnv(); err != nil {
+		return err
+	} else if ok {
+		go memguard.Watch(mb) // real time, outside the simulation's bubble
 	}
 	passed := 0
 	return scenarios.ServeWorker(os.Stdin, os.Stdout, func(seed uint64, send func(scenarios.WorkerMsg) error) (scenarios.SoakResult, func() error, error) {

@@ -1,6 +1,7 @@
 package ctrl
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -28,6 +30,32 @@ func TestSoakSubjectBroken(t *testing.T) {
 		t.Skip("the subject of TestSoakExec: it runs under hasim soak --exec and hasim repro")
 	}
 	Check(t, brokenWidgetSetup())
+}
+
+// leaked keeps what leakyReconciler allocates.
+var leaked [][]byte
+
+// leakyReconciler keeps 32 MB more at every reconcile.
+type leakyReconciler struct{}
+
+func (leakyReconciler) Reconcile(context.Context, reconcile.Request) (reconcile.Result, error) {
+	b := make([]byte, 32<<20)
+	for i := range b {
+		b[i] = 1
+	}
+	leaked = append(leaked, b)
+	return reconcile.Result{RequeueAfter: time.Second}, nil
+}
+
+// TestSoakSubjectLeaks is TestSoakExec's subject that leaks memory; it
+// runs only under hasim.
+func TestSoakSubjectLeaks(t *testing.T) {
+	if !underHasim() {
+		t.Skip("the subject of TestSoakExec: it runs under hasim soak --exec")
+	}
+	s := widgetSetup(func(Replica) reconcile.Reconciler { return leakyReconciler{} })
+	s.Settled = nil
+	Check(t, s)
 }
 
 // hasimCLI builds the hasim command into dir and returns its path.
@@ -108,6 +136,15 @@ func TestSoakExec(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "repro", "trace.txt")); err != nil {
 		t.Errorf("repro --out wrote no trace: %v", err)
+	}
+	// A worker whose heap passes --max-memory-mb fails its seed as a
+	// crash, out of memory, rather than taking the machine down.
+	leakDir := filepath.Join(dir, "leak")
+	code, text = runCmd(t, hasim, "soak", "--out", leakDir, "--seeds", "1", "--workers", "1", "--max-memory-mb", "64",
+		"--exec", os.Args[0], "--", "-test.run=^TestSoakSubjectLeaks$")
+	results, _ := os.ReadFile(filepath.Join(leakDir, "results.jsonl"))
+	if code != 1 || !strings.Contains(string(results), `"class":"crash"`) || !strings.Contains(string(results), "out of memory") {
+		t.Fatalf("soak of a leaking test: exit %d, want 1 and the seed failed out of memory\n%s\n%s", code, text, results)
 	}
 	// go test's -hasim.replay takes the soak's failure file too, in the
 	// test -run selects (TestReplaySubject has the same setup).

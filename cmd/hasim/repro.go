@@ -15,6 +15,7 @@ import (
 
 	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
+	"hasim/internal/memguard"
 )
 
 // cmdRepro replays a failure file exactly: same spec, seed, duration and
@@ -39,8 +40,8 @@ func cmdRepro(args []string, stdout, stderr io.Writer) error {
 		return usagef("takes exactly one failure file, got %d", len(files))
 	case *budget <= 0:
 		return usagef("--timeout: must be positive, got %s", *budget)
-	case *maxMem < minMemoryMB:
-		return usagef("--max-memory-mb: %d is below %d", *maxMem, minMemoryMB)
+	case *maxMem < memguard.MinMB:
+		return usagef("--max-memory-mb: %d is below %d", *maxMem, memguard.MinMB)
 	}
 	file := files[0]
 	f, err := scenarios.ReadFailure(file)

@@ -21,6 +21,7 @@ import (
 
 	"hasim/checkers/judge/scenarios"
 	"hasim/harness"
+	"hasim/internal/memguard"
 )
 
 // A soak runs many seeds of one configuration, each in a worker process (a
@@ -101,8 +102,8 @@ func cmdSoak(args []string, stdout, stderr io.Writer) error {
 		return usagef("--max-failures: must not be negative")
 	case *seedTimeout <= 0:
 		return usagef("--seed-timeout: must be positive, got %s", *seedTimeout)
-	case *maxMem < minMemoryMB:
-		return usagef("--max-memory-mb: %d is below %d", *maxMem, minMemoryMB)
+	case *maxMem < memguard.MinMB:
+		return usagef("--max-memory-mb: %d is below %d", *maxMem, memguard.MinMB)
 	}
 	si, sn, err := parseShard(*shard)
 	if err != nil {
@@ -395,9 +396,10 @@ func (s *soak) run(stdout io.Writer) error {
 		w := &worker{stderr: &tailBuffer{max: 4096}}
 		if e := s.cfg.Exec; e != nil {
 			// The user's binary; its test framework's own output goes
-			// to stdout too, and is ignored. Its heap is not watched.
+			// to stdout too, and is ignored. hasim/ctrl watches its heap
+			// against the limit memguard.Env gives it.
 			w.cmd = exec.Command(e.Binary, e.Args...)
-			w.cmd.Env = append(os.Environ(), scenarios.WorkerEnv+"="+configPath)
+			w.cmd.Env = append(os.Environ(), scenarios.WorkerEnv+"="+configPath, memguard.Env+"="+strconv.FormatInt(s.maxMem, 10))
 		} else {
 			exe, err := os.Executable()
 			if err != nil {
@@ -709,7 +711,7 @@ func describeExit(err error, stderr string) string {
 	if err != nil {
 		msg = err.Error()
 	}
-	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == exitOutOfMemory {
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == memguard.ExitCode {
 		msg = "out of memory (heap over --max-memory-mb)"
 	}
 	if t := strings.TrimSpace(stderr); t != "" {
@@ -746,9 +748,6 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return string(t.b) }
 
-// exitOutOfMemory is a worker's exit code when its heap passed the limit.
-const exitOutOfMemory = 3
-
 // cmdSoakWorker is the worker side: it reads seeds from stdin, one per
 // line, runs each, and answers in JSON lines on stdout.
 func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
@@ -776,7 +775,7 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 	// must not die of them first and be taken for a crash. It ends when the
 	// parent closes its input, or kills it.
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
-	go watchMemory(*maxMem << 20)
+	go memguard.Watch(*maxMem)
 	if cfg.Template == nil {
 		return usagef("--config: %s is a soak of a test binary (exec), not of a scenario", *config)
 	}
@@ -785,22 +784,6 @@ func cmdSoakWorker(args []string, stdout, stderr io.Writer) error {
 		injectWorkerFault(seed)
 		return soakSeed(cfg, seed, d, send, &passed)
 	})
-}
-
-// minMemoryMB is the least heap limit a run may be given: a simulation's
-// own working set is tens of megabytes, so below it every seed would fail
-// as out of memory.
-const minMemoryMB = 64
-
-func watchMemory(limit int64) {
-	var ms runtime.MemStats
-	for range time.Tick(200 * time.Millisecond) {
-		runtime.ReadMemStats(&ms)
-		if int64(ms.HeapAlloc) > limit {
-			fmt.Fprintf(os.Stderr, "heap %d MB over the limit of %d MB\n", ms.HeapAlloc>>20, limit>>20)
-			os.Exit(exitOutOfMemory)
-		}
-	}
 }
 
 // MaxShrinkRuns bounds the runs a soak spends shrinking one failure.
