@@ -177,6 +177,11 @@ func Find(t *testing.T, s Setup) *Failure {
 // (every failing input is rechecked for determinism). Call it from a
 // FuzzXxx function: go test -fuzz FuzzXxx. -hasim.replay works as for
 // Check.
+//
+// An input too short to draw a whole case is skipped, and the fuzzer's
+// own mutations rarely grow one long enough, so the corpus starts from
+// FuzzSeeds inputs of FuzzSeedBytes random bytes (the same in every run),
+// each a whole case: mutations of them stay runnable.
 func Fuzz(f *testing.F, s Setup) {
 	f.Helper()
 	if *replayFlag != "" {
@@ -189,11 +194,23 @@ func Fuzz(f *testing.F, s Setup) {
 		f.Fatal(err)
 	}
 	r.fuzz = true
+	for i := range FuzzSeeds {
+		data := make([]byte, FuzzSeedBytes)
+		_, _ = harness.NewRand(uint64(i), "ctrl-fuzz-seed").Read(data)
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r.t = t
 		rapid.MakeFuzz(r.prop)(t, data)
 	})
 }
+
+// FuzzSeeds and FuzzSeedBytes size the corpus Fuzz starts from: a case
+// draws a few kilobytes.
+const (
+	FuzzSeeds     = 8
+	FuzzSeedBytes = 8 << 10
+)
 
 // runner runs the cases of one Check.
 type runner struct {
