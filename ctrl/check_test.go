@@ -50,6 +50,27 @@ func widgetConfigured(s State) error {
 	return nil
 }
 
+// testRunner returns a runner of s's cases for t.
+func testRunner(t *testing.T, s Setup) *runner {
+	t.Helper()
+	r, err := newRunner(s, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.t = t
+	return r
+}
+
+// runCase runs one case of s, with its trace kept if keep.
+func runCase(t *testing.T, s Setup, seed uint64, sched harness.Schedule, keep bool) outcome {
+	t.Helper()
+	out, err := testRunner(t, s).run(caseSpec{seed: seed, sched: sched}, keep, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // The widget reconciler passes Check: its cases draw faults aimed at its
 // role and writes, and every verdict holds.
 func TestCheckPassesTheWidgetReconciler(t *testing.T) {
@@ -115,11 +136,7 @@ func TestFailingScheduleIsMinimized(t *testing.T) {
 			return nil
 		}}}
 	}
-	r, err := newRunner(s, t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.t = t
+	r := testRunner(t, s)
 	sched, err := harness.ParseSchedule("at 10s kill @active-widgets\nat 20s isolate m2 for 5s\nat 90s on widgets-write crash @cued for 3s")
 	if err != nil {
 		t.Fatal(err)
@@ -156,15 +173,7 @@ func TestAPIReaderRecoversFromAWatchGap(t *testing.T) {
 			return w
 		})
 		s.WatchGaps = true
-		r, err := newRunner(s, t.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.t = t
-		out, err := r.run(caseSpec{seed: 3, sched: sched}, true, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := runCase(t, s, 3, sched, true)
 		reads := strings.Count(string(out.res.Trace), "reads get widgets default/w1 from the API")
 		lists := strings.Count(string(out.res.Trace), "reads list widgetconfigs from the API")
 		switch {
@@ -237,16 +246,7 @@ func TestGenerateNameAndCreationTimestamp(t *testing.T) {
 		return n
 	})
 	s.Settled = nil
-	r, err := newRunner(s, t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.t = t
-	out, err := r.run(caseSpec{seed: 1}, false, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.broke) > 0 {
+	if out := runCase(t, s, 1, nil, false); len(out.broke) > 0 {
 		t.Fatalf("broke %v", out.broke)
 	}
 	if n == nil || n.created == nil {
@@ -287,15 +287,7 @@ func TestAPILinearizableObjectsCatchesStaleReads(t *testing.T) {
 		if bug {
 			s.Cluster.Bugs = model.MustBugs(kube.BugCacheReads)
 		}
-		r, err := newRunner(s, t.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.t = t
-		out, err := r.run(caseSpec{seed: 3, sched: sched}, false, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := runCase(t, s, 3, sched, false)
 		var v harness.Verdict
 		for _, x := range out.res.Verdicts {
 			if x.Check == model.CheckAPILinearizable.Of("objects") {
