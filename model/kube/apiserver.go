@@ -549,8 +549,6 @@ func (a *APIServer) commit(ctx *harness.Ctx, p pendingReply, txn store.Txn, atte
 	})
 }
 
-// newUID draws an object's uid (from the server's random stream: the
-// same in every run of a seed).
 // generateNameRetries is how many more names kube-apiserver draws for a
 // create whose generateName gave a name in use (RetryGenerateName, on by
 // default since Kubernetes 1.32) before it answers 409.
@@ -571,6 +569,8 @@ func (a *APIServer) generateName(ctx *harness.Ctx, p pendingReply) {
 	a.writeGeneric(ctx, p, 0)
 }
 
+// newUID draws an object's uid (from the server's random stream: the
+// same in every run of a seed).
 func newUID(ctx *harness.Ctx) string {
 	const hex = "0123456789abcdef"
 	b := make([]byte, 0, 36)
