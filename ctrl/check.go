@@ -391,7 +391,7 @@ func (g *gate) changed(t *kube.Truth) bool {
 	}
 	var b strings.Builder
 	for _, res := range harness.SortedKeys(g.m.resources) {
-		for _, o := range t.List(res) {
+		for _, o := range t.Versions(res) { // names and resourceVersions only: nothing decoded
 			b.WriteString(o.Name)
 			b.WriteByte(' ')
 			b.WriteString(strconv.FormatInt(o.RV, 10))

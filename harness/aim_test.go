@@ -147,12 +147,8 @@ func TestAimedEntryFiresOnItsCue(t *testing.T) {
 	wantTraceLines(t, res,
 		FormatTime(3*time.Second)+" cue #1 go by h1/giver in 0s: fires at 3.1s",
 		FormatTime(5*time.Second)+" cue #3 go by h1/giver in 2s: fires at 6.5s")
-	if l := traceLinesWith(res, "fault-expired #4 no cue go within 1s"); len(l) != 1 {
-		t.Fatalf("the entry whose cue came too late is not traced as expired: %v", l)
-	}
-	if l := traceLinesWith(res, "fault-unfired #5"); len(l) != 1 {
-		t.Fatalf("the entry whose cue never came is not traced as unfired: %v", l)
-	}
+	oneTraceLineWith(t, res, "fault-expired #4 no cue go within 1s", "the entry whose cue came too late is traced as expired")
+	oneTraceLineWith(t, res, "fault-unfired #5", "the entry whose cue never came is traced as unfired")
 }
 
 // An entry on the Nth cue lets the first N-1 from its At pass, whoever
@@ -166,12 +162,8 @@ func TestAimedEntryFiresOnItsNthCue(t *testing.T) {
 	wantFired(t, res,
 		FormatTime(3*time.Second)+" pause @cued for 100ms [@cued=h1/giver]",
 		FormatTime(7*time.Second)+" pause @cued for 100ms [@cued=h1/giver]")
-	if l := traceLinesWith(res, "fault-unfired #4 no cue go (2 of 4 came)"); len(l) != 1 {
-		t.Fatalf("the entry whose 4th cue never came is not traced as unfired with its count: %v", l)
-	}
-	if l := traceLinesWith(res, "fault-expired #2 no cue go within 2s"); len(l) != 1 {
-		t.Fatalf("the entry whose 2nd cue came too late is not traced as expired: %v", l)
-	}
+	oneTraceLineWith(t, res, "fault-unfired #4 no cue go (2 of 4 came)", "the entry whose 4th cue never came is traced as unfired with its count")
+	oneTraceLineWith(t, res, "fault-expired #2 no cue go within 2s", "the entry whose 2nd cue came too late is traced as expired")
 }
 
 // wantFired fails unless the run's faults fired at exactly these times

@@ -293,6 +293,15 @@ func traceLinesWith(res Result, sub string) []string {
 	return out
 }
 
+// oneTraceLineWith fails unless exactly one trace line contains sub;
+// what says what that line tells.
+func oneTraceLineWith(t *testing.T, res Result, sub, what string) {
+	t.Helper()
+	if l := traceLinesWith(res, sub); len(l) != 1 {
+		t.Fatalf("%s: want one trace line containing %q, got %q", what, sub, l)
+	}
+}
+
 // noTraceLineWith fails if some trace line contains sub.
 func noTraceLineWith(t *testing.T, res Result, sub string) {
 	t.Helper()

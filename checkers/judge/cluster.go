@@ -72,6 +72,7 @@ type Cluster struct {
 	fresh        *checkers.FreshReads
 	freshKinds   map[kube.Kind]bool
 	freshLast    map[string]int64
+	freshLive    int // how many objects freshLast holds as existing
 	freshAt      time.Duration
 	freshRev     int64
 	freshUnknown bool
@@ -162,15 +163,21 @@ func (j *Cluster) revision(at time.Duration, rev int64) {
 		for _, v := range t.Versions(k) {
 			key := string(k) + "/" + v.Name
 			seen[key] = true
-			if j.freshLast[key] != v.RV {
+			if last := j.freshLast[key]; last != v.RV {
+				if last == 0 {
+					j.freshLive++
+				}
 				j.freshLast[key] = v.RV
 				j.fresh.Changed(lo, at, key, v.RV, t.Rev())
 			}
 		}
 	}
+	if len(seen) == j.freshLive {
+		return // nothing was deleted
+	}
 	for _, key := range harness.SortedKeys(j.freshLast) {
 		if !seen[key] && j.freshLast[key] != 0 {
-			j.freshLast[key] = 0
+			j.freshLast[key], j.freshLive = 0, j.freshLive-1
 			j.fresh.Changed(lo, at, key, 0, t.Rev())
 		}
 	}

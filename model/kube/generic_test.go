@@ -624,3 +624,39 @@ func TestGenericObjectsGeneratedNamesAndCreationTimestamp(t *testing.T) {
 		t.Fatal(strings.Join(failed, "\n"))
 	}
 }
+
+// A generated name already in use is drawn again, as kube-apiserver's
+// RetryGenerateName does. The names a server draws follow its random
+// stream, the same in every run of a seed: the first run learns the name
+// the generateName create gets, the second creates that name first
+// (drawing as much of the stream as the first run's create did) and sees
+// its generateName create named otherwise.
+func TestGeneratedNameInUseIsDrawnAgain(t *testing.T) {
+	script := func(first string, named *string) []apiStep {
+		return []apiStep{
+			{"create " + first, func() Request {
+				return Request{Verb: Create, Kind: widgets.Kind, Name: "default/" + first, Obj: Object{Spec: `{}`}}
+			}, code(StatusCreated)},
+			{"create with generateName", func() Request {
+				return Request{Verb: Create, Kind: widgets.Kind, Name: "default/", Obj: Object{GenerateName: "w-", Spec: `{}`}}
+			}, func(r Response) string {
+				*named = r.Obj.Name
+				return code(StatusCreated)(r)
+			}},
+		}
+	}
+	var drawn, redrawn string
+	if failed := runScript(t, script("x-12345", &drawn)); len(failed) > 0 {
+		t.Fatal(strings.Join(failed, "\n"))
+	}
+	_, short, _ := strings.Cut(drawn, "/")
+	if len(short) != len("x-12345") {
+		t.Fatalf("drew %q, want a name as long as x-12345 (so that the second run draws alike)", drawn)
+	}
+	if failed := runScript(t, script(short, &redrawn)); len(failed) > 0 {
+		t.Fatal(strings.Join(failed, "\n"))
+	}
+	if redrawn == drawn || !strings.HasPrefix(redrawn, "default/w-") {
+		t.Fatalf("the second run's generateName create got %q; the name it drew first, %q, was in use", redrawn, drawn)
+	}
+}
